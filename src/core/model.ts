@@ -1,0 +1,119 @@
+/**
+ * The desired state: what the manifests declare, normalised (e-mails lowercased, defaults
+ * filled, inline members and contacts unfolded) and keyed the way the access database keys it.
+ * Every record remembers where it was declared, so later errors can point there.
+ */
+import type { ContactCategory, PlanFeature, RoleScope, SeatKind } from './catalog.js';
+import type { SourceLocation } from './findings.js';
+import type { ParsedDocument, PathSegment } from './parse.js';
+
+/** Where a record was declared: a node of a parsed document. */
+export interface SourceRef {
+  readonly document: ParsedDocument;
+  readonly path: readonly PathSegment[];
+}
+
+/** The position of a record, or of one of its fields (or that field's key). */
+export function locate(
+  ref: SourceRef,
+  field: readonly PathSegment[] = [],
+  key = false,
+): SourceLocation {
+  return ref.document.locate([...ref.path, ...field], key);
+}
+
+/** A plan. */
+export interface PlanRecord {
+  readonly name: string;
+  readonly displayName?: string;
+  readonly seats: { readonly paid: number; readonly free: number };
+  readonly maxResources?: number;
+  readonly features: ReadonlySet<PlanFeature>;
+  readonly source: SourceRef;
+}
+
+/** A custom role (built-in roles live in `catalog.ts`). */
+export interface RoleRecord {
+  readonly name: string;
+  readonly scope: RoleScope;
+  readonly permissions: readonly string[];
+  readonly description?: string;
+  readonly source: SourceRef;
+}
+
+/** A resource of an organization, named `type/name`. */
+export interface ResourceRecord {
+  readonly type: string;
+  readonly name: string;
+  readonly source: SourceRef;
+}
+
+/** An organization. */
+export interface OrganizationRecord {
+  readonly name: string;
+  readonly displayName?: string;
+  readonly plan?: string;
+  /** The owner's normalised e-mail address. */
+  readonly owner: string;
+  readonly resources: readonly ResourceRecord[];
+  readonly source: SourceRef;
+}
+
+/** A user's membership of an organization; keyed by (org, user). */
+export interface MembershipRecord {
+  readonly org: string;
+  readonly user: string;
+  readonly role: string;
+  readonly seat: SeatKind;
+  readonly suspended: boolean;
+  /** `document` for a Membership, `inline` for an entry of `Organization.spec.members`. */
+  readonly origin: 'document' | 'inline';
+  readonly source: SourceRef;
+}
+
+/** A user's role on one resource of an organization; keyed by (org, user, resource). */
+export interface GrantRecord {
+  readonly org: string;
+  readonly user: string;
+  /** `type/name`. */
+  readonly resource: string;
+  readonly role: string;
+  /** When the grant lapses, as an ISO timestamp; a date means the end of that day, UTC. */
+  readonly expires?: string;
+  readonly source: SourceRef;
+}
+
+/** A contact of an organization; keyed by (org, email). */
+export interface ContactRecord {
+  readonly org: string;
+  readonly email: string;
+  readonly name?: string;
+  readonly categories: readonly ContactCategory[];
+  readonly origin: 'document' | 'inline';
+  readonly source: SourceRef;
+}
+
+/** Everything the manifests declare. */
+export interface DesiredState {
+  readonly plans: ReadonlyMap<string, PlanRecord>;
+  readonly roles: ReadonlyMap<string, RoleRecord>;
+  readonly organizations: ReadonlyMap<string, OrganizationRecord>;
+  readonly memberships: readonly MembershipRecord[];
+  readonly grants: readonly GrantRecord[];
+  readonly contacts: readonly ContactRecord[];
+}
+
+/** The key of a membership: one per (org, user). */
+export function membershipKey(m: { org: string; user: string }): string {
+  return `${m.org}\u0000${m.user}`;
+}
+
+/** The key of a grant: one per (org, user, resource). */
+export function grantKey(g: { org: string; user: string; resource: string }): string {
+  return `${g.org}\u0000${g.user}\u0000${g.resource}`;
+}
+
+/** The key of a contact: one per (org, email). */
+export function contactKey(c: { org: string; email: string }): string {
+  return `${c.org}\u0000${c.email}`;
+}

@@ -1,0 +1,367 @@
+/**
+ * Turns the bytes of one source into YAML documents that remember where every node came from.
+ * Pure: no I/O. Hostile input (binary, oversized, alias bombs, deep nesting, `__proto__` keys,
+ * invisible characters) becomes findings, never an exception.
+ */
+import {
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  Lexer,
+  LineCounter,
+  parseAllDocuments,
+  visit,
+  type Document,
+  type Node as YamlNode,
+} from 'yaml';
+import type { Finding, SourceLocation } from './findings.js';
+import type { InputLimits } from './limits.js';
+
+/** One input: a file's path as the user named it, and its content. */
+export interface Source {
+  readonly path: string;
+  readonly content: Uint8Array | string;
+}
+
+/** A step into a document: a map key or a sequence index. */
+export type PathSegment = string | number;
+
+/** One parsed YAML document of a source, with a way back to file positions. */
+export interface ParsedDocument {
+  readonly file: string;
+  /** 0-based position of the document in its file. */
+  readonly index: number;
+  /** The plain JavaScript value of the document. */
+  readonly value: unknown;
+  /** Where the value (or, with `key`, the key) at `path` starts. */
+  locate(path: readonly PathSegment[], key?: boolean): SourceLocation;
+}
+
+/** What parsing a source produced. */
+export interface ParsedSource {
+  readonly documents: ParsedDocument[];
+  readonly findings: Finding[];
+}
+
+/**
+ * Invisible or direction-changing characters that can make a reviewer read something other than
+ * what is stored (CVE-2021-42574, "Trojan Source"); plus C0/C1 controls other than tab and newline.
+ */
+const HIDDEN_CHARACTER =
+  // eslint-disable-next-line no-control-regex
+  /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]/u;
+
+const CHARACTER_NAMES: Readonly<Record<string, string>> = {
+  '\u200b': 'ZERO WIDTH SPACE',
+  '\u200c': 'ZERO WIDTH NON-JOINER',
+  '\u200d': 'ZERO WIDTH JOINER',
+  '\u200e': 'LEFT-TO-RIGHT MARK',
+  '\u200f': 'RIGHT-TO-LEFT MARK',
+  '\u202a': 'LEFT-TO-RIGHT EMBEDDING',
+  '\u202b': 'RIGHT-TO-LEFT EMBEDDING',
+  '\u202c': 'POP DIRECTIONAL FORMATTING',
+  '\u202d': 'LEFT-TO-RIGHT OVERRIDE',
+  '\u202e': 'RIGHT-TO-LEFT OVERRIDE',
+  '\u2066': 'LEFT-TO-RIGHT ISOLATE',
+  '\u2067': 'RIGHT-TO-LEFT ISOLATE',
+  '\u2068': 'FIRST STRONG ISOLATE',
+  '\u2069': 'POP DIRECTIONAL ISOLATE',
+  '\u00ad': 'SOFT HYPHEN',
+  '\ufeff': 'ZERO WIDTH NO-BREAK SPACE',
+  '\u0000': 'NULL',
+};
+
+/** `U+202E RIGHT-TO-LEFT OVERRIDE`, for messages. */
+export function describeCharacter(ch: string): string {
+  const code = (ch.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0');
+  const name = CHARACTER_NAMES[ch];
+  return name === undefined ? `U+${code}` : `U+${code} ${name}`;
+}
+
+/** Keys that would reach an object's prototype if some consumer copied them naively. */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** Parses one source into documents and findings; never throws for bad input. */
+export function parseSource(source: Source, limits: InputLimits): ParsedSource {
+  const file = source.path;
+  const findings: Finding[] = [];
+  const fail = (message: string, code: string, line = 1, column = 1): ParsedSource => ({
+    documents: [],
+    findings: [{ severity: 'error', code, message, location: { file, line, column } }],
+  });
+
+  const size =
+    typeof source.content === 'string'
+      ? Buffer.byteLength(source.content)
+      : source.content.byteLength;
+  if (size > limits.maxFileBytes) {
+    return fail(
+      `file is ${size} bytes, over the limit of ${limits.maxFileBytes}: split it into several files`,
+      'file-too-large',
+    );
+  }
+
+  const text = decodeText(source.content);
+  if (typeof text !== 'string') {
+    return fail(text.message, 'not-text', text.line, text.column);
+  }
+
+  const lineCounter = new LineCounter();
+  const shape = checkShape(text, limits, lineCounter);
+  if (shape !== undefined) return fail(shape.message, shape.code, shape.line, shape.column);
+
+  const positionOf = (offset: number): SourceLocation => {
+    const { line, col } = lineCounter.linePos(offset);
+    return { file, line, column: col };
+  };
+
+  const yamlDocuments = parseAllDocuments(text, {
+    prettyErrors: false,
+    uniqueKeys: true,
+    strict: true,
+    version: '1.2',
+    schema: 'core',
+  });
+  const list = Array.isArray(yamlDocuments) ? yamlDocuments : [];
+  const documents: ParsedDocument[] = [];
+
+  list.forEach((doc, index) => {
+    const before = findings.length;
+    for (const error of doc.errors) {
+      findings.push({
+        severity: 'error',
+        code: 'yaml-syntax',
+        message: `YAML: ${firstLine(error.message)}`,
+        location: positionOf(error.pos[0]),
+      });
+    }
+    for (const warning of doc.warnings) {
+      const unresolvedTag = warning.code === 'TAG_RESOLVE_FAILED';
+      findings.push({
+        severity: unresolvedTag ? 'error' : 'warning',
+        code: unresolvedTag ? 'yaml-tag' : 'yaml-warning',
+        message: unresolvedTag
+          ? `YAML: ${firstLine(warning.message)}; Roster manifests use plain values, without tags`
+          : `YAML: ${firstLine(warning.message)}`,
+        location: positionOf(warning.pos[0]),
+      });
+    }
+    findings.push(...checkNodes(doc, positionOf));
+    if (findings.length > before || doc.contents === null) return;
+
+    const value: unknown = doc.toJS({ maxAliasCount: 0 });
+    documents.push({
+      file,
+      index,
+      value,
+      locate: (path, key = false) => positionOf(nodeOffset(doc, path, key)),
+    });
+  });
+
+  return { documents, findings };
+}
+
+interface ShapeProblem {
+  message: string;
+  code: string;
+  line: number;
+  column: number;
+}
+
+function decodeText(content: Uint8Array | string): string | ShapeProblem {
+  let text: string;
+  if (typeof content === 'string') {
+    text = content;
+  } else {
+    try {
+      text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(content);
+    } catch {
+      const offset = firstInvalidUtf8(content);
+      return {
+        message: `not UTF-8 text (invalid byte 0x${(content[offset] ?? 0).toString(16).padStart(2, '0')} at offset ${offset}); is this a binary file?`,
+        code: 'not-text',
+        line: 1,
+        column: 1,
+      };
+    }
+  }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const nul = text.indexOf('\u0000');
+  if (nul >= 0) {
+    const before = text.slice(0, nul);
+    const line = before.split('\n').length;
+    return {
+      message: 'contains a NUL byte; is this a binary file?',
+      code: 'not-text',
+      line,
+      column: nul - before.lastIndexOf('\n'),
+    };
+  }
+  return text;
+}
+
+function firstInvalidUtf8(bytes: Uint8Array): number {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let low = 0;
+  let high = bytes.length;
+  // Binary search for the shortest prefix that no longer decodes.
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    try {
+      decoder.decode(bytes.subarray(0, mid + 1), { stream: true });
+      decoder.decode();
+      low = mid + 1;
+    } catch {
+      high = mid;
+    }
+  }
+  return Math.min(low, bytes.length - 1);
+}
+
+/**
+ * Checks nesting and document count on the token stream, before the parser builds a tree:
+ * the YAML parser recurses per nesting level, and a few thousand levels crash the process.
+ * Also feeds the line counter that positions use.
+ */
+function checkShape(
+  text: string,
+  limits: InputLimits,
+  lineCounter: LineCounter,
+): ShapeProblem | undefined {
+  let offset = 0;
+  let line = 1;
+  let lineStart = 0;
+  let flowDepth = 0;
+  let indicators = 0;
+  let documents = 1;
+  lineCounter.addNewLine(0);
+  const at = (message: string, code: string): ShapeProblem => ({
+    message,
+    code,
+    line,
+    column: offset - lineStart + 1,
+  });
+  for (const token of new Lexer().lex(text)) {
+    // Control tokens (document, scalar, flow-error markers) have no source text.
+    if (token.length === 1 && token.charCodeAt(0) < 0x20 && token !== '\n' && token !== '\t') {
+      continue;
+    }
+    switch (token) {
+      case '[':
+      case '{':
+        if (++flowDepth > limits.maxFlowDepth) {
+          return at(`nesting deeper than ${limits.maxFlowDepth} levels`, 'too-deep');
+        }
+        break;
+      case ']':
+      case '}':
+        flowDepth = Math.max(0, flowDepth - 1);
+        break;
+      case '-':
+      case '?':
+      case ':':
+        // Inside flow collections nesting is counted by brackets; `{a: 1, b: 2}` is flat.
+        if (flowDepth === 0 && ++indicators > limits.maxIndicatorsPerLine) {
+          return at(
+            `more than ${limits.maxIndicatorsPerLine} nested levels on one line`,
+            'too-deep',
+          );
+        }
+        break;
+      case '---':
+        if (++documents > limits.maxDocumentsPerFile) {
+          return at(
+            `more than ${limits.maxDocumentsPerFile} documents in one file: split it`,
+            'too-many-documents',
+          );
+        }
+        break;
+      default:
+        if (offset === lineStart && token.trim() === '' && token.length > limits.maxIndent) {
+          return at(`indentation wider than ${limits.maxIndent} columns`, 'too-deep');
+        }
+    }
+    for (let i = token.indexOf('\n'); i >= 0; i = token.indexOf('\n', i + 1)) {
+      line++;
+      lineStart = offset + i + 1;
+      lineCounter.addNewLine(lineStart);
+      indicators = 0;
+    }
+    offset += token.length;
+  }
+  return undefined;
+}
+
+/** Aliases, prototype keys and hidden characters, each at its node. */
+function checkNodes(doc: Document, positionOf: (offset: number) => SourceLocation): Finding[] {
+  const findings: Finding[] = [];
+  const error = (code: string, message: string, node: YamlNode | null | undefined) => {
+    findings.push({
+      severity: 'error',
+      code,
+      message,
+      location: positionOf(node?.range?.[0] ?? 0),
+    });
+  };
+  visit(doc, {
+    Alias(_, node) {
+      error(
+        'yaml-alias',
+        `YAML aliases (*${node.source}) are not allowed in Roster manifests: write the value out, so that a reviewer sees it`,
+        node,
+      );
+    },
+    Pair(_, pair) {
+      if (isScalar(pair.key) && FORBIDDEN_KEYS.has(String(pair.key.value))) {
+        error('forbidden-key', `"${String(pair.key.value)}" is not allowed as a key`, pair.key);
+      }
+      if (pair.key !== null && !isScalar(pair.key)) {
+        error('yaml-complex-key', 'keys must be plain strings', pair.key as YamlNode);
+      }
+    },
+    Scalar(_, node) {
+      if (typeof node.value !== 'string') return;
+      const match = HIDDEN_CHARACTER.exec(node.value);
+      if (match !== null) {
+        error(
+          'hidden-character',
+          `contains ${describeCharacter(match[0])}, an invisible or control character that can make text read differently than it is stored; remove it`,
+          node,
+        );
+      }
+    },
+  });
+  return findings;
+}
+
+/** Offset of the node (or its key) at `path`, or of the closest existing ancestor. */
+function nodeOffset(doc: Document, path: readonly PathSegment[], key: boolean): number {
+  let node: unknown = doc.contents;
+  let offset = (doc.contents as YamlNode | null)?.range?.[0] ?? 0;
+  for (let i = 0; i < path.length; i++) {
+    const segment = path[i];
+    const last = i === path.length - 1;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === segment);
+      if (pair === undefined) return offset;
+      const keyNode = pair.key as YamlNode;
+      if (last && key) return keyNode.range?.[0] ?? offset;
+      node = pair.value;
+      offset = (pair.value as YamlNode | null)?.range?.[0] ?? keyNode.range?.[0] ?? offset;
+    } else if (isSeq(node) && typeof segment === 'number') {
+      const item = node.items[segment];
+      if (item === undefined) return offset;
+      node = item;
+      offset = (item as YamlNode).range?.[0] ?? offset;
+    } else {
+      return offset;
+    }
+  }
+  return offset;
+}
+
+function firstLine(message: string): string {
+  const line = message.split('\n')[0] ?? message;
+  return line.replace(/ at line \d+, column \d+:?$/, '');
+}

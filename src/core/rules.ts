@@ -1,0 +1,349 @@
+/**
+ * Rules across documents: references resolve, ownership is unambiguous, plans allow what is
+ * declared, and roles follow least privilege. Pure: a function of the desired state and the
+ * current time. The planner runs the same rules before it computes any change.
+ */
+import {
+  BUILT_IN_ROLES,
+  ORGANIZATION_PERMISSIONS,
+  OWNER_ROLE,
+  RESOURCE_PERMISSIONS,
+  type PlanFeature,
+  type RoleDefinition,
+  type RoleScope,
+} from './catalog.js';
+import { didYouMean } from './closest-match.js';
+import type { Finding } from './findings.js';
+import {
+  locate,
+  type DesiredState,
+  type OrganizationRecord,
+  type PlanRecord,
+  type SourceRef,
+} from './model.js';
+import type { PathSegment } from './parse.js';
+
+/** What the rules need besides the state. */
+export interface RuleContext {
+  /** "Now", for expiry checks; injected so that the rules stay pure and testable. */
+  readonly now: Date;
+  /**
+   * `Kind/name` of documents that are declared but failed their own checks: references to them
+   * are not reported as dangling, since the real problem is already reported where they are.
+   */
+  readonly unchecked?: ReadonlySet<string>;
+}
+
+const PERMISSIONS_BY_SCOPE: Record<RoleScope, readonly string[]> = {
+  organization: ORGANIZATION_PERMISSIONS,
+  resource: RESOURCE_PERMISSIONS,
+};
+
+/** Names that suggest a technical role, which should not hold billing permissions. */
+const TECHNICAL_ROLE_NAME = /dev|engineer|deploy|ops|tech|support/;
+
+/** Runs every cross-document rule. */
+export function checkRules(state: DesiredState, context: RuleContext): Finding[] {
+  const findings: Finding[] = [];
+  const report = (
+    severity: Finding['severity'],
+    code: string,
+    source: SourceRef,
+    field: PathSegment[],
+    message: string,
+    related?: SourceRef,
+  ) => {
+    findings.push({
+      severity,
+      code,
+      message,
+      location: locate(source, field),
+      ...(related !== undefined && { related: [locate(related)] }),
+    });
+  };
+  const error = (code: string, source: SourceRef, field: PathSegment[], message: string) =>
+    report('error', code, source, field, message);
+  const isUnchecked = (kind: string, name: string) =>
+    context.unchecked?.has(`${kind}/${name}`) === true;
+
+  // Roles: names, permissions, least privilege.
+  for (const role of state.roles.values()) {
+    if (BUILT_IN_ROLES.has(role.name)) {
+      error(
+        'built-in-role',
+        role.source,
+        ['metadata', 'name'],
+        `"${role.name}" is a built-in role and cannot be redefined: give the custom role another name`,
+      );
+    }
+    const catalog = PERMISSIONS_BY_SCOPE[role.scope];
+    const other: RoleScope = role.scope === 'organization' ? 'resource' : 'organization';
+    role.permissions.forEach((permission, i) => {
+      const field = ['spec', 'permissions', i];
+      if (!catalog.includes(permission)) {
+        const hint = PERMISSIONS_BY_SCOPE[other].includes(permission)
+          ? ` It is a ${other}-scope permission.`
+          : didYouMean(permission, catalog);
+        error(
+          'unknown-permission',
+          role.source,
+          field,
+          `"${permission}" is not a ${role.scope}-scope permission.${hint} Known: ${catalog.join(', ')}`,
+        );
+      } else if (
+        role.scope === 'organization' &&
+        permission.startsWith('billing.') &&
+        TECHNICAL_ROLE_NAME.test(role.name)
+      ) {
+        report(
+          'warning',
+          'least-privilege',
+          role.source,
+          field,
+          `role "${role.name}" looks technical but holds ${permission}: grant billing access through a separate billing role (least privilege)`,
+        );
+      }
+    });
+  }
+
+  const roleNamed = (name: string): RoleDefinition | undefined => {
+    const custom = state.roles.get(name);
+    if (custom !== undefined) return { ...custom, builtIn: false };
+    return BUILT_IN_ROLES.get(name);
+  };
+  const roleNames = (scope: RoleScope) =>
+    [...BUILT_IN_ROLES.values(), ...state.roles.values()]
+      .filter((r) => r.scope === scope && r.name !== OWNER_ROLE)
+      .map((r) => r.name);
+
+  // Plans.
+  for (const plan of state.plans.values()) {
+    if (plan.seats.paid + plan.seats.free < 1) {
+      error(
+        'no-seats',
+        plan.source,
+        ['spec', 'seats'],
+        'a plan needs at least one seat: the owner takes one',
+      );
+    }
+  }
+
+  // Organizations: plan, resources.
+  const orgPlans = new Map<string, PlanRecord | undefined>();
+  for (const org of state.organizations.values()) {
+    let plan: PlanRecord | undefined;
+    if (org.plan !== undefined) {
+      plan = state.plans.get(org.plan);
+      if (plan === undefined && !isUnchecked('Plan', org.plan)) {
+        error(
+          'unknown-plan',
+          org.source,
+          ['spec', 'plan'],
+          `plan "${org.plan}" does not exist: declare a Plan of that name.${didYouMean(org.plan, state.plans.keys())}`,
+        );
+      }
+    } else if (org.resources.length > 0) {
+      error(
+        'resources-need-plan',
+        org.source,
+        ['spec', 'resources'],
+        `organization "${org.name}" has resources but no plan: set spec.plan first`,
+      );
+    }
+    orgPlans.set(org.name, plan);
+    if (plan?.maxResources !== undefined && org.resources.length > plan.maxResources) {
+      error(
+        'resource-limit',
+        org.source,
+        ['spec', 'resources', plan.maxResources],
+        `organization "${org.name}" declares ${org.resources.length} resources; plan "${plan.name}" allows ${plan.maxResources}: remove ${org.resources.length - plan.maxResources} or raise spec.maxResources of the plan`,
+      );
+    }
+  }
+
+  const orgOf = (
+    source: SourceRef,
+    name: string,
+    inline: boolean,
+  ): OrganizationRecord | undefined => {
+    const org = state.organizations.get(name);
+    if (org === undefined && !inline && !isUnchecked('Organization', name)) {
+      error(
+        'unknown-organization',
+        source,
+        ['org'],
+        `organization "${name}" does not exist: declare an Organization of that name.${didYouMean(name, state.organizations.keys())}`,
+      );
+    }
+    return org;
+  };
+  /** Per org and feature, the first record that needs the feature, and how many do. */
+  const featureUse = new Map<
+    string,
+    { org: string; feature: PlanFeature; first: SourceRef; count: number }
+  >();
+  const useFeature = (org: string, feature: PlanFeature, source: SourceRef) => {
+    const key = `${org}\u0000${feature}`;
+    const use = featureUse.get(key);
+    if (use === undefined) featureUse.set(key, { org, feature, first: source, count: 1 });
+    else use.count++;
+  };
+
+  // Memberships: org, role, owner, seats.
+  const seatsUsed = new Map<string, { paid: number; free: number }>();
+  for (const org of state.organizations.values()) seatsUsed.set(org.name, { paid: 1, free: 0 });
+  for (const m of state.memberships) {
+    const org = orgOf(m.source, m.org, m.origin === 'inline');
+    if (m.role === OWNER_ROLE) {
+      error(
+        'owner-role',
+        m.source,
+        ['role'],
+        `owner is not a membership role: the owner is spec.owner of Organization "${m.org}"; to make ${m.user} the owner, set it there (an ownership transfer)`,
+      );
+    } else {
+      const role = roleNamed(m.role);
+      if (role === undefined) {
+        if (!isUnchecked('Role', m.role)) {
+          error(
+            'unknown-role',
+            m.source,
+            ['role'],
+            `role "${m.role}" does not exist: use a built-in role (${roleNames('organization')
+              .filter((n) => BUILT_IN_ROLES.has(n))
+              .join(', ')}) or declare a Role.${didYouMean(m.role, roleNames('organization'))}`,
+          );
+        }
+      } else if (role.scope !== 'organization') {
+        error(
+          'role-scope',
+          m.source,
+          ['role'],
+          `role "${m.role}" is a resource role: a membership needs an organization role; to give access to one resource, declare a Grant`,
+        );
+      } else if (!role.builtIn) {
+        useFeature(m.org, 'customRoles', m.source);
+      }
+    }
+    if (org === undefined) continue;
+    if (m.user === org.owner) {
+      report(
+        'error',
+        'owner-membership',
+        m.source,
+        ['user'],
+        `${m.user} is the owner of "${org.name}" and holds every permission: remove this membership (or transfer ownership first)`,
+        org.source,
+      );
+      continue;
+    }
+    useFeature(m.org, 'members', m.source);
+    const used = seatsUsed.get(org.name);
+    if (used !== undefined) used[m.seat]++;
+  }
+
+  // Grants: org, resource, role, expiry.
+  for (const g of state.grants) {
+    const org = orgOf(g.source, g.org, false);
+    const role = roleNamed(g.role);
+    if (role === undefined) {
+      if (!isUnchecked('Role', g.role)) {
+        error(
+          'unknown-role',
+          g.source,
+          ['role'],
+          `role "${g.role}" does not exist: use a resource role (${roleNames('resource').join(', ')}) or declare a Role with scope: resource.${didYouMean(g.role, roleNames('resource'))}`,
+        );
+      }
+    } else if (role.scope !== 'resource') {
+      error(
+        'role-scope',
+        g.source,
+        ['role'],
+        `role "${g.role}" is an organization role: a grant needs a resource role (${roleNames('resource').join(', ')}); for access to the whole organization, declare a Membership`,
+      );
+    } else if (!role.builtIn) {
+      useFeature(g.org, 'customRoles', g.source);
+    }
+    if (g.expires !== undefined && Date.parse(g.expires) <= context.now.getTime()) {
+      error(
+        'grant-expired',
+        g.source,
+        ['expires'],
+        `the grant expired at ${g.expires}: remove it, or set a later date`,
+      );
+    }
+    if (org === undefined) continue;
+    const resources = org.resources.map((r) => `${r.type}/${r.name}`);
+    if (!resources.includes(g.resource)) {
+      error(
+        'unknown-resource',
+        g.source,
+        ['resource'],
+        `organization "${org.name}" has no resource ${g.resource}: add it to spec.resources of the Organization.${didYouMean(g.resource, resources)}`,
+      );
+    }
+    if (g.user === org.owner) {
+      report(
+        'warning',
+        'owner-grant',
+        g.source,
+        ['user'],
+        `${g.user} owns "${org.name}" and already holds every permission: this grant adds nothing`,
+      );
+    }
+    useFeature(g.org, 'resourceGrants', g.source);
+  }
+
+  for (const c of state.contacts) orgOf(c.source, c.org, c.origin === 'inline');
+
+  // Plan features and seats, once per organization.
+  for (const use of featureUse.values()) {
+    const org = state.organizations.get(use.org);
+    if (org === undefined) continue;
+    const plan = orgPlans.get(use.org);
+    const records = `${use.count} record${use.count === 1 ? '' : 's'} need${use.count === 1 ? 's' : ''} it, the first here`;
+    if (org.plan === undefined) {
+      error(
+        'feature-missing',
+        use.first,
+        [],
+        `organization "${use.org}" has no plan, and ${FEATURE_PURPOSE[use.feature]} needs a plan with the ${use.feature} feature (${records}): set spec.plan`,
+      );
+    } else if (plan !== undefined && !plan.features.has(use.feature)) {
+      report(
+        'error',
+        'feature-missing',
+        use.first,
+        [],
+        `plan "${plan.name}" of "${use.org}" lacks the ${use.feature} feature, which ${FEATURE_PURPOSE[use.feature]} needs (${records}): add it to the plan's spec.features or change the plan`,
+        plan.source,
+      );
+    }
+  }
+  for (const [orgName, used] of seatsUsed) {
+    const plan = orgPlans.get(orgName);
+    const org = state.organizations.get(orgName);
+    if (plan === undefined || org === undefined) continue;
+    for (const seat of ['paid', 'free'] as const) {
+      if (used[seat] > plan.seats[seat]) {
+        report(
+          'error',
+          'seats-exceeded',
+          org.source,
+          ['spec', 'plan'],
+          `organization "${orgName}" uses ${used[seat]} ${seat} seats${seat === 'paid' ? " (the owner's included)" : ''} but plan "${plan.name}" has ${plan.seats[seat]}: remove ${used[seat] - plan.seats[seat]} ${seat} members, move some to ${seat === 'paid' ? 'free' : 'paid'} seats, or raise spec.seats.${seat} of the plan`,
+          plan.source,
+        );
+      }
+    }
+  }
+
+  return findings;
+}
+
+const FEATURE_PURPOSE: Record<PlanFeature, string> = {
+  members: 'having members besides the owner',
+  resourceGrants: 'granting access to single resources',
+  customRoles: 'using custom roles',
+};
