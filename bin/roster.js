@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+// The `roster` command. The TypeScript sources are compiled to dist/ by `npm install`
+// (the `prepare` script) or `npm run build`.
+import { existsSync } from 'node:fs';
+
+const entry = new URL('../dist/src/cli/main.js', import.meta.url);
+if (!existsSync(entry)) {
+  process.stderr.write('roster: not built yet; run "npm install" (or "npm run build") first\n');
+  process.exit(1);
+}
+const { main } = await import(entry.href);
+const { processIo } = await import(new URL('../dist/src/cli/io.js', import.meta.url).href);
+process.exitCode = await main(process.argv.slice(2), processIo());

@@ -1,0 +1,78 @@
+/** `roster validate -f PATH... [--format text|json] [--strict]`. */
+import { parseArgs } from 'node:util';
+import { UsageError } from '../../core/errors.js';
+import { DEFAULT_LIMITS } from '../../core/limits.js';
+import { loadSources } from '../../core/load.js';
+import {
+  findingsReport,
+  renderFindingsText,
+  summarizeFindings,
+} from '../../core/render-findings.js';
+import { readSources } from '../../files/read-sources.js';
+import type { CliIo } from '../io.js';
+import { parseFormat, parseSize } from '../options.js';
+
+/** Help text of the command. */
+export const VALIDATE_HELP = `Usage: roster validate -f PATH... [--format text|json] [--strict]
+
+Checks manifests without touching any database: schema, references, ownership,
+plan seats and features, expiry, e-mail addresses.
+
+Options:
+  -f, --file PATH        a file, a directory (recursive, *.yaml and *.yml) or - for stdin;
+                         repeat it, or list more paths after it
+      --format FORMAT    text (default) or json
+      --strict           warnings fail the run too
+      --max-file-size N  largest file accepted, e.g. 8MiB (default ${DEFAULT_LIMITS.maxFileBytes / 1024 / 1024}MiB)
+
+Exit codes: 0 valid, 1 errors (or warnings with --strict).
+`;
+
+/** Runs the command; returns the exit code. */
+export async function validateCommand(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      file: { type: 'string', short: 'f', multiple: true },
+      format: { type: 'string', default: 'text' },
+      strict: { type: 'boolean', default: false },
+      'max-file-size': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help === true) {
+    io.stdout.write(VALIDATE_HELP);
+    return 0;
+  }
+  const paths = [...(values.file ?? []), ...positionals];
+  if (paths.length === 0) throw new UsageError('validate needs at least one -f PATH');
+  const format = parseFormat(values.format, ['text', 'json'] as const);
+  const limits = {
+    ...DEFAULT_LIMITS,
+    ...(values['max-file-size'] !== undefined && {
+      maxFileBytes: parseSize(values['max-file-size'], '--max-file-size'),
+    }),
+  };
+
+  const read = await readSources(paths, {
+    cwd: io.cwd,
+    maxFileBytes: limits.maxFileBytes,
+    stdin: io.stdin,
+  });
+  const loaded = loadSources(read.sources, { limits });
+  const findings = [...read.findings, ...loaded.findings];
+  const report = findingsReport(findings, loaded.documents, values.strict === true);
+
+  if (format === 'json') {
+    io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  } else {
+    io.stderr.write(renderFindingsText(findings));
+    const files = read.sources.length;
+    const outcome = report.valid ? 'valid' : 'invalid';
+    io.stdout.write(
+      `${outcome}: ${loaded.documents} document${loaded.documents === 1 ? '' : 's'} in ${files} file${files === 1 ? '' : 's'}, ${summarizeFindings(findings)}\n`,
+    );
+  }
+  return report.valid ? 0 : 1;
+}

@@ -1,0 +1,74 @@
+/**
+ * The `roster` command line: dispatches to a command and turns every failure into a message and
+ * an exit code. No stack trace reaches a user unless ROSTER_DEBUG is set.
+ */
+import { RosterError, UsageError } from '../core/errors.js';
+import { validateCommand, VALIDATE_HELP } from './commands/validate.js';
+import type { CliIo } from './io.js';
+import { ROSTER_VERSION } from '../version.js';
+
+const HELP = `roster ${ROSTER_VERSION}: access as code
+
+Usage: roster COMMAND [options]
+
+Commands:
+  validate -f PATH...   check manifests: schema, references, ownership, plan limits
+  version               print the version
+
+Run "roster COMMAND --help" for a command's options.
+Exit codes: 0 success, 1 error or refusal, 2 changes present (with --detailed-exitcode).
+`;
+
+type Command = (args: string[], io: CliIo) => Promise<number>;
+
+const COMMANDS: Record<string, { run: Command; help: string }> = {
+  validate: { run: validateCommand, help: VALIDATE_HELP },
+};
+
+/** Runs `roster` with `argv` (without the node and script paths); returns the exit code. */
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  const [name, ...args] = argv;
+  try {
+    if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+      const topic = name === 'help' ? args[0] : undefined;
+      io.stdout.write(topic !== undefined && COMMANDS[topic] ? COMMANDS[topic].help : HELP);
+      return 0;
+    }
+    if (name === 'version' || name === '--version') {
+      io.stdout.write(`${ROSTER_VERSION}\n`);
+      return 0;
+    }
+    const command = COMMANDS[name];
+    if (command === undefined) {
+      throw new UsageError(`unknown command "${name}"; run "roster --help" for the list`);
+    }
+    return await command.run(args, io);
+  } catch (error) {
+    return reportFailure(error, io);
+  }
+}
+
+function reportFailure(error: unknown, io: CliIo): number {
+  const debug = io.env.ROSTER_DEBUG !== undefined && io.env.ROSTER_DEBUG !== '';
+  if (error instanceof RosterError) {
+    io.stderr.write(`roster: ${error.message}\n`);
+    if (error instanceof UsageError) io.stderr.write('Run "roster --help" for usage.\n');
+  } else if (isParseArgsError(error)) {
+    io.stderr.write(`roster: ${error.message}\nRun "roster --help" for usage.\n`);
+  } else {
+    const message = error instanceof Error ? error.message : String(error);
+    io.stderr.write(
+      `roster: internal error: ${message}\n` +
+        (debug ? '' : 'This is a bug in Roster; set ROSTER_DEBUG=1 to see where it happened.\n'),
+    );
+  }
+  if (debug && error instanceof Error && error.stack !== undefined) {
+    io.stderr.write(`${error.stack}\n`);
+  }
+  return 1;
+}
+
+function isParseArgsError(error: unknown): error is Error {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_');
+}

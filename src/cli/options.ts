@@ -1,0 +1,35 @@
+/** Parsing of option values shared by the commands. */
+import { UsageError } from '../core/errors.js';
+
+/** Checks `--format` against the formats a command supports. */
+export function parseFormat<const F extends string>(
+  value: string | undefined,
+  allowed: readonly F[],
+): F {
+  const format = value ?? allowed[0];
+  if (!allowed.includes(format as F)) {
+    throw new UsageError(`--format must be one of ${allowed.join(', ')}, not "${format}"`);
+  }
+  return format as F;
+}
+
+const UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  kb: 1e3,
+  kib: 1024,
+  mb: 1e6,
+  mib: 1024 ** 2,
+  gb: 1e9,
+  gib: 1024 ** 3,
+};
+
+/** `8MiB`, `500kb`, `1048576` -> bytes. */
+export function parseSize(value: string, flag: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(value.trim());
+  const unit = UNITS[(match?.[2] ?? '').toLowerCase()];
+  if (match === null || unit === undefined) {
+    throw new UsageError(`${flag} must be a size such as 8MiB or 500KB, not "${value}"`);
+  }
+  return Math.floor(Number(match[1]) * unit);
+}
