@@ -150,7 +150,7 @@ function describeSchemaError(error: ErrorObject, kind: string, parsed: ParsedDoc
       return finding(`${where}: ${describeValue(value)} is not valid: ${description}`, 'invalid');
     }
     case 'uniqueItems': {
-      const [, second] = [Number(params.j), Number(params.i)];
+      const second = Math.max(Number(params.i), Number(params.j));
       const items = Array.isArray(value) ? value : [];
       return finding(
         `${where}: ${describeValue(items[second])} is listed twice`,

@@ -129,11 +129,16 @@ export function parseSource(source: Source, limits: InputLimits): ParsedSource {
   list.forEach((doc, index) => {
     const before = findings.length;
     for (const error of doc.errors) {
+      let offset = error.pos[0];
+      // An unterminated quoted string is reported where the file ends; point at its opening quote.
+      if (error.code === 'MISSING_CHAR' && /quote/.test(error.message)) {
+        offset = Math.max(text.lastIndexOf('"', offset - 1), text.lastIndexOf("'", offset - 1), 0);
+      }
       findings.push({
         severity: 'error',
         code: 'yaml-syntax',
         message: `YAML: ${firstLine(error.message)}`,
-        location: positionOf(error.pos[0]),
+        location: positionOf(offset),
       });
     }
     for (const warning of doc.warnings) {
@@ -148,7 +153,8 @@ export function parseSource(source: Source, limits: InputLimits): ParsedSource {
       });
     }
     findings.push(...checkNodes(doc, positionOf));
-    if (findings.length > before || doc.contents === null) return;
+    const empty = doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null);
+    if (findings.length > before || empty) return;
 
     const value: unknown = doc.toJS({ maxAliasCount: 0 });
     documents.push({
@@ -304,13 +310,10 @@ function checkNodes(doc: Document, positionOf: (offset: number) => SourceLocatio
       location: positionOf(node?.range?.[0] ?? 0),
     });
   };
+  const aliases: YamlNode[] = [];
   visit(doc, {
     Alias(_, node) {
-      error(
-        'yaml-alias',
-        `YAML aliases (*${node.source}) are not allowed in Roster manifests: write the value out, so that a reviewer sees it`,
-        node,
-      );
+      aliases.push(node);
     },
     Pair(_, pair) {
       if (isScalar(pair.key) && FORBIDDEN_KEYS.has(String(pair.key.value))) {
@@ -332,6 +335,16 @@ function checkNodes(doc: Document, positionOf: (offset: number) => SourceLocatio
       }
     },
   });
+  // One finding per document: an alias bomb would otherwise print thousands of lines.
+  const [first] = aliases;
+  if (first !== undefined) {
+    const more = aliases.length > 1 ? `, and ${aliases.length - 1} more in this document` : '';
+    error(
+      'yaml-alias',
+      `YAML aliases (${first.toString()}${more}) are not allowed in Roster manifests: write the value out, so that a reviewer sees it`,
+      first,
+    );
+  }
   return findings;
 }
 

@@ -82,7 +82,7 @@ export function checkRules(state: DesiredState, context: RuleContext): Finding[]
       const field = ['spec', 'permissions', i];
       if (!catalog.includes(permission)) {
         const hint = PERMISSIONS_BY_SCOPE[other].includes(permission)
-          ? ` It is a ${other}-scope permission.`
+          ? ` It is an ${other}-scope permission.`
           : didYouMean(permission, catalog);
         error(
           'unknown-permission',
