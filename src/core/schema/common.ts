@@ -123,6 +123,16 @@ export const commonStatusProperties = {
   },
 } as const;
 
+/** The state of the invitation behind a membership or grant (CRD status only). */
+export const invitationStatusSchema = {
+  type: 'object',
+  properties: {
+    state: { type: 'string', enum: ['Pending', 'Accepted', 'Expired', 'Revoked'] },
+    sentAt: { type: 'string', format: 'date-time' },
+    expiresAt: { type: 'string', format: 'date-time' },
+  },
+} as const;
+
 /**
  * Wraps a kind's spec schema into the schema of a whole document. `const` type parameters keep
  * the literal types so that `FromSchema` derives precise TypeScript types.

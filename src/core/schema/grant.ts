@@ -1,6 +1,7 @@
 /** The JSON Schema of a `Grant`: a user's role on one resource of an organization. */
 import {
   commonStatusProperties,
+  invitationStatusSchema,
   documentSchema,
   emailSchema,
   EXPIRY_PATTERN,
@@ -48,13 +49,6 @@ export const grantStatusSchema = {
   type: 'object',
   properties: {
     ...commonStatusProperties,
-    invitation: {
-      type: 'object',
-      properties: {
-        state: { type: 'string', enum: ['Pending', 'Accepted', 'Expired', 'Revoked'] },
-        sentAt: { type: 'string', format: 'date-time' },
-        expiresAt: { type: 'string', format: 'date-time' },
-      },
-    },
+    invitation: invitationStatusSchema,
   },
 } as const;

@@ -1,6 +1,7 @@
 /** The JSON Schema of a `Membership`: a user in an organization with a role. */
 import {
   commonStatusProperties,
+  invitationStatusSchema,
   documentSchema,
   emailSchema,
   nameSchema,
@@ -54,13 +55,6 @@ export const membershipStatusSchema = {
     ...commonStatusProperties,
     memberStatus: { type: 'string', enum: ['invited', 'active', 'suspended'] },
     joinedAt: { type: 'string', format: 'date-time' },
-    invitation: {
-      type: 'object',
-      properties: {
-        state: { type: 'string', enum: ['Pending', 'Accepted', 'Expired', 'Revoked'] },
-        sentAt: { type: 'string', format: 'date-time' },
-        expiresAt: { type: 'string', format: 'date-time' },
-      },
-    },
+    invitation: invitationStatusSchema,
   },
 } as const;
