@@ -1,0 +1,513 @@
+/**
+ * The planner: desired records + a snapshot of the database -> a plan of typed changes. Pure: no
+ * I/O, no clock (the caller passes "now"). Every rule that could refuse a change runs here, at plan
+ * time, so an apply never stops half-way for a reason a plan could have known.
+ */
+import { createHash } from 'node:crypto';
+import { OWNER_ROLE } from './catalog.js';
+import type { SourceLocation } from './findings.js';
+import {
+  changedFields,
+  describeRecord,
+  recordKey,
+  type ActualRecord,
+  type DesiredRecord,
+  type Fields,
+  type RecordId,
+  type RecordKind,
+} from './records.js';
+
+/** The version of the plan format (the JSON of `roster plan --format json` and saved plans). */
+export const PLAN_FORMAT_VERSION = 1;
+
+/** Who Roster is when it writes records from manifests. */
+export const CLI_MANAGER = 'roster-cli';
+
+/** The default share of an organization's members one plan may remove. */
+export const DEFAULT_MAX_ORG_REMOVAL_RATIO = 0.25;
+
+/** How a plan is made. */
+export interface PlanOptions {
+  /** The manager recorded on written records; records of other managers are never taken over. */
+  readonly manager: string;
+  /** Also delete what the input does not declare: unmanaged records, absent organizations, plans, roles. */
+  readonly prune: boolean;
+  /** Refuse a plan that deletes more records than this. */
+  readonly maxRemovals?: number;
+  /** Refuse a plan that removes more than this share of an organization's members (0..1). */
+  readonly maxOrgRemovalRatio: number;
+  /** "Now", recorded in the plan. */
+  readonly now: Date;
+  /** The organizations the snapshot covers (recorded so a saved plan re-reads the same ones). */
+  readonly scope: readonly string[] | 'all';
+}
+
+/** The database as the planner needs it. */
+export interface ActualState {
+  readonly records: readonly ActualRecord[];
+}
+
+/** One field's change. */
+export interface FieldChange {
+  readonly name: string;
+  readonly before: Fields[string] | null;
+  readonly after: Fields[string] | null;
+}
+
+/** A change to one record. */
+export interface PlannedChange {
+  readonly action: 'create' | 'update' | 'delete';
+  readonly id: RecordId;
+  /** The organization the record belongs to (its own name for an organization). */
+  readonly org: string | null;
+  readonly before: Fields | null;
+  readonly after: Fields | null;
+  readonly fields: readonly FieldChange[];
+  /** `adopt`: Roster starts managing a record made in the app; `release`: stops managing it. */
+  readonly manage?: 'adopt' | 'release';
+  /** True when the change undoes an edit made outside Roster. */
+  readonly drift: boolean;
+  readonly note?: string;
+  readonly source?: SourceLocation;
+}
+
+/** A record changed outside Roster since Roster last wrote it. */
+export interface DriftItem {
+  readonly id: RecordId;
+  readonly org: string | null;
+  /** For each drifted field: what Roster wrote, and what the database holds now. */
+  readonly fields: readonly { name: string; applied: unknown; actual: unknown }[];
+  /** Whether the plan puts the declared value back (false: the record is deleted instead). */
+  readonly corrected: boolean;
+}
+
+/** An invitation the apply will queue. */
+export interface PlannedInvitation {
+  readonly org: string;
+  readonly user: string;
+  readonly role: string;
+  readonly subject: 'membership' | 'grant';
+  readonly resource?: string;
+  readonly reason: 'new' | 'role-changed';
+}
+
+/** Why a plan cannot be applied, and what to do about it. */
+export interface Refusal {
+  readonly code: string;
+  readonly org: string | null;
+  readonly message: string;
+}
+
+/** A plan. */
+export interface Plan {
+  readonly formatVersion: typeof PLAN_FORMAT_VERSION;
+  readonly createdAt: string;
+  readonly manager: string;
+  /** Fingerprint of the database records the plan was made against. */
+  readonly basis: string;
+  readonly options: {
+    prune: boolean;
+    maxRemovals: number | null;
+    maxOrgRemovalRatio: number;
+    scope: readonly string[] | 'all';
+  };
+  /** In apply order. */
+  readonly changes: readonly PlannedChange[];
+  readonly drift: readonly DriftItem[];
+  readonly invitations: readonly PlannedInvitation[];
+  readonly refusals: readonly Refusal[];
+  readonly summary: { readonly add: number; readonly change: number; readonly destroy: number };
+}
+
+const APPLY_ORDER: readonly RecordKind[] = [
+  'plan',
+  'role',
+  'organization',
+  'resource',
+  'membership',
+  'grant',
+  'contact',
+];
+
+/** The organization a record belongs to. */
+export function orgOf(id: RecordId): string | null {
+  return id.kind === 'organization' ? (id.name ?? null) : (id.org ?? null);
+}
+
+/** Computes the plan. */
+export function planChanges(
+  desired: readonly DesiredRecord[],
+  actual: ActualState,
+  options: PlanOptions,
+): Plan {
+  const { manager } = options;
+  const desiredByKey = new Map(desired.map((r) => [recordKey(r.id), r]));
+  const actualByKey = new Map(actual.records.map((r) => [recordKey(r.id), r]));
+  const inputOrgs = new Set(
+    desired.filter((r) => r.id.kind === 'organization').map((r) => r.id.name ?? ''),
+  );
+  const desiredOwner = new Map(
+    desired
+      .filter((r) => r.id.kind === 'membership' && r.fields.role === OWNER_ROLE)
+      .map((r) => [r.id.org ?? '', r.id.user ?? '']),
+  );
+
+  const changes: PlannedChange[] = [];
+  const drift: DriftItem[] = [];
+  const refusals: Refusal[] = [];
+  const refuse = (code: string, org: string | null, message: string) =>
+    refusals.push({ code, org, message });
+
+  const driftOf = (record: ActualRecord) => {
+    if (record.managedBy !== manager || record.lastApplied === null) return [];
+    return changedFields(record.lastApplied, record.fields).map((name) => ({
+      name,
+      applied: record.lastApplied?.[name] ?? null,
+      actual: record.fields[name] ?? null,
+    }));
+  };
+
+  // Declared records: create, update, adopt.
+  for (const record of desired) {
+    const key = recordKey(record.id);
+    const existing = actualByKey.get(key);
+    const org = orgOf(record.id);
+    const source = record.source === undefined ? {} : { source: record.source };
+    if (existing === undefined) {
+      changes.push({
+        action: 'create',
+        id: record.id,
+        org,
+        before: null,
+        after: record.fields,
+        fields: fieldChanges({}, record.fields),
+        drift: false,
+        ...source,
+      });
+      continue;
+    }
+    if (existing.managedBy !== null && existing.managedBy !== manager) {
+      refuse(
+        'managed-elsewhere',
+        org,
+        `${describeRecord(record.id)}${org !== null && record.id.kind !== 'organization' ? ` in ${org}` : ''} is managed by ${existing.managedBy}; Roster will not take it over. Remove it there first, or stop declaring it here`,
+      );
+      continue;
+    }
+    const changed = changedFields(existing.fields, record.fields);
+    const drifted = driftOf(existing);
+    if (drifted.length > 0) {
+      drift.push({ id: record.id, org, fields: drifted, corrected: changed.length > 0 });
+    }
+    const adopt = existing.managedBy === null;
+    if (changed.length === 0 && !adopt) continue;
+    const transfer =
+      record.id.kind === 'membership' &&
+      record.fields.role === OWNER_ROLE &&
+      existing.fields.role !== OWNER_ROLE;
+    changes.push({
+      action: 'update',
+      id: record.id,
+      org,
+      before: existing.fields,
+      after: record.fields,
+      fields: fieldChanges(existing.fields, record.fields),
+      drift: drifted.length > 0 && changed.length > 0,
+      ...(adopt && { manage: 'adopt' as const }),
+      ...(transfer && { note: 'ownership transfer: becomes the owner' }),
+      ...source,
+    });
+  }
+
+  // Records in the database the input does not declare.
+  for (const record of actual.records) {
+    const key = recordKey(record.id);
+    if (desiredByKey.has(key)) continue;
+    const org = orgOf(record.id);
+    const orgInInput = org !== null && inputOrgs.has(org);
+    const ownedByUs = record.managedBy === manager;
+    const unmanaged = record.managedBy === null;
+    const topLevel = record.id.kind === 'plan' || record.id.kind === 'role';
+    let remove: boolean;
+    if (topLevel || !orgInInput) remove = options.prune && (ownedByUs || unmanaged);
+    else remove = ownedByUs || (options.prune && unmanaged);
+
+    const formerOwner =
+      record.id.kind === 'membership' && record.fields.role === OWNER_ROLE && orgInInput;
+    if (formerOwner && !options.prune) {
+      // DESIGN: on a transfer the previous owner stays, as an administrator Roster no longer manages.
+      const after = { ...record.fields, role: 'administrator' };
+      changes.push({
+        action: 'update',
+        id: record.id,
+        org,
+        before: record.fields,
+        after,
+        fields: fieldChanges(record.fields, after),
+        manage: 'release',
+        drift: false,
+        note: `ownership transfer: the previous owner stays as administrator, no longer managed by Roster (declare a Membership to manage it, or use --prune to remove it); new owner ${desiredOwner.get(org ?? '') ?? '?'}`,
+      });
+      continue;
+    }
+    if (!remove) continue;
+    const drifted = driftOf(record);
+    if (drifted.length > 0) drift.push({ id: record.id, org, fields: drifted, corrected: false });
+    changes.push({
+      action: 'delete',
+      id: record.id,
+      org,
+      before: record.fields,
+      after: null,
+      fields: fieldChanges(record.fields, {}),
+      drift: false,
+    });
+  }
+
+  changes.sort(compareChanges);
+  checkResultingState(actual, changes, options, refuse);
+
+  const invitations = plannedInvitations(changes, actual);
+  let add = 0;
+  let change = 0;
+  let destroy = 0;
+  for (const c of changes) {
+    if (c.action === 'create') add++;
+    else if (c.action === 'update') change++;
+    else destroy++;
+  }
+  return {
+    formatVersion: PLAN_FORMAT_VERSION,
+    createdAt: options.now.toISOString(),
+    manager,
+    basis: fingerprint(actual),
+    options: {
+      prune: options.prune,
+      maxRemovals: options.maxRemovals ?? null,
+      maxOrgRemovalRatio: options.maxOrgRemovalRatio,
+      scope: options.scope,
+    },
+    changes,
+    drift,
+    invitations,
+    refusals,
+    summary: { add, change, destroy },
+  };
+}
+
+function fieldChanges(before: Fields, after: Fields): FieldChange[] {
+  return changedFields(before, after).map((name) => ({
+    name,
+    before: before[name] ?? null,
+    after: after[name] ?? null,
+  }));
+}
+
+/** Creates and updates parents first; deletes children first. */
+function compareChanges(a: PlannedChange, b: PlannedChange): number {
+  const rank = (c: PlannedChange) => {
+    const kind = APPLY_ORDER.indexOf(c.id.kind);
+    return c.action === 'delete' ? 100 - kind : kind;
+  };
+  return rank(a) - rank(b) || recordKey(a.id).localeCompare(recordKey(b.id));
+}
+
+/** The rules a plan must keep, checked on the state the apply would leave. */
+function checkResultingState(
+  actual: ActualState,
+  changes: readonly PlannedChange[],
+  options: PlanOptions,
+  refuse: (code: string, org: string | null, message: string) => void,
+): void {
+  const result = new Map(actual.records.map((r) => [recordKey(r.id), r.fields]));
+  const ids = new Map(actual.records.map((r) => [recordKey(r.id), r.id]));
+  for (const c of changes) {
+    const key = recordKey(c.id);
+    if (c.after === null) result.delete(key);
+    else {
+      result.set(key, c.after);
+      ids.set(key, c.id);
+    }
+  }
+
+  interface OrgTally {
+    owners: number;
+    paid: number;
+    free: number;
+    resources: number;
+    plan: string | null;
+    exists: boolean;
+  }
+  const orgs = new Map<string, OrgTally>();
+  const tally = (org: string) => {
+    let t = orgs.get(org);
+    if (t === undefined) {
+      t = { owners: 0, paid: 0, free: 0, resources: 0, plan: null, exists: false };
+      orgs.set(org, t);
+    }
+    return t;
+  };
+  const plans = new Map<string, Fields>();
+  const rolesInUse = new Set<string>();
+  for (const [key, fields] of result) {
+    const id = ids.get(key);
+    if (id === undefined) continue;
+    if (id.kind === 'plan') plans.set(id.name ?? '', fields);
+    else if (id.kind === 'organization') {
+      const t = tally(id.name ?? '');
+      t.exists = true;
+      t.plan = (fields.plan as string | null) ?? null;
+    } else if (id.kind === 'resource') tally(id.org ?? '').resources++;
+    else if (id.kind === 'membership') {
+      const t = tally(id.org ?? '');
+      if (fields.role === OWNER_ROLE) t.owners++;
+      if (fields.seat === 'free') t.free++;
+      else t.paid++;
+      rolesInUse.add(String(fields.role));
+    } else if (id.kind === 'grant') rolesInUse.add(String(fields.role));
+  }
+
+  const touched = new Set(changes.map((c) => c.org).filter((o): o is string => o !== null));
+  for (const [org, t] of orgs) {
+    if (!t.exists || !touched.has(org)) continue;
+    if (t.owners !== 1) {
+      refuse(
+        t.owners === 0 ? 'last-owner' : 'owners',
+        org,
+        t.owners === 0
+          ? `the plan would leave organization "${org}" without an owner: set spec.owner (the owner is never removed, only transferred)`
+          : `the plan would leave organization "${org}" with ${t.owners} owners: exactly one is allowed`,
+      );
+    }
+    if (t.resources > 0 && t.plan === null) {
+      refuse(
+        'resources-need-plan',
+        org,
+        `organization "${org}" would have ${t.resources} resources and no plan: set spec.plan`,
+      );
+    }
+    const plan = t.plan === null ? undefined : plans.get(t.plan);
+    if (plan !== undefined) {
+      for (const seat of ['paid', 'free'] as const) {
+        const limit = Number(seat === 'paid' ? plan.paidSeats : plan.freeSeats);
+        if (t[seat] > limit) {
+          refuse(
+            'seats-exceeded',
+            org,
+            `organization "${org}" would use ${t[seat]} ${seat} seats and plan "${t.plan}" has ${limit} (members the input does not declare but Roster keeps count too): raise the plan's seats, or remove members`,
+          );
+        }
+      }
+      const maxResources = plan.maxResources;
+      if (typeof maxResources === 'number' && t.resources > maxResources) {
+        refuse(
+          'resource-limit',
+          org,
+          `organization "${org}" would have ${t.resources} resources and plan "${t.plan}" allows ${maxResources}`,
+        );
+      }
+    }
+  }
+
+  // Nothing still in use may be deleted.
+  for (const c of changes) {
+    if (c.action !== 'delete') continue;
+    if (c.id.kind === 'plan') {
+      const users = [...orgs].filter(([, t]) => t.exists && t.plan === c.id.name).map(([o]) => o);
+      if (users.length > 0) {
+        refuse(
+          'plan-in-use',
+          null,
+          `plan "${c.id.name}" cannot be deleted: organizations ${users.slice(0, 5).join(', ')}${users.length > 5 ? ', …' : ''} use it`,
+        );
+      }
+    }
+    if (c.id.kind === 'role' && rolesInUse.has(c.id.name ?? '')) {
+      refuse(
+        'role-in-use',
+        null,
+        `role "${c.id.name}" cannot be deleted: members or grants still use it`,
+      );
+    }
+  }
+
+  // Removal caps.
+  const deletions = changes.filter((c) => c.action === 'delete');
+  if (options.maxRemovals !== undefined && deletions.length > options.maxRemovals) {
+    refuse(
+      'too-many-removals',
+      null,
+      `the plan deletes ${deletions.length} records, more than --max-removals ${options.maxRemovals}: check the input is complete, or raise --max-removals on purpose`,
+    );
+  }
+  const membersBefore = new Map<string, number>();
+  for (const r of actual.records) {
+    if (r.id.kind === 'membership') {
+      membersBefore.set(r.id.org ?? '', (membersBefore.get(r.id.org ?? '') ?? 0) + 1);
+    }
+  }
+  const membersRemoved = new Map<string, number>();
+  for (const c of deletions) {
+    if (c.id.kind === 'membership') {
+      membersRemoved.set(c.org ?? '', (membersRemoved.get(c.org ?? '') ?? 0) + 1);
+    }
+  }
+  for (const [org, removed] of membersRemoved) {
+    const before = membersBefore.get(org) ?? removed;
+    const allowed = Math.max(1, Math.floor(before * options.maxOrgRemovalRatio));
+    if (removed > allowed && removed / before > options.maxOrgRemovalRatio) {
+      refuse(
+        'removal-ratio',
+        org,
+        `the plan removes ${removed} of the ${before} members of "${org}" (${Math.round((removed / before) * 100)} %), more than the ${Math.round(options.maxOrgRemovalRatio * 100)} % allowed: check the input, or pass --max-org-removal-ratio ${Math.min(1, Math.ceil((removed / before) * 100) / 100)} on purpose`,
+      );
+    }
+  }
+}
+
+function plannedInvitations(
+  changes: readonly PlannedChange[],
+  actual: ActualState,
+): PlannedInvitation[] {
+  const active = new Set<string>();
+  for (const r of actual.records) {
+    if ((r.id.kind === 'membership' || r.id.kind === 'grant') && r.facts?.status === 'active') {
+      active.add(`${r.id.org}\u0000${r.id.user}`);
+    }
+  }
+  const pending = new Map(
+    actual.records
+      .filter((r) => r.id.kind === 'membership')
+      .map((r) => [recordKey(r.id), r.facts?.status]),
+  );
+  const invitations: PlannedInvitation[] = [];
+  for (const c of changes) {
+    if ((c.id.kind !== 'membership' && c.id.kind !== 'grant') || c.after === null) continue;
+    const org = c.id.org ?? '';
+    const user = c.id.user ?? '';
+    if (active.has(`${org}\u0000${user}`) || c.after.suspended === true) continue;
+    const role = String(c.after.role);
+    const subject = c.id.kind;
+    const resource = c.id.resource === undefined ? {} : { resource: c.id.resource };
+    if (c.action === 'create') {
+      invitations.push({ org, user, role, subject, ...resource, reason: 'new' });
+    } else if (
+      c.id.kind === 'membership' &&
+      pending.get(recordKey(c.id)) === 'invited' &&
+      c.fields.some((f) => f.name === 'role')
+    ) {
+      invitations.push({ org, user, role, subject, reason: 'role-changed' });
+    }
+  }
+  return invitations;
+}
+
+/** A stable hash of the records a plan was made against. */
+export function fingerprint(actual: ActualState): string {
+  const hash = createHash('sha256');
+  const rows = actual.records
+    .map((r) => JSON.stringify([recordKey(r.id), r.fields, r.managedBy, r.facts?.status ?? null]))
+    .sort();
+  for (const row of rows) hash.update(row).update('\n');
+  return `sha256:${hash.digest('hex')}`;
+}

@@ -1,0 +1,182 @@
+/**
+ * The access records as the planner compares them: a kind, the parts of its identity, and the
+ * fields Roster manages, in one flat, comparable shape shared by the desired state (from
+ * manifests), the actual state (from the database) and saved plans.
+ */
+import { OWNER_ROLE } from './catalog.js';
+import type { DesiredState } from './model.js';
+import type { SourceLocation } from './findings.js';
+import { locate } from './model.js';
+
+/** The kinds of record in the access database. */
+export const RECORD_KINDS = [
+  'plan',
+  'role',
+  'organization',
+  'resource',
+  'membership',
+  'grant',
+  'contact',
+] as const;
+/** A kind of record. */
+export type RecordKind = (typeof RECORD_KINDS)[number];
+
+/** A field value: JSON scalars and sorted string lists, so that equality is structural. */
+export type FieldValue = string | number | boolean | null | readonly string[];
+/** The fields Roster manages on a record. */
+export type Fields = Readonly<Record<string, FieldValue>>;
+
+/** What identifies a record; only the parts its kind uses are set. */
+export interface RecordId {
+  readonly kind: RecordKind;
+  readonly name?: string;
+  readonly org?: string;
+  readonly user?: string;
+  readonly email?: string;
+  readonly type?: string;
+  readonly resource?: string;
+}
+
+/** A record of the desired or the actual state. */
+export interface AccessRecord {
+  readonly id: RecordId;
+  readonly fields: Fields;
+}
+
+/** A desired record, with the place it was declared. */
+export interface DesiredRecord extends AccessRecord {
+  readonly source?: SourceLocation;
+}
+
+/** Facts the database knows about a member that are not declared. */
+export interface MemberFacts {
+  readonly status: 'invited' | 'active' | 'suspended';
+  readonly joinedAt: string | null;
+  readonly invitedBy: string | null;
+}
+
+/** A record as the database holds it. */
+export interface ActualRecord extends AccessRecord {
+  /** Who manages it: `roster-cli`, an operator or Pulumi stack, or null (made in the app). */
+  readonly managedBy: string | null;
+  /** The fields as Roster last wrote them; differs from `fields` after a change outside Roster. */
+  readonly lastApplied: Fields | null;
+  readonly facts?: MemberFacts;
+}
+
+/** The key of a record: unique across kinds. */
+export function recordKey(id: RecordId): string {
+  return [
+    id.kind,
+    id.org ?? '',
+    id.name ?? '',
+    id.user ?? '',
+    id.email ?? '',
+    id.type ?? '',
+    id.resource ?? '',
+  ].join('\u0000');
+}
+
+/** How a record is named to people: `membership bob@dev.io`, `grant dave@x.io on site/shop`. */
+export function describeRecord(id: RecordId): string {
+  switch (id.kind) {
+    case 'plan':
+    case 'role':
+    case 'organization':
+      return `${id.kind} ${id.name}`;
+    case 'resource':
+      return `resource ${id.type}/${id.name}`;
+    case 'membership':
+      return `membership ${id.user}`;
+    case 'grant':
+      return `grant ${id.user} on ${id.resource}`;
+    case 'contact':
+      return `contact ${id.email}`;
+  }
+}
+
+/** Structural equality of field values. */
+export function sameValue(a: FieldValue | undefined, b: FieldValue | undefined): boolean {
+  if (Array.isArray(a) && Array.isArray(b)) {
+    return a.length === b.length && a.every((v, i) => v === b[i]);
+  }
+  return a === b;
+}
+
+/** The names of the fields whose values differ. */
+export function changedFields(before: Fields, after: Fields): string[] {
+  const names = new Set([...Object.keys(before), ...Object.keys(after)]);
+  return [...names].filter((n) => !sameValue(before[n] ?? null, after[n] ?? null)).sort();
+}
+
+const sorted = (values: Iterable<string>) => [...values].sort();
+
+/** The desired state as records. The owner becomes a membership with role `owner`. */
+export function desiredRecords(state: DesiredState): DesiredRecord[] {
+  const records: DesiredRecord[] = [];
+  for (const plan of state.plans.values()) {
+    records.push({
+      id: { kind: 'plan', name: plan.name },
+      fields: {
+        displayName: plan.displayName ?? null,
+        paidSeats: plan.seats.paid,
+        freeSeats: plan.seats.free,
+        maxResources: plan.maxResources ?? null,
+        features: sorted(plan.features),
+      },
+      source: locate(plan.source),
+    });
+  }
+  for (const role of state.roles.values()) {
+    records.push({
+      id: { kind: 'role', name: role.name },
+      fields: {
+        scope: role.scope,
+        description: role.description ?? null,
+        permissions: sorted(role.permissions),
+      },
+      source: locate(role.source),
+    });
+  }
+  for (const org of state.organizations.values()) {
+    records.push({
+      id: { kind: 'organization', name: org.name },
+      fields: { displayName: org.displayName ?? null, plan: org.plan ?? null },
+      source: locate(org.source),
+    });
+    for (const resource of org.resources) {
+      records.push({
+        id: { kind: 'resource', org: org.name, type: resource.type, name: resource.name },
+        fields: {},
+        source: locate(resource.source),
+      });
+    }
+    records.push({
+      id: { kind: 'membership', org: org.name, user: org.owner },
+      fields: { role: OWNER_ROLE, seat: 'paid', suspended: false },
+      source: locate(org.source, ['spec', 'owner']),
+    });
+  }
+  for (const m of state.memberships) {
+    records.push({
+      id: { kind: 'membership', org: m.org, user: m.user },
+      fields: { role: m.role, seat: m.seat, suspended: m.suspended },
+      source: locate(m.source),
+    });
+  }
+  for (const g of state.grants) {
+    records.push({
+      id: { kind: 'grant', org: g.org, user: g.user, resource: g.resource },
+      fields: { role: g.role, expires: g.expires ?? null },
+      source: locate(g.source),
+    });
+  }
+  for (const c of state.contacts) {
+    records.push({
+      id: { kind: 'contact', org: c.org, email: c.email },
+      fields: { name: c.name ?? null, categories: sorted(c.categories) },
+      source: locate(c.source),
+    });
+  }
+  return records;
+}

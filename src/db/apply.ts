@@ -1,0 +1,472 @@
+/**
+ * Applies a plan in one transaction, serialised by an advisory lock, with one set-based statement
+ * per kind and action (arrays through `unnest`, never a round trip per record). The snapshot is
+ * read again under the lock: a plan computed from manifests is recomputed there, a saved plan is
+ * refused if the database changed since it was made.
+ */
+import type pg from 'pg';
+import { RosterError } from '../core/errors.js';
+import {
+  fingerprint,
+  planChanges,
+  type Plan,
+  type PlanOptions,
+  type PlannedChange,
+  type Refusal,
+} from '../core/plan.js';
+import type { DesiredRecord, RecordKind } from '../core/records.js';
+import { explainDatabaseError, LockHeldError, StalePlanError } from './errors.js';
+import { readSnapshot } from './snapshot.js';
+
+/** The advisory lock every apply takes ("rost", 1). */
+export const APPLY_LOCK: readonly [number, number] = [0x726f7374, 1];
+
+/** A plan refused at plan time: nothing was written. */
+export class PlanRefusedError extends RosterError {
+  constructor(readonly refusals: readonly Refusal[]) {
+    super(
+      'plan-refused',
+      `the plan was refused, nothing was changed:\n${refusals.map((r) => `  - ${r.message}`).join('\n')}`,
+    );
+  }
+}
+
+/** Who applies, and from where; recorded in the audit log. */
+export interface ApplyContext {
+  /** e.g. `roster-cli alice@laptop`. */
+  readonly actor: string;
+  /** The source recorded in the audit log, e.g. `{ commit }`. */
+  readonly source?: Readonly<Record<string, string>>;
+  /** Called per step on long applies (e.g. a progress line on a terminal). */
+  readonly onProgress?: (done: number, total: number, what: string) => void;
+  /** Test hook: runs inside the transaction, just before COMMIT. */
+  readonly beforeCommit?: () => Promise<void>;
+}
+
+/** What an apply did. */
+export interface ApplyResult {
+  readonly plan: Plan;
+  readonly rowsWritten: number;
+}
+
+/** What to apply: manifests (planned under the lock) or a saved plan (checked under the lock). */
+export type ApplyInput =
+  | { readonly desired: readonly DesiredRecord[]; readonly options: PlanOptions }
+  | { readonly plan: Plan };
+
+/** Plans (or re-checks) and applies under the lock, in one transaction. */
+export async function applyChanges(
+  pool: pg.Pool,
+  input: ApplyInput,
+  context: ApplyContext,
+): Promise<ApplyResult> {
+  const client = await pool.connect();
+  let open = false;
+  try {
+    await client.query('BEGIN');
+    open = true;
+    await takeApplyLock(client);
+    const scope = 'plan' in input ? input.plan.options.scope : input.options.scope;
+    const snapshot = await readSnapshot(client, scope);
+    let plan: Plan;
+    if ('plan' in input) {
+      if (fingerprint(snapshot) !== input.plan.basis) throw new StalePlanError();
+      plan = input.plan;
+    } else {
+      plan = planChanges(input.desired, snapshot, input.options);
+    }
+    if (plan.refusals.length > 0) throw new PlanRefusedError(plan.refusals);
+    if (plan.changes.length === 0) {
+      await client.query('ROLLBACK');
+      open = false;
+      return { plan, rowsWritten: 0 };
+    }
+    const rowsWritten = await executePlan(client, plan, context);
+    await context.beforeCommit?.();
+    await client.query('COMMIT');
+    open = false;
+    return { plan, rowsWritten };
+  } catch (error) {
+    if (open) await client.query('ROLLBACK').catch(() => undefined);
+    throw explainDatabaseError(error);
+  } finally {
+    client.release();
+  }
+}
+
+/** Takes the apply lock for the transaction, or says who holds it. */
+async function takeApplyLock(client: pg.PoolClient): Promise<void> {
+  const [classId, objectId] = APPLY_LOCK;
+  const { rows } = await client.query<{ locked: boolean }>(
+    'SELECT pg_try_advisory_xact_lock($1, $2) AS locked',
+    [classId, objectId],
+  );
+  if (rows[0]?.locked === true) return;
+  const holder = await client.query<{
+    pid: number;
+    application_name: string;
+    xact_start: Date | null;
+    client_addr: string | null;
+  }>(
+    `SELECT a.pid, a.application_name, a.xact_start, a.client_addr
+       FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+      WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1 AND l.objid = $2 AND l.objsubid = 2`,
+    [classId, objectId],
+  );
+  const h = holder.rows[0];
+  throw new LockHeldError(
+    h === undefined
+      ? 'the lock was released a moment ago'
+      : `${h.application_name || 'unknown client'}, server pid ${h.pid}${h.client_addr ? ` from ${h.client_addr}` : ''}${h.xact_start ? `, since ${h.xact_start.toISOString()}` : ''}`,
+  );
+}
+
+const json = (value: unknown) =>
+  value === null || value === undefined ? null : JSON.stringify(value);
+const splitResource = (resource: string | undefined) => {
+  const [type = '', ...rest] = (resource ?? '').split('/');
+  return [type, rest.join('/')] as const;
+};
+
+/** Writes every change of the plan; returns the number of rows written. */
+export async function executePlan(
+  client: pg.PoolClient,
+  plan: Plan,
+  context: ApplyContext,
+): Promise<number> {
+  let rows = 0;
+  const run = async (sql: string, params: unknown[]) => {
+    const result = await client.query(sql, params);
+    rows += result.rowCount ?? 0;
+    return result;
+  };
+  const byKind = (kind: RecordKind, deleting: boolean) =>
+    plan.changes.filter((c) => c.id.kind === kind && (c.action === 'delete') === deleting);
+  const managedBy = (c: PlannedChange) => (c.manage === 'release' ? null : plan.manager);
+  const lastApplied = (c: PlannedChange) => (c.manage === 'release' ? null : json(c.after));
+  const steps: [string, () => Promise<unknown>][] = [];
+  const step = (what: string, changes: readonly PlannedChange[], fn: () => Promise<unknown>) => {
+    if (changes.length > 0) steps.push([what, fn]);
+  };
+
+  // Users first: every e-mail a membership or grant names.
+  const emails = [
+    ...new Set(
+      plan.changes
+        .filter(
+          (c) => c.action !== 'delete' && (c.id.kind === 'membership' || c.id.kind === 'grant'),
+        )
+        .map((c) => c.id.user ?? ''),
+    ),
+  ];
+  if (emails.length > 0) {
+    steps.push([
+      'users',
+      () =>
+        run(`INSERT INTO users (email) SELECT unnest($1::text[]) ON CONFLICT (email) DO NOTHING`, [
+          emails,
+        ]),
+    ]);
+  }
+
+  const plans = byKind('plan', false);
+  step('plans', plans, () =>
+    run(
+      `INSERT INTO plans AS p (name, display_name, paid_seats, free_seats, max_resources, features, managed_by, last_applied)
+       SELECT x.name, x.display_name, x.paid, x.free, x.max_resources,
+              ARRAY(SELECT jsonb_array_elements_text(x.features)), x.managed_by, x.last_applied
+         FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::int[], $6::jsonb[], $7::text[], $8::jsonb[])
+              AS x(name, display_name, paid, free, max_resources, features, managed_by, last_applied)
+       ON CONFLICT (name) DO UPDATE SET display_name = EXCLUDED.display_name, paid_seats = EXCLUDED.paid_seats,
+              free_seats = EXCLUDED.free_seats, max_resources = EXCLUDED.max_resources, features = EXCLUDED.features,
+              managed_by = EXCLUDED.managed_by, last_applied = EXCLUDED.last_applied, updated_at = now()`,
+      [
+        plans.map((c) => c.id.name),
+        plans.map((c) => c.after?.displayName ?? null),
+        plans.map((c) => c.after?.paidSeats),
+        plans.map((c) => c.after?.freeSeats),
+        plans.map((c) => c.after?.maxResources ?? null),
+        plans.map((c) => json(c.after?.features ?? [])),
+        plans.map(managedBy),
+        plans.map(lastApplied),
+      ],
+    ),
+  );
+
+  const roles = byKind('role', false);
+  step('roles', roles, async () => {
+    await run(
+      `INSERT INTO roles AS r (name, scope, description, managed_by, last_applied)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[])
+       ON CONFLICT (name) DO UPDATE SET scope = EXCLUDED.scope, description = EXCLUDED.description,
+              managed_by = EXCLUDED.managed_by, last_applied = EXCLUDED.last_applied, updated_at = now()`,
+      [
+        roles.map((c) => c.id.name),
+        roles.map((c) => c.after?.scope),
+        roles.map((c) => c.after?.description ?? null),
+        roles.map(managedBy),
+        roles.map(lastApplied),
+      ],
+    );
+    await run(`DELETE FROM role_permissions WHERE role = ANY($1::text[])`, [
+      roles.map((c) => c.id.name),
+    ]);
+    const pairs = roles.flatMap((c) =>
+      ((c.after?.permissions ?? []) as string[]).map((p) => [c.id.name, p] as const),
+    );
+    await run(
+      `INSERT INTO role_permissions (role, permission) SELECT * FROM unnest($1::text[], $2::text[])`,
+      [pairs.map(([r]) => r), pairs.map(([, p]) => p)],
+    );
+  });
+
+  const orgs = byKind('organization', false);
+  step('organizations', orgs, () =>
+    run(
+      `INSERT INTO organizations AS o (name, display_name, plan, managed_by, last_applied)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[])
+       ON CONFLICT (name) DO UPDATE SET display_name = EXCLUDED.display_name, plan = EXCLUDED.plan,
+              managed_by = EXCLUDED.managed_by, last_applied = EXCLUDED.last_applied, updated_at = now()`,
+      [
+        orgs.map((c) => c.id.name),
+        orgs.map((c) => c.after?.displayName ?? null),
+        orgs.map((c) => c.after?.plan ?? null),
+        orgs.map(managedBy),
+        orgs.map(lastApplied),
+      ],
+    ),
+  );
+
+  const resources = byKind('resource', false);
+  step('resources', resources, () =>
+    run(
+      `INSERT INTO resources (org_id, type, name, managed_by)
+       SELECT o.org_id, x.type, x.name, x.managed_by
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS x(org, type, name, managed_by)
+         JOIN organizations o ON o.name = x.org
+       ON CONFLICT (org_id, type, name) DO UPDATE SET managed_by = EXCLUDED.managed_by`,
+      [
+        resources.map((c) => c.id.org),
+        resources.map((c) => c.id.type),
+        resources.map((c) => c.id.name),
+        resources.map(managedBy),
+      ],
+    ),
+  );
+
+  const memberships = byKind('membership', false);
+  step('memberships', memberships, () =>
+    run(
+      `INSERT INTO memberships AS m (org_id, user_id, role, seat, status, invited_by, managed_by, last_applied)
+       SELECT o.org_id, u.user_id, x.role, x.seat,
+              CASE WHEN x.suspended THEN 'suspended' ELSE 'invited' END, $7, x.managed_by, x.last_applied
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::text[], $8::jsonb[])
+              AS x(org, email, role, seat, suspended, managed_by, last_applied)
+         JOIN organizations o ON o.name = x.org
+         JOIN users u ON u.email = x.email
+       ON CONFLICT (org_id, user_id) DO UPDATE SET role = EXCLUDED.role, seat = EXCLUDED.seat,
+              status = CASE WHEN EXCLUDED.status = 'suspended' THEN 'suspended'
+                            WHEN m.status = 'suspended' THEN CASE WHEN m.joined_at IS NULL THEN 'invited' ELSE 'active' END
+                            ELSE m.status END,
+              managed_by = EXCLUDED.managed_by, last_applied = EXCLUDED.last_applied, updated_at = now()`,
+      [
+        memberships.map((c) => c.id.org),
+        memberships.map((c) => c.id.user),
+        memberships.map((c) => c.after?.role),
+        memberships.map((c) => c.after?.seat),
+        memberships.map((c) => c.after?.suspended === true),
+        memberships.map(managedBy),
+        context.actor,
+        memberships.map(lastApplied),
+      ],
+    ),
+  );
+
+  const grants = byKind('grant', false);
+  step('grants', grants, () =>
+    run(
+      `INSERT INTO grants AS g (org_id, user_id, resource_type, resource_name, role, expires_at, invited_by, managed_by, last_applied)
+       SELECT o.org_id, u.user_id, x.type, x.name, x.role, x.expires, $7, x.managed_by, x.last_applied
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $8::text[], $9::jsonb[])
+              AS x(org, email, type, name, role, expires, managed_by, last_applied)
+         JOIN organizations o ON o.name = x.org
+         JOIN users u ON u.email = x.email
+       ON CONFLICT (org_id, user_id, resource_type, resource_name) DO UPDATE SET role = EXCLUDED.role,
+              expires_at = EXCLUDED.expires_at, managed_by = EXCLUDED.managed_by,
+              last_applied = EXCLUDED.last_applied, updated_at = now()`,
+      [
+        grants.map((c) => c.id.org),
+        grants.map((c) => c.id.user),
+        grants.map((c) => splitResource(c.id.resource)[0]),
+        grants.map((c) => splitResource(c.id.resource)[1]),
+        grants.map((c) => c.after?.role),
+        grants.map((c) => c.after?.expires ?? null),
+        context.actor,
+        grants.map(managedBy),
+        grants.map(lastApplied),
+      ],
+    ),
+  );
+
+  const contacts = byKind('contact', false);
+  step('contacts', contacts, () =>
+    run(
+      `INSERT INTO contacts AS c (org_id, email, name, categories, managed_by, last_applied)
+       SELECT o.org_id, x.email, x.name, ARRAY(SELECT jsonb_array_elements_text(x.categories)), x.managed_by, x.last_applied
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[], $6::jsonb[])
+              AS x(org, email, name, categories, managed_by, last_applied)
+         JOIN organizations o ON o.name = x.org
+       ON CONFLICT (org_id, email) DO UPDATE SET name = EXCLUDED.name, categories = EXCLUDED.categories,
+              managed_by = EXCLUDED.managed_by, last_applied = EXCLUDED.last_applied, updated_at = now()`,
+      [
+        contacts.map((c) => c.id.org),
+        contacts.map((c) => c.id.email),
+        contacts.map((c) => c.after?.name ?? null),
+        contacts.map((c) => json(c.after?.categories ?? [])),
+        contacts.map(managedBy),
+        contacts.map(lastApplied),
+      ],
+    ),
+  );
+
+  // Pending invitations of removed or re-roled members are revoked; new ones are queued.
+  const revoked = plan.changes.filter(
+    (c) =>
+      (c.id.kind === 'membership' || c.id.kind === 'grant') &&
+      (c.action === 'delete' || c.fields.some((f) => f.name === 'role')),
+  );
+  step('invitations revoked', revoked, () =>
+    run(
+      `UPDATE invitations i SET status = 'revoked'
+         FROM unnest($1::text[], $2::text[], $3::text[]) AS x(org, email, resource), organizations o, users u
+        WHERE i.status = 'pending' AND o.name = x.org AND u.email = x.email
+          AND i.org_id = o.org_id AND i.user_id = u.user_id
+          AND coalesce(i.resource_type || '/' || i.resource_name, '') = x.resource`,
+      [
+        revoked.map((c) => c.id.org),
+        revoked.map((c) => c.id.user),
+        revoked.map((c) => c.id.resource ?? ''),
+      ],
+    ),
+  );
+  const invitations = plan.invitations;
+  if (invitations.length > 0) {
+    steps.push([
+      'invitations',
+      () =>
+        run(
+          `WITH created AS (
+             INSERT INTO invitations (org_id, user_id, subject, resource_type, resource_name, role, invited_by)
+             SELECT o.org_id, u.user_id, x.subject, nullif(x.type, ''), nullif(x.name, ''), x.role, $7
+               FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+                    AS x(org, email, subject, type, name, role)
+               JOIN organizations o ON o.name = x.org
+               JOIN users u ON u.email = x.email
+             RETURNING org_id, invitation_id)
+           INSERT INTO outbox (org_id, kind, idempotency_key, payload)
+           SELECT org_id, 'invitation', 'invitation:' || org_id || ':' || invitation_id,
+                  jsonb_build_object('orgId', org_id, 'invitationId', invitation_id)
+             FROM created`,
+          [
+            invitations.map((i) => i.org),
+            invitations.map((i) => i.user),
+            invitations.map((i) => i.subject),
+            invitations.map((i) => splitResource(i.resource)[0]),
+            invitations.map((i) => splitResource(i.resource)[1]),
+            invitations.map((i) => i.role),
+            context.actor,
+          ],
+        ),
+    ]);
+  }
+
+  // The audit log, written before deletes so that organizations can still be named by id.
+  steps.push([
+    'audit log',
+    () =>
+      run(
+        `INSERT INTO audit_log (org_id, actor, action, record, record_key, before, after, source)
+         SELECT o.org_id, $1, x.action, x.record, x.record_key, x.before, x.after, x.source
+           FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[], $8::jsonb[])
+                AS x(org, action, record, record_key, before, after, source)
+           LEFT JOIN organizations o ON o.name = x.org`,
+        [
+          context.actor,
+          plan.changes.map((c) => c.org),
+          plan.changes.map((c) => c.action),
+          plan.changes.map((c) => c.id.kind),
+          plan.changes.map((c) => JSON.stringify(c.id)),
+          plan.changes.map((c) => json(c.before)),
+          plan.changes.map((c) => json(c.after)),
+          plan.changes.map((c) =>
+            json({
+              ...context.source,
+              ...(c.source && { file: c.source.file, line: c.source.line }),
+            }),
+          ),
+        ],
+      ),
+  ]);
+
+  // Deletes, children first.
+  const deleteContacts = byKind('contact', true);
+  step('contacts removed', deleteContacts, () =>
+    run(
+      `DELETE FROM contacts c USING unnest($1::text[], $2::text[]) AS x(org, email), organizations o
+        WHERE o.name = x.org AND c.org_id = o.org_id AND c.email = x.email`,
+      [deleteContacts.map((c) => c.id.org), deleteContacts.map((c) => c.id.email)],
+    ),
+  );
+  const deleteGrants = byKind('grant', true);
+  step('grants removed', deleteGrants, () =>
+    run(
+      `DELETE FROM grants g USING unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS x(org, email, type, name),
+              organizations o, users u
+        WHERE o.name = x.org AND u.email = x.email AND g.org_id = o.org_id AND g.user_id = u.user_id
+          AND g.resource_type = x.type AND g.resource_name = x.name`,
+      [
+        deleteGrants.map((c) => c.id.org),
+        deleteGrants.map((c) => c.id.user),
+        deleteGrants.map((c) => splitResource(c.id.resource)[0]),
+        deleteGrants.map((c) => splitResource(c.id.resource)[1]),
+      ],
+    ),
+  );
+  const deleteMemberships = byKind('membership', true);
+  step('memberships removed', deleteMemberships, () =>
+    run(
+      `DELETE FROM memberships m USING unnest($1::text[], $2::text[]) AS x(org, email), organizations o, users u
+        WHERE o.name = x.org AND u.email = x.email AND m.org_id = o.org_id AND m.user_id = u.user_id`,
+      [deleteMemberships.map((c) => c.id.org), deleteMemberships.map((c) => c.id.user)],
+    ),
+  );
+  const deleteResources = byKind('resource', true);
+  step('resources removed', deleteResources, () =>
+    run(
+      `DELETE FROM resources r USING unnest($1::text[], $2::text[], $3::text[]) AS x(org, type, name), organizations o
+        WHERE o.name = x.org AND r.org_id = o.org_id AND r.type = x.type AND r.name = x.name`,
+      [
+        deleteResources.map((c) => c.id.org),
+        deleteResources.map((c) => c.id.type),
+        deleteResources.map((c) => c.id.name),
+      ],
+    ),
+  );
+  for (const [kind, table] of [
+    ['organization', 'organizations'],
+    ['role', 'roles'],
+    ['plan', 'plans'],
+  ] as const) {
+    const gone = byKind(kind, true);
+    step(`${table} removed`, gone, () =>
+      run(`DELETE FROM ${table} WHERE name = ANY($1::text[])`, [gone.map((c) => c.id.name)]),
+    );
+  }
+
+  for (const [index, [what, fn]] of steps.entries()) {
+    context.onProgress?.(index, steps.length, what);
+    await fn();
+  }
+  context.onProgress?.(steps.length, steps.length, 'done');
+  return rows;
+}

@@ -1,0 +1,144 @@
+/**
+ * Reads the actual state: one set-based query per table, scoped to the organizations the plan
+ * concerns (or every organization). Plans, roles and organizations are always read whole, since
+ * references between them cross the scope.
+ */
+import type pg from 'pg';
+import type { ActualState } from '../core/plan.js';
+import type { ActualRecord, Fields, MemberFacts } from '../core/records.js';
+
+/** Which organizations to read the records of: the named ones, or all. */
+export type SnapshotScope = readonly string[] | 'all';
+
+type Queryable = Pick<pg.PoolClient, 'query'>;
+
+const fields = (value: unknown): Fields | null => (value === null ? null : (value as Fields));
+const iso = (value: Date | null): string | null => (value === null ? null : value.toISOString());
+
+/** Reads the records of the scope. */
+export async function readSnapshot(db: Queryable, scope: SnapshotScope): Promise<ActualState> {
+  const records: ActualRecord[] = [];
+  const orgFilter = scope === 'all' ? null : [...scope];
+
+  const plans = await db.query(
+    `SELECT name, display_name, paid_seats, free_seats, max_resources, features, managed_by, last_applied
+       FROM plans`,
+  );
+  for (const r of plans.rows) {
+    records.push({
+      id: { kind: 'plan', name: r.name },
+      fields: {
+        displayName: r.display_name,
+        paidSeats: r.paid_seats,
+        freeSeats: r.free_seats,
+        maxResources: r.max_resources,
+        features: [...r.features].sort(),
+      },
+      managedBy: r.managed_by,
+      lastApplied: fields(r.last_applied),
+    });
+  }
+
+  const roles = await db.query(
+    `SELECT r.name, r.scope, r.description, r.managed_by, r.last_applied,
+            coalesce(array_agg(p.permission ORDER BY p.permission) FILTER (WHERE p.permission IS NOT NULL), '{}') AS permissions
+       FROM roles r LEFT JOIN role_permissions p ON p.role = r.name
+      GROUP BY r.name`,
+  );
+  for (const r of roles.rows) {
+    records.push({
+      id: { kind: 'role', name: r.name },
+      fields: { scope: r.scope, description: r.description, permissions: r.permissions },
+      managedBy: r.managed_by,
+      lastApplied: fields(r.last_applied),
+    });
+  }
+
+  const orgs = await db.query(
+    `SELECT name, display_name, plan, managed_by, last_applied FROM organizations`,
+  );
+  for (const r of orgs.rows) {
+    records.push({
+      id: { kind: 'organization', name: r.name },
+      fields: { displayName: r.display_name, plan: r.plan },
+      managedBy: r.managed_by,
+      lastApplied: fields(r.last_applied),
+    });
+  }
+
+  // Tenant tables, joined to their organization by org_id, scoped by name.
+  const scoped = `o.name = ANY($1::text[]) OR $1 IS NULL`;
+  const resources = await db.query(
+    `SELECT o.name AS org, r.type, r.name, r.managed_by
+       FROM resources r JOIN organizations o USING (org_id) WHERE ${scoped}`,
+    [orgFilter],
+  );
+  for (const r of resources.rows) {
+    records.push({
+      id: { kind: 'resource', org: r.org, type: r.type, name: r.name },
+      fields: {},
+      managedBy: r.managed_by,
+      lastApplied: r.managed_by === null ? null : {},
+    });
+  }
+
+  const memberships = await db.query(
+    `SELECT o.name AS org, u.email, m.role, m.seat, m.status, m.invited_by, m.joined_at,
+            m.managed_by, m.last_applied
+       FROM memberships m JOIN organizations o USING (org_id) JOIN users u USING (user_id)
+      WHERE ${scoped}`,
+    [orgFilter],
+  );
+  for (const r of memberships.rows) {
+    const facts: MemberFacts = {
+      status: r.status,
+      joinedAt: iso(r.joined_at),
+      invitedBy: r.invited_by,
+    };
+    records.push({
+      id: { kind: 'membership', org: r.org, user: r.email },
+      fields: { role: r.role, seat: r.seat, suspended: r.status === 'suspended' },
+      managedBy: r.managed_by,
+      lastApplied: fields(r.last_applied),
+      facts,
+    });
+  }
+
+  const grants = await db.query(
+    `SELECT o.name AS org, u.email, g.resource_type, g.resource_name, g.role, g.expires_at,
+            g.status, g.invited_by, g.joined_at, g.managed_by, g.last_applied
+       FROM grants g JOIN organizations o USING (org_id) JOIN users u USING (user_id)
+      WHERE ${scoped}`,
+    [orgFilter],
+  );
+  for (const r of grants.rows) {
+    records.push({
+      id: {
+        kind: 'grant',
+        org: r.org,
+        user: r.email,
+        resource: `${r.resource_type}/${r.resource_name}`,
+      },
+      fields: { role: r.role, expires: iso(r.expires_at) },
+      managedBy: r.managed_by,
+      lastApplied: fields(r.last_applied),
+      facts: { status: r.status, joinedAt: iso(r.joined_at), invitedBy: r.invited_by },
+    });
+  }
+
+  const contacts = await db.query(
+    `SELECT o.name AS org, c.email, c.name, c.categories, c.managed_by, c.last_applied
+       FROM contacts c JOIN organizations o USING (org_id) WHERE ${scoped}`,
+    [orgFilter],
+  );
+  for (const r of contacts.rows) {
+    records.push({
+      id: { kind: 'contact', org: r.org, email: r.email },
+      fields: { name: r.name, categories: [...r.categories].sort() },
+      managedBy: r.managed_by,
+      lastApplied: fields(r.last_applied),
+    });
+  }
+
+  return { records };
+}
