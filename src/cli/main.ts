@@ -3,6 +3,10 @@
  * an exit code. No stack trace reaches a user unless ROSTER_DEBUG is set.
  */
 import { RosterError, UsageError } from '../core/errors.js';
+import { applyCommand, APPLY_HELP } from './commands/apply.js';
+import { dbCommand, DB_HELP } from './commands/db.js';
+import { exportCommand, EXPORT_HELP } from './commands/export.js';
+import { planCommand, PLAN_HELP } from './commands/plan.js';
 import { validateCommand, VALIDATE_HELP } from './commands/validate.js';
 import type { CliIo } from './io.js';
 import { ROSTER_VERSION } from '../version.js';
@@ -13,7 +17,16 @@ Usage: roster COMMAND [options]
 
 Commands:
   validate -f PATH...   check manifests: schema, references, ownership, plan limits
+  plan -f PATH...       show what an apply would change (text, markdown, json)
+  apply -f PATH... --yes
+                        apply the manifests to the access database (dry run without --yes)
+  apply PLAN.json       apply a plan saved by "plan -o"
+  export [--org NAME]   write the database as manifests
+  db migrate            apply pending database migrations
   version               print the version
+
+DATABASE_URL selects the access database (any PostgreSQL 13+); without it, an embedded
+PostgreSQL is kept in .roster/ of the working directory.
 
 Run "roster COMMAND --help" for a command's options.
 Exit codes: 0 success, 1 error or refusal, 2 changes present (with --detailed-exitcode).
@@ -23,6 +36,10 @@ type Command = (args: string[], io: CliIo) => Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; help: string }> = {
   validate: { run: validateCommand, help: VALIDATE_HELP },
+  plan: { run: planCommand, help: PLAN_HELP },
+  apply: { run: applyCommand, help: APPLY_HELP },
+  export: { run: exportCommand, help: EXPORT_HELP },
+  db: { run: dbCommand, help: DB_HELP },
 };
 
 /** Runs `roster` with `argv` (without the node and script paths); returns the exit code. */

@@ -1,0 +1,155 @@
+/**
+ * `roster apply`: a dry run unless confirmed with --yes; or the apply of a saved plan, refused if
+ * the database changed since it was made.
+ */
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { RosterError, UsageError } from '../../core/errors.js';
+import { planChanges, PLAN_FORMAT_VERSION, type Plan } from '../../core/plan.js';
+import { desiredRecords } from '../../core/records.js';
+import { applyChanges, type ApplyContext, type ApplyInput } from '../../db/apply.js';
+import { openAccessDatabase } from '../../db/connect.js';
+import { readSnapshot } from '../../db/snapshot.js';
+import type { CliIo } from '../io.js';
+import { loadDesiredState } from '../manifests.js';
+import { parseFormat } from '../options.js';
+import { currentCommit, whoAmI } from '../session.js';
+import { renderPlan } from './plan.js';
+import { GUARD_HELP, PLAN_ARG_OPTIONS, planOptionsFrom } from './plan-options.js';
+
+/** Help text of the command. */
+export const APPLY_HELP = `Usage: roster apply -f PATH... --yes   (without --yes: a dry run)
+       roster apply PLAN.json           (a plan saved by "roster plan -o")
+
+Applies the manifests to the access database in one transaction, serialised with any other
+apply by a lock. Invitations for new members are queued in the same transaction.
+
+Options:
+  -f, --file PATH                  a file, a directory (recursive) or - for stdin
+      --yes                        apply; without it, only show the plan
+      --format FORMAT              how to show the plan: text (default), markdown or json
+      --detailed-exitcode          exit 2 when a dry run has changes
+${GUARD_HELP}
+
+Exit codes: 0 applied or nothing to do, 2 changes pending in a dry run (with
+--detailed-exitcode), 1 invalid input, a refused or stale plan, a held lock, or an error.
+`;
+
+/** Runs the command; returns the exit code. */
+export async function applyCommand(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { ...PLAN_ARG_OPTIONS, yes: { type: 'boolean', default: false } },
+  });
+  if (values.help === true) {
+    io.stdout.write(APPLY_HELP);
+    return 0;
+  }
+  const format = parseFormat(values.format, ['text', 'markdown', 'json'] as const);
+  const files = values.file ?? [];
+  let input: ApplyInput;
+  if (files.length === 0) {
+    if (positionals.length !== 1) {
+      throw new UsageError('apply needs -f PATH... --yes, or the path of one saved plan');
+    }
+    input = { plan: await readSavedPlan(resolve(io.cwd, positionals[0] ?? '')) };
+  } else {
+    const state = await loadDesiredState([...files, ...positionals], io, values.strict === true);
+    if (state === undefined) return 1;
+    input = { desired: desiredRecords(state), options: planOptionsFrom(values, state, new Date()) };
+  }
+
+  const database = await openAccessDatabase({
+    env: io.env,
+    cwd: io.cwd,
+    applicationName: `roster apply (${whoAmI()}, pid ${process.pid})`,
+  });
+  try {
+    if ('desired' in input && values.yes !== true) {
+      const client = await database.pool.connect();
+      let plan: Plan;
+      try {
+        plan = planChanges(
+          input.desired,
+          await readSnapshot(client, input.options.scope),
+          input.options,
+        );
+      } finally {
+        client.release();
+      }
+      io.stdout.write(renderPlan(plan, format));
+      if (plan.refusals.length > 0) return 1;
+      if (plan.changes.length > 0) {
+        io.stderr.write('Dry run: nothing was applied. Run again with --yes to apply this plan.\n');
+      }
+      return plan.changes.length > 0 && values['detailed-exitcode'] === true ? 2 : 0;
+    }
+
+    const commit = currentCommit(io);
+    const context: ApplyContext = {
+      actor: `roster-cli ${whoAmI()}`,
+      ...(commit !== undefined && { source: { commit } }),
+      ...(io.stderr.isTTY === true && {
+        onProgress: (done: number, total: number, what: string) =>
+          io.stderr.write(
+            `\rApplying: ${done}/${total} ${what}\u001b[K${done === total ? '\n' : ''}`,
+          ),
+      }),
+      ...testPause(io),
+    };
+    const result = await applyChanges(database.pool, input, context);
+    io.stdout.write(renderPlan(result.plan, format));
+    if (result.plan.changes.length > 0 && format !== 'json') {
+      const { add, change, destroy } = result.plan.summary;
+      io.stdout.write(
+        `Apply complete: ${add} added, ${change} changed, ${destroy} destroyed (${result.rowsWritten} rows written); ${result.plan.invitations.length} invitation${result.plan.invitations.length === 1 ? '' : 's'} queued.\n`,
+      );
+    }
+    return 0;
+  } finally {
+    await database.close();
+  }
+}
+
+/** Reads a plan saved by `roster plan -o`, checking it is one. */
+async function readSavedPlan(path: string): Promise<Plan> {
+  let plan: Partial<Plan>;
+  try {
+    plan = JSON.parse(await readFile(path, 'utf8')) as Partial<Plan>;
+  } catch (error) {
+    throw new RosterError(
+      'saved-plan',
+      `cannot read the saved plan ${path}: ${(error as Error).message}`,
+    );
+  }
+  if (
+    plan?.formatVersion !== PLAN_FORMAT_VERSION ||
+    typeof plan.basis !== 'string' ||
+    !Array.isArray(plan.changes) ||
+    typeof plan.options !== 'object'
+  ) {
+    throw new RosterError(
+      'saved-plan',
+      `${path} is not a plan saved by "roster plan -o" (format version ${PLAN_FORMAT_VERSION})`,
+    );
+  }
+  return plan as Plan;
+}
+
+/**
+ * Fault injection for the test suite only: ROSTER_TEST_PAUSE_BEFORE_COMMIT_MS holds the apply
+ * transaction open just before COMMIT, so a test can kill the process or race a second apply.
+ */
+function testPause(io: CliIo): Pick<ApplyContext, 'beforeCommit'> {
+  const ms = Number(io.env.ROSTER_TEST_PAUSE_BEFORE_COMMIT_MS ?? '');
+  if (!(ms > 0)) return {};
+  return {
+    beforeCommit: async () => {
+      io.stderr.write('roster: paused before commit\n');
+      await sleep(ms);
+    },
+  };
+}

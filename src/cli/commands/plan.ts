@@ -1,0 +1,90 @@
+/** `roster plan`: what an apply would change, for people (text, Markdown) and programs (JSON). */
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { UsageError } from '../../core/errors.js';
+import { planChanges, type Plan } from '../../core/plan.js';
+import { desiredRecords } from '../../core/records.js';
+import { renderPlanMarkdown, renderPlanText } from '../../core/render-plan.js';
+import { openAccessDatabase } from '../../db/connect.js';
+import { readSnapshot } from '../../db/snapshot.js';
+import type { CliIo } from '../io.js';
+import { loadDesiredState } from '../manifests.js';
+import { parseFormat } from '../options.js';
+import { whoAmI } from '../session.js';
+import { GUARD_HELP, PLAN_ARG_OPTIONS, planOptionsFrom } from './plan-options.js';
+
+/** Help text of the command. */
+export const PLAN_HELP = `Usage: roster plan -f PATH... [--format text|markdown|json] [-o plan.json] [--detailed-exitcode]
+
+Compares the manifests with the access database and shows what an apply would change.
+Nothing is written to the database.
+
+Options:
+  -f, --file PATH                  a file, a directory (recursive) or - for stdin
+      --format FORMAT              text (default), markdown (for a pull-request comment) or json
+  -o, --out FILE                   also save the plan as JSON, for "roster apply FILE"
+      --detailed-exitcode          exit 2 when there are changes
+${GUARD_HELP}
+
+Exit codes: 0 no changes (or changes without --detailed-exitcode), 2 changes
+(with --detailed-exitcode), 1 invalid input, a refused plan, or an error.
+`;
+
+/** Renders a plan in the requested format. */
+export function renderPlan(plan: Plan, format: 'text' | 'markdown' | 'json'): string {
+  if (format === 'json') return `${JSON.stringify(plan, null, 2)}\n`;
+  if (format === 'markdown') return renderPlanMarkdown(plan);
+  return renderPlanText(plan);
+}
+
+/** Runs the command; returns the exit code. */
+export async function planCommand(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { ...PLAN_ARG_OPTIONS, out: { type: 'string', short: 'o' } },
+  });
+  if (values.help === true) {
+    io.stdout.write(PLAN_HELP);
+    return 0;
+  }
+  const paths = [...(values.file ?? []), ...positionals];
+  if (paths.length === 0) throw new UsageError('plan needs at least one -f PATH');
+  const format = parseFormat(values.format, ['text', 'markdown', 'json'] as const);
+  const state = await loadDesiredState(paths, io, values.strict === true);
+  if (state === undefined) return 1;
+  const options = planOptionsFrom(values, state, new Date());
+
+  const database = await openAccessDatabase({
+    env: io.env,
+    cwd: io.cwd,
+    applicationName: `roster plan (${whoAmI()}, pid ${process.pid})`,
+  });
+  let plan: Plan;
+  try {
+    const client = await database.pool.connect();
+    try {
+      plan = planChanges(desiredRecords(state), await readSnapshot(client, options.scope), options);
+    } finally {
+      client.release();
+    }
+  } finally {
+    await database.close();
+  }
+
+  io.stdout.write(renderPlan(plan, format));
+  if (plan.refusals.length > 0) {
+    io.stderr.write(
+      `roster: the plan is refused (${plan.refusals.length} reason${plan.refusals.length === 1 ? '' : 's'} above); nothing can be applied\n`,
+    );
+    return 1;
+  }
+  if (values.out !== undefined) {
+    await writeFile(resolve(io.cwd, values.out), `${JSON.stringify(plan, null, 2)}\n`);
+    io.stderr.write(
+      `Saved the plan to ${values.out}; apply it with "roster apply ${values.out}".\n`,
+    );
+  }
+  return plan.changes.length > 0 && values['detailed-exitcode'] === true ? 2 : 0;
+}
