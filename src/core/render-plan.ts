@@ -28,11 +28,12 @@ function groupByOrg(changes: readonly PlannedChange[]): Map<string, PlannedChang
   const orgs = [
     ...new Set(changes.map((c) => c.org).filter((o): o is string => o !== null)),
   ].sort();
-  for (const org of orgs)
+  for (const org of orgs) {
     groups.set(
       org,
       changes.filter((c) => c.org === org),
     );
+  }
   return groups;
 }
 
@@ -44,8 +45,9 @@ function changeLines(c: PlannedChange, indent: string): string[] {
   if (c.note !== undefined) notes.push(c.note);
   const lines = [head, ...notes.map((n) => `${indent}    # ${n}`)];
   if (c.action === 'update') {
-    for (const f of c.fields)
+    for (const f of c.fields) {
       lines.push(`${indent}    ~ ${f.name}: ${show(f.before)} -> ${show(f.after)}`);
+    }
   } else if (c.action === 'create') {
     for (const f of c.fields) lines.push(`${indent}      ${f.name}: ${show(f.after)}`);
   }
