@@ -105,6 +105,7 @@ export function buildDesiredState(documents: readonly CheckedDocument[]): {
           seats: { paid: spec.seats.paid, free: spec.seats.free },
           ...(spec.maxResources !== undefined && { maxResources: spec.maxResources }),
           features: new Set<PlanFeature>(spec.features),
+          invitations: spec.invitations ?? {},
           source,
         });
         break;
@@ -140,6 +141,7 @@ export function buildDesiredState(documents: readonly CheckedDocument[]): {
           ...(spec.plan !== undefined && { plan: spec.plan }),
           owner: owner ?? spec.owner.toLowerCase(),
           resources: [...resources.values()],
+          invitations: spec.invitations ?? {},
           source,
         });
         (spec.members ?? []).forEach((m, i) => {

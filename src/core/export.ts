@@ -56,6 +56,8 @@ export function exportManifests(
     const spec: Record<string, unknown> = {};
     if (org.fields.displayName !== null) spec.displayName = org.fields.displayName;
     if (org.fields.plan !== null) spec.plan = org.fields.plan;
+    const policy = invitationPolicy(org.fields);
+    if (policy !== undefined) spec.invitations = policy;
     spec.owner = owner?.id.user ?? '';
     const resources = records
       .filter((r) => r.id.kind === 'resource')
@@ -114,7 +116,16 @@ function planSpec(f: Fields) {
     seats: { paid: f.paidSeats, free: f.freeSeats },
     ...(f.maxResources !== null && { maxResources: f.maxResources }),
     features: f.features,
+    ...(invitationPolicy(f) !== undefined && { invitations: invitationPolicy(f) }),
   };
+}
+
+function invitationPolicy(f: Fields) {
+  const policy = {
+    ...(typeof f.invitationExpiryDays === 'number' && { expiresInDays: f.invitationExpiryDays }),
+    ...(typeof f.invitationMaxResends === 'number' && { maxResends: f.invitationMaxResends }),
+  };
+  return Object.keys(policy).length === 0 ? undefined : policy;
 }
 
 function roleSpec(f: Fields) {

@@ -22,6 +22,12 @@ export function locate(
   return ref.document.locate([...ref.path, ...field], key);
 }
 
+/** How long invitation links last and how often expired ones are re-sent. */
+export interface InvitationPolicy {
+  readonly expiresInDays?: number;
+  readonly maxResends?: number;
+}
+
 /** A plan. */
 export interface PlanRecord {
   readonly name: string;
@@ -29,6 +35,7 @@ export interface PlanRecord {
   readonly seats: { readonly paid: number; readonly free: number };
   readonly maxResources?: number;
   readonly features: ReadonlySet<PlanFeature>;
+  readonly invitations: InvitationPolicy;
   readonly source: SourceRef;
 }
 
@@ -56,6 +63,7 @@ export interface OrganizationRecord {
   /** The owner's normalised e-mail address. */
   readonly owner: string;
   readonly resources: readonly ResourceRecord[];
+  readonly invitations: InvitationPolicy;
   readonly source: SourceRef;
 }
 

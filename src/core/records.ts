@@ -123,6 +123,8 @@ export function desiredRecords(state: DesiredState): DesiredRecord[] {
         freeSeats: plan.seats.free,
         maxResources: plan.maxResources ?? null,
         features: sorted(plan.features),
+        invitationExpiryDays: plan.invitations.expiresInDays ?? null,
+        invitationMaxResends: plan.invitations.maxResends ?? null,
       },
       source: locate(plan.source),
     });
@@ -141,7 +143,12 @@ export function desiredRecords(state: DesiredState): DesiredRecord[] {
   for (const org of state.organizations.values()) {
     records.push({
       id: { kind: 'organization', name: org.name },
-      fields: { displayName: org.displayName ?? null, plan: org.plan ?? null },
+      fields: {
+        displayName: org.displayName ?? null,
+        plan: org.plan ?? null,
+        invitationExpiryDays: org.invitations.expiresInDays ?? null,
+        invitationMaxResends: org.invitations.maxResends ?? null,
+      },
       source: locate(org.source),
     });
     for (const resource of org.resources) {

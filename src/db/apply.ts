@@ -172,13 +172,16 @@ export async function executePlan(
   const plans = byKind('plan', false);
   step('plans', plans, () =>
     run(
-      `INSERT INTO plans AS p (name, display_name, paid_seats, free_seats, max_resources, features, managed_by, last_applied)
+      `INSERT INTO plans AS p (name, display_name, paid_seats, free_seats, max_resources, features,
+              invitation_expiry_days, invitation_max_resends, managed_by, last_applied)
        SELECT x.name, x.display_name, x.paid, x.free, x.max_resources,
-              ARRAY(SELECT jsonb_array_elements_text(x.features)), x.managed_by, x.last_applied
-         FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::int[], $6::jsonb[], $7::text[], $8::jsonb[])
-              AS x(name, display_name, paid, free, max_resources, features, managed_by, last_applied)
+              ARRAY(SELECT jsonb_array_elements_text(x.features)), x.expiry, x.resends, x.managed_by, x.last_applied
+         FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::int[], $6::jsonb[], $7::text[], $8::jsonb[], $9::int[], $10::int[])
+              AS x(name, display_name, paid, free, max_resources, features, managed_by, last_applied, expiry, resends)
        ON CONFLICT (name) DO UPDATE SET display_name = EXCLUDED.display_name, paid_seats = EXCLUDED.paid_seats,
               free_seats = EXCLUDED.free_seats, max_resources = EXCLUDED.max_resources, features = EXCLUDED.features,
+              invitation_expiry_days = EXCLUDED.invitation_expiry_days,
+              invitation_max_resends = EXCLUDED.invitation_max_resends,
               managed_by = EXCLUDED.managed_by, last_applied = EXCLUDED.last_applied, updated_at = now()`,
       [
         plans.map((c) => c.id.name),
@@ -189,6 +192,8 @@ export async function executePlan(
         plans.map((c) => json(c.after?.features ?? [])),
         plans.map(managedBy),
         plans.map(lastApplied),
+        plans.map((c) => c.after?.invitationExpiryDays ?? null),
+        plans.map((c) => c.after?.invitationMaxResends ?? null),
       ],
     ),
   );
@@ -223,9 +228,12 @@ export async function executePlan(
   const orgs = byKind('organization', false);
   step('organizations', orgs, () =>
     run(
-      `INSERT INTO organizations AS o (name, display_name, plan, managed_by, last_applied)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[])
+      `INSERT INTO organizations AS o (name, display_name, plan, managed_by, last_applied,
+              invitation_expiry_days, invitation_max_resends)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::int[], $7::int[])
        ON CONFLICT (name) DO UPDATE SET display_name = EXCLUDED.display_name, plan = EXCLUDED.plan,
+              invitation_expiry_days = EXCLUDED.invitation_expiry_days,
+              invitation_max_resends = EXCLUDED.invitation_max_resends,
               managed_by = EXCLUDED.managed_by, last_applied = EXCLUDED.last_applied, updated_at = now()`,
       [
         orgs.map((c) => c.id.name),
@@ -233,6 +241,8 @@ export async function executePlan(
         orgs.map((c) => c.after?.plan ?? null),
         orgs.map(managedBy),
         orgs.map(lastApplied),
+        orgs.map((c) => c.after?.invitationExpiryDays ?? null),
+        orgs.map((c) => c.after?.invitationMaxResends ?? null),
       ],
     ),
   );

@@ -21,7 +21,8 @@ export async function readSnapshot(db: Queryable, scope: SnapshotScope): Promise
   const orgFilter = scope === 'all' ? null : [...scope];
 
   const plans = await db.query(
-    `SELECT name, display_name, paid_seats, free_seats, max_resources, features, managed_by, last_applied
+    `SELECT name, display_name, paid_seats, free_seats, max_resources, features,
+            invitation_expiry_days, invitation_max_resends, managed_by, last_applied
        FROM plans`,
   );
   for (const r of plans.rows) {
@@ -33,6 +34,8 @@ export async function readSnapshot(db: Queryable, scope: SnapshotScope): Promise
         freeSeats: r.free_seats,
         maxResources: r.max_resources,
         features: [...r.features].sort(),
+        invitationExpiryDays: r.invitation_expiry_days,
+        invitationMaxResends: r.invitation_max_resends,
       },
       managedBy: r.managed_by,
       lastApplied: fields(r.last_applied),
@@ -55,12 +58,19 @@ export async function readSnapshot(db: Queryable, scope: SnapshotScope): Promise
   }
 
   const orgs = await db.query(
-    `SELECT name, display_name, plan, managed_by, last_applied FROM organizations`,
+    `SELECT name, display_name, plan, invitation_expiry_days, invitation_max_resends,
+            managed_by, last_applied
+       FROM organizations`,
   );
   for (const r of orgs.rows) {
     records.push({
       id: { kind: 'organization', name: r.name },
-      fields: { displayName: r.display_name, plan: r.plan },
+      fields: {
+        displayName: r.display_name,
+        plan: r.plan,
+        invitationExpiryDays: r.invitation_expiry_days,
+        invitationMaxResends: r.invitation_max_resends,
+      },
       managedBy: r.managed_by,
       lastApplied: fields(r.last_applied),
     });

@@ -123,6 +123,18 @@ export const commonStatusProperties = {
   },
 } as const;
 
+/** How invitations of an organization behave; an Organization's policy overrides its Plan's. */
+export const invitationPolicySchema = {
+  type: 'object',
+  additionalProperties: false,
+  description:
+    'Invitation policy: how long a link is valid, and how often an expired one is re-sent.',
+  properties: {
+    expiresInDays: { type: 'integer', minimum: 1, maximum: 90 },
+    maxResends: { type: 'integer', minimum: 0, maximum: 10 },
+  },
+} as const;
+
 /** The state of the invitation behind a membership or grant (CRD status only). */
 export const invitationStatusSchema = {
   type: 'object',

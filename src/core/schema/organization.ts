@@ -7,6 +7,7 @@ import {
   displayTextSchema,
   documentSchema,
   emailSchema,
+  invitationPolicySchema,
   labelSchema,
   nameSchema,
 } from './common.js';
@@ -33,6 +34,7 @@ export const organizationSpecSchema = {
       ...emailSchema,
       description: 'The one owner. Changing it is an ownership transfer.',
     },
+    invitations: invitationPolicySchema,
     resources: {
       type: 'array',
       maxItems: 100000,

@@ -1,6 +1,6 @@
 /** The JSON Schema of a `Plan`: seat limits, a resource limit and feature flags. */
 import { PLAN_FEATURES } from '../catalog.js';
-import { commonStatusProperties, documentSchema } from './common.js';
+import { commonStatusProperties, documentSchema, invitationPolicySchema } from './common.js';
 
 /** `Plan.spec`. */
 export const planSpecSchema = {
@@ -26,6 +26,7 @@ export const planSpecSchema = {
       maximum: 1000000,
       description: 'How many resources an organization on this plan may have; no limit if absent.',
     },
+    invitations: invitationPolicySchema,
     features: {
       type: 'array',
       uniqueItems: true,
