@@ -117,6 +117,8 @@ export interface Plan {
   readonly invitations: readonly PlannedInvitation[];
   readonly refusals: readonly Refusal[];
   readonly summary: { readonly add: number; readonly change: number; readonly destroy: number };
+  /** Memberships and grants in scope whose invitation is not accepted yet (before this plan). */
+  readonly awaitingAcceptance: number;
 }
 
 const APPLY_ORDER: readonly RecordKind[] = [
@@ -292,6 +294,11 @@ export function planChanges(
     invitations,
     refusals,
     summary: { add, change, destroy },
+    awaitingAcceptance: actual.records.filter(
+      (r) =>
+        r.facts?.status === 'invited' &&
+        !changes.some((c) => c.action === 'delete' && recordKey(c.id) === recordKey(r.id)),
+    ).length,
   };
 }
 

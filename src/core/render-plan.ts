@@ -98,6 +98,11 @@ export function renderPlanText(plan: Plan): string {
     out.push('');
   }
   out.push(summaryLine(plan));
+  if (plan.awaitingAcceptance > 0) {
+    out.push(
+      `${plan.awaitingAcceptance} member${plan.awaitingAcceptance === 1 ? ' has' : 's have'} not accepted their invitation yet (roster invitations list).`,
+    );
+  }
   return `${out.join('\n')}\n`;
 }
 

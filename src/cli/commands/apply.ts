@@ -16,6 +16,9 @@ import type { CliIo } from '../io.js';
 import { loadDesiredState } from '../manifests.js';
 import { parseFormat } from '../options.js';
 import { currentCommit, whoAmI } from '../session.js';
+import { deliverOutbox } from '../../invitations/deliver.js';
+import { deliveryOptionsFrom } from '../delivery-config.js';
+import { describeDelivery } from './deliver.js';
 import { renderPlan } from './plan.js';
 import { GUARD_HELP, PLAN_ARG_OPTIONS, planOptionsFrom } from './plan-options.js';
 
@@ -31,6 +34,7 @@ Options:
       --yes                        apply; without it, only show the plan
       --format FORMAT              how to show the plan: text (default), markdown or json
       --detailed-exitcode          exit 2 when a dry run has changes
+      --no-deliver                 queue invitations without sending them (see "roster deliver")
 ${GUARD_HELP}
 
 Exit codes: 0 applied or nothing to do, 2 changes pending in a dry run (with
@@ -42,7 +46,11 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { ...PLAN_ARG_OPTIONS, yes: { type: 'boolean', default: false } },
+    options: {
+      ...PLAN_ARG_OPTIONS,
+      yes: { type: 'boolean', default: false },
+      'no-deliver': { type: 'boolean', default: false },
+    },
   });
   if (values.help === true) {
     io.stdout.write(APPLY_HELP);
@@ -107,6 +115,22 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
       io.stdout.write(
         `Apply complete: ${add} added, ${change} changed, ${destroy} destroyed (${result.rowsWritten} rows written); ${result.plan.invitations.length} invitation${result.plan.invitations.length === 1 ? '' : 's'} queued.\n`,
       );
+    }
+    if (values['no-deliver'] !== true && result.plan.invitations.length > 0) {
+      // The apply is committed; a failed send stays queued for "roster deliver" or "roster serve".
+      const delivery = deliveryOptionsFrom(io);
+      try {
+        const report = await deliverOutbox(database.pool, delivery);
+        (format === 'json' ? io.stderr : io.stdout).write(
+          `${describeDelivery(report, delivery.transport.description)}\n`,
+        );
+      } catch (error) {
+        io.stderr.write(
+          `roster: the apply is committed, but delivering invitations failed: ${(error as Error).message}. They stay queued: run "roster deliver".\n`,
+        );
+      } finally {
+        delivery.transport.close();
+      }
     }
     return 0;
   } finally {

@@ -1,0 +1,53 @@
+/** `roster deliver`: sends the queued invitations once, and re-queues expired ones by policy. */
+import { deliverOutbox, type DeliveryReport } from '../../invitations/deliver.js';
+import { openAccessDatabase } from '../../db/connect.js';
+import type { CliIo } from '../io.js';
+import { deliveryOptionsFrom } from '../delivery-config.js';
+import { whoAmI } from '../session.js';
+import { UsageError } from '../../core/errors.js';
+
+/** Help text of the command. */
+export const DELIVER_HELP = `Usage: roster deliver
+
+Sends the invitation e-mails waiting in the outbox, once, then exits. "roster apply" does
+this after each apply, and "roster serve" does it continuously.
+
+Environment: SMTP_URL (without it, .eml files under .roster/outbox/), ROSTER_PUBLIC_URL
+(base of the links, default http://localhost:8080), ROSTER_MAIL_FROM.
+
+Exit codes: 0 everything due was sent, 1 some sends failed (they stay queued and are retried).
+`;
+
+/** A one-line account of a delivery run. */
+export function describeDelivery(report: DeliveryReport, where: string): string {
+  const parts = [`${report.sent} invitation${report.sent === 1 ? '' : 's'} sent to ${where}`];
+  if (report.failed > 0) {
+    parts.push(`${report.failed} failed and will be retried (roster invitations list)`);
+  }
+  if (report.requeued > 0) parts.push(`${report.requeued} expired re-sent`);
+  if (report.expired > 0) parts.push(`${report.expired} expired for good`);
+  return `${parts.join('; ')}.`;
+}
+
+/** Runs the command; returns the exit code. */
+export async function deliverCommand(args: string[], io: CliIo): Promise<number> {
+  if (args[0] === '--help' || args[0] === '-h') {
+    io.stdout.write(DELIVER_HELP);
+    return 0;
+  }
+  if (args.length > 0) throw new UsageError('deliver takes no arguments');
+  const database = await openAccessDatabase({
+    env: io.env,
+    cwd: io.cwd,
+    applicationName: `roster deliver (${whoAmI()})`,
+  });
+  const options = deliveryOptionsFrom(io);
+  try {
+    const report = await deliverOutbox(database.pool, options);
+    io.stdout.write(`${describeDelivery(report, options.transport.description)}\n`);
+    return report.failed > 0 ? 1 : 0;
+  } finally {
+    options.transport.close();
+    await database.close();
+  }
+}

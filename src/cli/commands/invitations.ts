@@ -1,0 +1,121 @@
+/** `roster invitations list|resend|revoke`: act on invitations by hand. */
+import { parseArgs } from 'node:util';
+import { UsageError } from '../../core/errors.js';
+import { openAccessDatabase } from '../../db/connect.js';
+import { deliverOutbox } from '../../invitations/deliver.js';
+import { listInvitations, resendInvitation, revokeInvitation } from '../../invitations/manage.js';
+import type { CliIo } from '../io.js';
+import { deliveryOptionsFrom } from '../delivery-config.js';
+import { parseFormat } from '../options.js';
+import { whoAmI } from '../session.js';
+import { describeDelivery } from './deliver.js';
+
+/** Help text of the command. */
+export const INVITATIONS_HELP = `Usage: roster invitations list   [--org NAME] [--status pending|accepted|revoked|expired] [--user EMAIL] [--format text|json]
+       roster invitations resend --org NAME --user EMAIL [--resource TYPE/NAME]
+       roster invitations revoke --org NAME --user EMAIL [--resource TYPE/NAME]
+
+list shows each invitation with its delivery state. resend sends a new link (earlier links
+stop working) and delivers it at once. revoke withdraws a pending invitation.
+`;
+
+/** Runs the command; returns the exit code. */
+export async function invitationsCommand(args: string[], io: CliIo): Promise<number> {
+  const [action, ...rest] = args;
+  if (action === undefined || action === '--help' || action === '-h') {
+    io.stdout.write(INVITATIONS_HELP);
+    return 0;
+  }
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      org: { type: 'string' },
+      user: { type: 'string' },
+      resource: { type: 'string' },
+      status: { type: 'string' },
+      format: { type: 'string', default: 'text' },
+    },
+  });
+  if (!['list', 'resend', 'revoke'].includes(action)) {
+    throw new UsageError(`unknown action "${action}": list, resend or revoke`);
+  }
+  const format = parseFormat(values.format, ['text', 'json'] as const);
+  const database = await openAccessDatabase({
+    env: io.env,
+    cwd: io.cwd,
+    applicationName: `roster invitations (${whoAmI()})`,
+  });
+  try {
+    if (action === 'list') {
+      const rows = await listInvitations(database.pool, {
+        ...(values.org !== undefined && { org: values.org }),
+        ...(values.status !== undefined && { status: values.status }),
+        ...(values.user !== undefined && { user: values.user }),
+      });
+      if (format === 'json') {
+        io.stdout.write(`${JSON.stringify({ invitations: rows }, null, 2)}\n`);
+      } else if (rows.length === 0) {
+        io.stdout.write('No invitations.\n');
+      } else {
+        const table = [['ORG', 'USER', 'ROLE', 'RESOURCE', 'STATUS', 'EXPIRES', 'DELIVERY']].concat(
+          rows.map((r) => [
+            r.org,
+            r.user,
+            r.role,
+            r.resource ?? '-',
+            r.status,
+            r.expiresAt ?? '-',
+            r.delivery,
+          ]),
+        );
+        const widths =
+          table[0]?.map((_, i) => Math.max(...table.map((row) => (row[i] ?? '').length))) ?? [];
+        io.stdout.write(
+          table
+            .map((row) =>
+              row
+                .map((c, i) => c.padEnd(widths[i] ?? 0))
+                .join('  ')
+                .trimEnd(),
+            )
+            .join('\n') + '\n',
+        );
+      }
+      return 0;
+    }
+    if (values.org === undefined || values.user === undefined) {
+      throw new UsageError(`invitations ${action} needs --org NAME and --user EMAIL`);
+    }
+    const target = {
+      org: values.org,
+      user: values.user,
+      ...(values.resource !== undefined && { resource: values.resource }),
+    };
+    if (action === 'revoke') {
+      const revoked = await revokeInvitation(database.pool, target);
+      io.stdout.write(
+        revoked === 0
+          ? `No pending invitation of ${values.user} in ${values.org}.\n`
+          : `Revoked ${revoked} invitation${revoked === 1 ? '' : 's'}.\n`,
+      );
+      return revoked === 0 ? 1 : 0;
+    }
+    const queued = await resendInvitation(database.pool, target);
+    if (queued === 0) {
+      io.stdout.write(
+        `No pending or expired invitation of ${values.user} in ${values.org} to re-send.\n`,
+      );
+      return 1;
+    }
+    const options = deliveryOptionsFrom(io);
+    try {
+      const report = await deliverOutbox(database.pool, options);
+      io.stdout.write(`${describeDelivery(report, options.transport.description)}\n`);
+      return report.failed > 0 ? 1 : 0;
+    } finally {
+      options.transport.close();
+    }
+  } finally {
+    await database.close();
+  }
+}

@@ -1,0 +1,101 @@
+/** What an operator does by hand: list invitations, re-send one, revoke one. */
+import type pg from 'pg';
+
+/** One invitation as `roster invitations list` shows it. */
+export interface InvitationRow {
+  readonly org: string;
+  readonly user: string;
+  readonly subject: 'membership' | 'grant';
+  readonly resource: string | null;
+  readonly role: string;
+  readonly status: 'pending' | 'accepted' | 'revoked' | 'expired';
+  readonly sentAt: string | null;
+  readonly expiresAt: string | null;
+  readonly resends: number;
+  /** `queued`, `sent`, or `retrying (N attempts): last error`. */
+  readonly delivery: string;
+}
+
+/** Lists invitations, newest first, optionally of one organization or status. */
+export async function listInvitations(
+  pool: pg.Pool,
+  filter: { org?: string; status?: string; user?: string } = {},
+): Promise<InvitationRow[]> {
+  const { rows } = await pool.query(
+    `SELECT o.name AS org, u.email AS user, i.subject, i.resource_type, i.resource_name, i.role, i.status,
+            i.sent_at, i.expires_at, i.resend_count,
+            (SELECT CASE WHEN ob.delivered_at IS NOT NULL THEN 'sent'
+                         WHEN ob.attempts = 0 THEN 'queued'
+                         ELSE 'retrying (' || ob.attempts || ' attempts): ' || coalesce(ob.last_error, '') END
+               FROM outbox ob
+              WHERE ob.kind = 'invitation' AND ob.org_id = i.org_id
+                AND (ob.payload->>'invitationId')::bigint = i.invitation_id
+              ORDER BY ob.outbox_id DESC LIMIT 1) AS delivery
+       FROM invitations i JOIN organizations o USING (org_id) JOIN users u USING (user_id)
+      WHERE ($1::text IS NULL OR o.name = $1) AND ($2::text IS NULL OR i.status = $2)
+        AND ($3::text IS NULL OR u.email = lower($3))
+      ORDER BY i.created_at DESC, i.invitation_id DESC`,
+    [filter.org ?? null, filter.status ?? null, filter.user ?? null],
+  );
+  return rows.map((r) => ({
+    org: r.org,
+    user: r.user,
+    subject: r.subject,
+    resource: r.resource_type === null ? null : `${r.resource_type}/${r.resource_name}`,
+    role: r.role,
+    status: r.status,
+    sentAt: r.sent_at?.toISOString() ?? null,
+    expiresAt: r.expires_at?.toISOString() ?? null,
+    resends: r.resend_count,
+    delivery: r.delivery ?? 'none',
+  }));
+}
+
+/**
+ * Re-sends the latest pending or expired invitation of a user in an organization (optionally for
+ * one resource): a new link, valid for the full expiry again; earlier links stop working.
+ * Returns how many invitations were queued.
+ */
+export async function resendInvitation(
+  pool: pg.Pool,
+  target: { org: string; user: string; resource?: string },
+): Promise<number> {
+  const { rowCount } = await pool.query(
+    `WITH target AS (
+       SELECT DISTINCT ON (i.subject, i.resource_type, i.resource_name) i.org_id, i.invitation_id
+         FROM invitations i JOIN organizations o USING (org_id) JOIN users u USING (user_id)
+        WHERE o.name = $1 AND u.email = lower($2) AND i.status IN ('pending', 'expired')
+          AND ($3::text IS NULL OR i.resource_type || '/' || i.resource_name = $3)
+        ORDER BY i.subject, i.resource_type, i.resource_name, i.invitation_id DESC),
+     reset AS (
+       UPDATE invitations i SET status = 'pending', expires_at = NULL
+         FROM target WHERE i.org_id = target.org_id AND i.invitation_id = target.invitation_id
+       RETURNING i.org_id, i.invitation_id),
+     dead AS (
+       DELETE FROM invitation_tokens t USING reset
+        WHERE t.org_id = reset.org_id AND t.invitation_id = reset.invitation_id)
+     INSERT INTO outbox (org_id, kind, idempotency_key, payload)
+     SELECT org_id, 'invitation',
+            'invitation:' || org_id || ':' || invitation_id || ':manual:' || gen_random_uuid(),
+            jsonb_build_object('orgId', org_id, 'invitationId', invitation_id)
+       FROM reset`,
+    [target.org, target.user, target.resource ?? null],
+  );
+  return rowCount ?? 0;
+}
+
+/** Revokes the pending invitations of a user in an organization; returns how many. */
+export async function revokeInvitation(
+  pool: pg.Pool,
+  target: { org: string; user: string; resource?: string },
+): Promise<number> {
+  const { rowCount } = await pool.query(
+    `UPDATE invitations i SET status = 'revoked'
+       FROM organizations o, users u
+      WHERE o.org_id = i.org_id AND u.user_id = i.user_id AND o.name = $1 AND u.email = lower($2)
+        AND i.status = 'pending'
+        AND ($3::text IS NULL OR i.resource_type || '/' || i.resource_name = $3)`,
+    [target.org, target.user, target.resource ?? null],
+  );
+  return rowCount ?? 0;
+}
