@@ -3,7 +3,11 @@
  * an exit code. No stack trace reaches a user unless ROSTER_DEBUG is set.
  */
 import { RosterError, UsageError } from '../core/errors.js';
+import { apiKeysCommand, API_KEYS_HELP } from './commands/api-keys.js';
 import { applyCommand, APPLY_HELP } from './commands/apply.js';
+import { deliverCommand, DELIVER_HELP } from './commands/deliver.js';
+import { invitationsCommand, INVITATIONS_HELP } from './commands/invitations.js';
+import { serveCommand, SERVE_HELP } from './commands/serve.js';
 import { dbCommand, DB_HELP } from './commands/db.js';
 import { exportCommand, EXPORT_HELP } from './commands/export.js';
 import { planCommand, PLAN_HELP } from './commands/plan.js';
@@ -22,11 +26,18 @@ Commands:
                         apply the manifests to the access database (dry run without --yes)
   apply PLAN.json       apply a plan saved by "plan -o"
   export [--org NAME]   write the database as manifests
+  deliver               send queued invitation e-mails
+  invitations list|resend|revoke
+                        see and act on invitations
+  serve [--port N]      invitation pages, access API, health and metrics
+  api-keys create|list|revoke
+                        keys for the access API
   db migrate            apply pending database migrations
   version               print the version
 
 DATABASE_URL selects the access database (any PostgreSQL 13+); without it, an embedded
-PostgreSQL is kept in .roster/ of the working directory.
+PostgreSQL is kept in .roster/ of the working directory. SMTP_URL selects the mail server;
+without it, invitations are written as .eml files under .roster/outbox/.
 
 Run "roster COMMAND --help" for a command's options.
 Exit codes: 0 success, 1 error or refusal, 2 changes present (with --detailed-exitcode).
@@ -40,6 +51,10 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   apply: { run: applyCommand, help: APPLY_HELP },
   export: { run: exportCommand, help: EXPORT_HELP },
   db: { run: dbCommand, help: DB_HELP },
+  deliver: { run: deliverCommand, help: DELIVER_HELP },
+  invitations: { run: invitationsCommand, help: INVITATIONS_HELP },
+  serve: { run: serveCommand, help: SERVE_HELP },
+  'api-keys': { run: apiKeysCommand, help: API_KEYS_HELP },
 };
 
 /** Runs `roster` with `argv` (without the node and script paths); returns the exit code. */

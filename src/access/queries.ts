@@ -1,0 +1,106 @@
+/** The access API's reads: one query per question, set-based, parameterized. */
+import type pg from 'pg';
+import { decideAccess, type AccessDecision } from '../core/access.js';
+
+/** `check(user, permission, org[, resource])`. */
+export async function checkAccess(
+  pool: pg.Pool,
+  query: { user: string; permission: string; org: string; resource: string | null },
+  now = new Date(),
+): Promise<AccessDecision> {
+  const [type = '', ...rest] = (query.resource ?? '').split('/');
+  const name = rest.join('/');
+  const { rows } = await pool.query(
+    `SELECT o.org_id IS NOT NULL AS org_exists,
+            (SELECT json_build_object('role', m.role, 'status', m.status,
+                      'permissions', (SELECT array_agg(permission) FROM role_permissions WHERE role = m.role))
+               FROM memberships m WHERE m.org_id = o.org_id AND m.user_id = u.user_id) AS membership,
+            (SELECT json_build_object('role', g.role, 'status', g.status, 'expiresAt', g.expires_at,
+                      'permissions', (SELECT array_agg(permission) FROM role_permissions WHERE role = g.role))
+               FROM grants g WHERE g.org_id = o.org_id AND g.user_id = u.user_id
+                AND g.resource_type = $3 AND g.resource_name = $4) AS grant,
+            EXISTS (SELECT 1 FROM resources r WHERE r.org_id = o.org_id AND r.type = $3 AND r.name = $4)
+              AS resource_exists
+       FROM (SELECT 1) AS one
+       LEFT JOIN organizations o ON o.name = $1
+       LEFT JOIN users u ON u.email = lower($2)`,
+    [query.org, query.user, type, name],
+  );
+  const row = rows[0];
+  return decideAccess(
+    {
+      orgExists: row?.org_exists === true,
+      membership: row?.membership ?? null,
+      grant:
+        row?.grant === null || row?.grant === undefined
+          ? null
+          : {
+              ...row.grant,
+              expiresAt: row.grant.expiresAt === null ? null : new Date(row.grant.expiresAt),
+            },
+      resourceExists: row?.resource_exists === true,
+    },
+    query.permission,
+    query.resource,
+    now,
+  );
+}
+
+/** An organization a user can switch to. */
+export interface SwitchableOrganization {
+  readonly org: string;
+  readonly displayName: string | null;
+  /** `membership`: the role in the organization; `grant`: roles on single resources. */
+  readonly via: 'membership' | 'grant';
+  readonly role: string | null;
+  readonly resources: readonly { resource: string; role: string }[];
+}
+
+/** The organizations a user is an active member of, or holds an active, unexpired grant in. */
+export async function organizationsOfUser(
+  pool: pg.Pool,
+  email: string,
+): Promise<SwitchableOrganization[]> {
+  const { rows } = await pool.query(
+    `SELECT o.name, o.display_name, m.role,
+            coalesce((SELECT json_agg(json_build_object('resource', g.resource_type || '/' || g.resource_name, 'role', g.role)
+                                      ORDER BY g.resource_type, g.resource_name)
+                        FROM grants g
+                       WHERE g.org_id = o.org_id AND g.user_id = u.user_id AND g.status = 'active'
+                         AND (g.expires_at IS NULL OR g.expires_at > now())), '[]') AS resources
+       FROM users u
+       JOIN organizations o ON EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = o.org_id AND m.user_id = u.user_id AND m.status = 'active')
+                            OR EXISTS (SELECT 1 FROM grants g WHERE g.org_id = o.org_id AND g.user_id = u.user_id AND g.status = 'active'
+                                         AND (g.expires_at IS NULL OR g.expires_at > now()))
+       LEFT JOIN memberships m ON m.org_id = o.org_id AND m.user_id = u.user_id AND m.status = 'active'
+      WHERE u.email = lower($1)
+      ORDER BY o.name`,
+    [email],
+  );
+  return rows.map((r) => ({
+    org: r.name,
+    displayName: r.display_name,
+    via: r.role === null ? 'grant' : 'membership',
+    role: r.role,
+    resources: r.resources,
+  }));
+}
+
+/** The contacts of an organization, optionally of one category. Null if there is no such organization. */
+export async function contactsOf(
+  pool: pg.Pool,
+  org: string,
+  category: string | null,
+): Promise<{ email: string; name: string | null; categories: string[] }[] | null> {
+  const { rows } = await pool.query(
+    `SELECT c.email, c.name, c.categories, o.org_id
+       FROM organizations o LEFT JOIN contacts c ON c.org_id = o.org_id AND ($2::text IS NULL OR $2 = ANY (c.categories))
+      WHERE o.name = $1
+      ORDER BY c.email`,
+    [org, category],
+  );
+  if (rows.length === 0) return null;
+  return rows
+    .filter((r) => r.email !== null)
+    .map((r) => ({ email: r.email, name: r.name, categories: r.categories }));
+}

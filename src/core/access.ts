@@ -1,0 +1,116 @@
+/**
+ * The access decision: may this user do this in this organization (on this resource)? Pure: the
+ * facts come from the database, the rules are here, with the reason a product can show.
+ */
+import {
+  BUILT_IN_ROLES,
+  ORGANIZATION_PERMISSIONS,
+  OWNER_ROLE,
+  RESOURCE_PERMISSIONS,
+} from './catalog.js';
+
+/** What the database knows about a user in an organization. */
+export interface AccessFacts {
+  readonly orgExists: boolean;
+  readonly membership: {
+    role: string;
+    status: string;
+    permissions: readonly string[] | null;
+  } | null;
+  readonly grant: {
+    role: string;
+    status: string;
+    expiresAt: Date | null;
+    permissions: readonly string[] | null;
+  } | null;
+  readonly resourceExists: boolean;
+}
+
+/** Why access is allowed or denied. */
+export type AccessReason =
+  | 'owner'
+  | 'role'
+  | 'grant'
+  | 'suspended'
+  | 'expired-grant'
+  | 'invitation-pending'
+  | 'not-a-member'
+  | 'permission-not-granted'
+  | 'unknown-organization'
+  | 'unknown-resource'
+  | 'unknown-permission';
+
+/** The answer of `check`. */
+export interface AccessDecision {
+  readonly allowed: boolean;
+  readonly reason: AccessReason;
+  /** The role that allowed or was considered. */
+  readonly role?: string;
+}
+
+const isResourcePermission = (p: string) => (RESOURCE_PERMISSIONS as readonly string[]).includes(p);
+const isOrganizationPermission = (p: string) =>
+  (ORGANIZATION_PERMISSIONS as readonly string[]).includes(p);
+
+/** The permissions of a role: built-in, or the custom role's from the database. */
+function permissionsOf(role: string, custom: readonly string[] | null): readonly string[] {
+  return BUILT_IN_ROLES.get(role)?.permissions ?? custom ?? [];
+}
+
+/**
+ * Decides. Organization roles reach resources too: `resources.manage` allows every resource
+ * permission on the organization's resources, `resources.view` allows `resource.view`.
+ */
+export function decideAccess(
+  facts: AccessFacts,
+  permission: string,
+  resource: string | null,
+  now: Date,
+): AccessDecision {
+  if (!isResourcePermission(permission) && !isOrganizationPermission(permission)) {
+    return { allowed: false, reason: 'unknown-permission' };
+  }
+  if (!facts.orgExists) return { allowed: false, reason: 'unknown-organization' };
+  if (resource !== null && !facts.resourceExists) {
+    return { allowed: false, reason: 'unknown-resource' };
+  }
+  if (isResourcePermission(permission) && resource === null) {
+    return { allowed: false, reason: 'unknown-resource' };
+  }
+
+  let denial: AccessDecision = { allowed: false, reason: 'not-a-member' };
+  const m = facts.membership;
+  if (m !== null) {
+    if (m.status === 'suspended') return { allowed: false, reason: 'suspended', role: m.role };
+    if (m.status !== 'active') {
+      denial = { allowed: false, reason: 'invitation-pending', role: m.role };
+    } else {
+      const held = permissionsOf(m.role, m.permissions);
+      const allowedByRole = isResourcePermission(permission)
+        ? held.includes('resources.manage') ||
+          (permission === 'resource.view' && held.includes('resources.view'))
+        : held.includes(permission);
+      if (allowedByRole) {
+        return { allowed: true, reason: m.role === OWNER_ROLE ? 'owner' : 'role', role: m.role };
+      }
+      denial = { allowed: false, reason: 'permission-not-granted', role: m.role };
+    }
+  }
+
+  const g = facts.grant;
+  if (g !== null && isResourcePermission(permission)) {
+    if (g.expiresAt !== null && g.expiresAt <= now) {
+      return denial.reason === 'permission-not-granted' || denial.reason === 'not-a-member'
+        ? { allowed: false, reason: 'expired-grant', role: g.role }
+        : denial;
+    }
+    if (g.status !== 'active') {
+      return { allowed: false, reason: 'invitation-pending', role: g.role };
+    }
+    if (permissionsOf(g.role, g.permissions).includes(permission)) {
+      return { allowed: true, reason: 'grant', role: g.role };
+    }
+    return { allowed: false, reason: 'permission-not-granted', role: g.role };
+  }
+  return denial;
+}

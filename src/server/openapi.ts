@@ -1,0 +1,172 @@
+/** The OpenAPI 3.1 document of the access API, served at /api/openapi.json. */
+import { ROSTER_VERSION } from '../version.js';
+
+const error = { $ref: '#/components/schemas/Error' };
+const json = (schema: object) => ({ content: { 'application/json': { schema } } });
+
+/** The document. */
+export const OPENAPI_DOCUMENT = {
+  openapi: '3.1.0',
+  info: {
+    title: 'Roster access API',
+    version: ROSTER_VERSION,
+    description:
+      'Who may do what: the organizations a user can switch to, access checks with their reason, and the contacts of an organization.',
+  },
+  security: [{ bearer: [] }],
+  paths: {
+    '/api/v1/check': {
+      get: {
+        summary: 'May a user do something in an organization, or on one of its resources?',
+        parameters: [
+          {
+            name: 'user',
+            in: 'query',
+            required: true,
+            schema: { type: 'string', format: 'email' },
+          },
+          {
+            name: 'permission',
+            in: 'query',
+            required: true,
+            schema: { type: 'string', examples: ['billing.view', 'resource.deploy'] },
+          },
+          { name: 'org', in: 'query', required: true, schema: { type: 'string' } },
+          {
+            name: 'resource',
+            in: 'query',
+            required: false,
+            schema: { type: 'string', examples: ['site/shop'] },
+          },
+        ],
+        responses: {
+          '200': {
+            description: 'The decision and its reason.',
+            ...json({
+              type: 'object',
+              required: ['allowed', 'reason'],
+              properties: {
+                allowed: { type: 'boolean' },
+                reason: {
+                  type: 'string',
+                  enum: [
+                    'owner',
+                    'role',
+                    'grant',
+                    'suspended',
+                    'expired-grant',
+                    'invitation-pending',
+                    'not-a-member',
+                    'permission-not-granted',
+                    'unknown-organization',
+                    'unknown-resource',
+                    'unknown-permission',
+                  ],
+                },
+                role: { type: 'string' },
+              },
+            }),
+          },
+          '400': { description: 'A parameter is missing.', ...json(error) },
+          '401': { description: 'No valid API key.', ...json(error) },
+        },
+      },
+    },
+    '/api/v1/users/{email}/organizations': {
+      get: {
+        summary: 'The organizations a user can switch to.',
+        parameters: [
+          {
+            name: 'email',
+            in: 'path',
+            required: true,
+            schema: { type: 'string', format: 'email' },
+          },
+        ],
+        responses: {
+          '200': {
+            description:
+              'Active memberships, and organizations where the user holds an active grant.',
+            ...json({
+              type: 'object',
+              properties: {
+                organizations: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    properties: {
+                      org: { type: 'string' },
+                      displayName: { type: ['string', 'null'] },
+                      via: { type: 'string', enum: ['membership', 'grant'] },
+                      role: { type: ['string', 'null'] },
+                      resources: {
+                        type: 'array',
+                        items: {
+                          type: 'object',
+                          properties: { resource: { type: 'string' }, role: { type: 'string' } },
+                        },
+                      },
+                    },
+                  },
+                },
+              },
+            }),
+          },
+          '401': { description: 'No valid API key.', ...json(error) },
+        },
+      },
+    },
+    '/api/v1/organizations/{org}/contacts': {
+      get: {
+        summary: 'The contacts of an organization, e.g. who gets its billing mail.',
+        parameters: [
+          { name: 'org', in: 'path', required: true, schema: { type: 'string' } },
+          {
+            name: 'category',
+            in: 'query',
+            required: false,
+            schema: {
+              type: 'string',
+              enum: ['general', 'billing', 'support', 'products', 'domains'],
+            },
+          },
+        ],
+        responses: {
+          '200': {
+            description: 'The contacts.',
+            ...json({
+              type: 'object',
+              properties: {
+                contacts: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    properties: {
+                      email: { type: 'string' },
+                      name: { type: ['string', 'null'] },
+                      categories: { type: 'array', items: { type: 'string' } },
+                    },
+                  },
+                },
+              },
+            }),
+          },
+          '401': { description: 'No valid API key.', ...json(error) },
+          '404': { description: 'No such organization.', ...json(error) },
+        },
+      },
+    },
+  },
+  components: {
+    securitySchemes: {
+      bearer: {
+        type: 'http',
+        scheme: 'bearer',
+        description: 'A key made by "roster api-keys create NAME".',
+      },
+    },
+    schemas: {
+      Error: { type: 'object', required: ['error'], properties: { error: { type: 'string' } } },
+    },
+  },
+} as const;
