@@ -58,11 +58,13 @@ describe('apply, then plan', () => {
 
     const plan = ws.roster(['plan', '-f', 'examples/', '--detailed-exitcode']);
     expect(plan.status).toBe(0);
-    expect(plan.stdout).toBe('No changes. The access database matches the input.\n');
+    expect(plan.stdout).toBe(
+      'No changes. The access database matches the input.\n27 members have not accepted their invitation yet (roster invitations list).\n',
+    );
 
     const again = ws.roster(['apply', '-f', 'examples/', '--yes']);
     expect(again.status).toBe(0);
-    expect(again.stdout).toBe('No changes. The access database matches the input.\n');
+    expect(again.stdout).toMatch(/^No changes\. The access database matches the input\.\n/);
     expect(await tableCounts(db.pool)).toEqual(counts);
   });
 
@@ -82,7 +84,7 @@ describe('apply, then plan', () => {
       'roles.yaml',
     ]);
     const plan = ws.roster(['plan', '-f', 'exported', '--detailed-exitcode']);
-    expect(plan.stdout).toBe('No changes. The access database matches the input.\n');
+    expect(plan.stdout).toMatch(/^No changes\. The access database matches the input\.\n/);
     expect(plan.status).toBe(0);
     const single = ws.roster(['export', '--org', 'brightlane']);
     expect(single.stdout).toContain('name: brightlane');
@@ -132,6 +134,7 @@ describe('plan output', () => {
         '  > dave@acme.io to acme as developer',
         '',
         'Plan: 1 to add, 0 to change, 1 to destroy.',
+        '2 members have not accepted their invitation yet (roster invitations list).',
         '',
       ].join('\n'),
     );

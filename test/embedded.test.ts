@@ -26,7 +26,9 @@ describe('embedded PostgreSQL default', () => {
     expect(statSync(join(dir, '.roster', 'pg-password')).mode & 0o077).toBe(0);
 
     const plan = roster(['plan', '-f', 'examples/', '--detailed-exitcode']);
-    expect(plan.stdout).toBe('No changes. The access database matches the input.\n');
+    expect(plan.stdout).toBe(
+      'No changes. The access database matches the input.\n27 members have not accepted their invitation yet (roster invitations list).\n',
+    );
     expect(plan.status).toBe(0);
     expect(roster(['db', 'migrate']).stdout).toMatch(
       /^The database is up to date \(embedded PostgreSQL/,

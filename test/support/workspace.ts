@@ -2,7 +2,7 @@
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { runRoster, type RosterRun } from './run-roster.js';
+import { runRoster, runRosterAsync, type RosterRun } from './run-roster.js';
 
 /** A directory of manifests and a `roster` bound to one database. */
 export interface Workspace {
@@ -10,6 +10,8 @@ export interface Workspace {
   write(path: string, text: string): void;
   remove(path: string): void;
   roster(args: readonly string[], env?: NodeJS.ProcessEnv): RosterRun;
+  /** The same, without blocking this process (when it serves what the command talks to). */
+  rosterAsync(args: readonly string[], env?: NodeJS.ProcessEnv): Promise<RosterRun>;
   dispose(): void;
 }
 
@@ -27,6 +29,9 @@ export function createWorkspace(databaseUrl: string): Workspace {
     },
     roster(args, env = {}) {
       return runRoster(args, { cwd: dir, env: { DATABASE_URL: databaseUrl, ...env } });
+    },
+    rosterAsync(args, env = {}) {
+      return runRosterAsync(args, { cwd: dir, env: { DATABASE_URL: databaseUrl, ...env } });
     },
     dispose() {
       rmSync(dir, { recursive: true, force: true });
