@@ -136,11 +136,37 @@ export function orgOf(id: RecordId): string | null {
   return id.kind === 'organization' ? (id.name ?? null) : (id.org ?? null);
 }
 
-/** Computes the plan. */
+/**
+ * Computes the plan of a whole input: records the input declares are created or updated; what it
+ * does not declare is deleted as `PlanOptions.prune` and the scope say.
+ */
 export function planChanges(
   desired: readonly DesiredRecord[],
   actual: ActualState,
   options: PlanOptions,
+): Plan {
+  return computePlan(desired, actual, options, undefined);
+}
+
+/**
+ * Computes the plan of single records, for drivers that own records one by one (the Pulumi
+ * provider): `desired` is created or updated, `removals` deleted, nothing else touched. The same
+ * rules apply (owners, seats, removal caps, other managers' records).
+ */
+export function planRecordChanges(
+  desired: readonly DesiredRecord[],
+  removals: readonly RecordId[],
+  actual: ActualState,
+  options: PlanOptions,
+): Plan {
+  return computePlan(desired, actual, options, new Set(removals.map(recordKey)));
+}
+
+function computePlan(
+  desired: readonly DesiredRecord[],
+  actual: ActualState,
+  options: PlanOptions,
+  listedRemovals: ReadonlySet<string> | undefined,
 ): Plan {
   const { manager } = options;
   const desiredByKey = new Map(desired.map((r) => [recordKey(r.id), r]));
@@ -231,11 +257,27 @@ export function planChanges(
     const unmanaged = record.managedBy === null;
     const topLevel = record.id.kind === 'plan' || record.id.kind === 'role';
     let remove: boolean;
-    if (topLevel || !orgInInput) remove = options.prune && (ownedByUs || unmanaged);
-    else remove = ownedByUs || (options.prune && unmanaged);
+    if (listedRemovals !== undefined) {
+      remove = listedRemovals.has(key);
+      if (remove && !ownedByUs && !unmanaged) {
+        refuse(
+          'managed-elsewhere',
+          org,
+          `${describeRecord(record.id)} is managed by ${record.managedBy}; Roster will not delete it from here`,
+        );
+        continue;
+      }
+    } else if (topLevel || !orgInInput) {
+      remove = options.prune && (ownedByUs || unmanaged);
+    } else {
+      remove = ownedByUs || (options.prune && unmanaged);
+    }
 
     const formerOwner =
-      record.id.kind === 'membership' && record.fields.role === OWNER_ROLE && orgInInput;
+      record.id.kind === 'membership' &&
+      record.fields.role === OWNER_ROLE &&
+      org !== null &&
+      desiredOwner.has(org);
     if (formerOwner && !options.prune) {
       // DESIGN: on a transfer the previous owner stays, as an administrator Roster no longer manages.
       const after = { ...record.fields, role: 'administrator' };

@@ -9,12 +9,13 @@ import { RosterError } from '../core/errors.js';
 import {
   fingerprint,
   planChanges,
+  planRecordChanges,
   type Plan,
   type PlanOptions,
   type PlannedChange,
   type Refusal,
 } from '../core/plan.js';
-import type { DesiredRecord, RecordKind } from '../core/records.js';
+import type { DesiredRecord, RecordId, RecordKind } from '../core/records.js';
 import { explainDatabaseError, LockHeldError, StalePlanError } from './errors.js';
 import { readSnapshot } from './snapshot.js';
 
@@ -52,6 +53,12 @@ export interface ApplyResult {
 /** What to apply: manifests (planned under the lock) or a saved plan (checked under the lock). */
 export type ApplyInput =
   | { readonly desired: readonly DesiredRecord[]; readonly options: PlanOptions }
+  | {
+      /** Single records: these created or updated, `removals` deleted, nothing else touched. */
+      readonly records: readonly DesiredRecord[];
+      readonly removals: readonly RecordId[];
+      readonly options: PlanOptions;
+    }
   | { readonly plan: Plan };
 
 /** Plans (or re-checks) and applies under the lock, in one transaction. */
@@ -72,6 +79,8 @@ export async function applyChanges(
     if ('plan' in input) {
       if (fingerprint(snapshot) !== input.plan.basis) throw new StalePlanError();
       plan = input.plan;
+    } else if ('records' in input) {
+      plan = planRecordChanges(input.records, input.removals, snapshot, input.options);
     } else {
       plan = planChanges(input.desired, snapshot, input.options);
     }
