@@ -8,6 +8,8 @@ export interface SourceLocation {
   readonly file: string;
   readonly line: number;
   readonly column: number;
+  /** The path of the node, when the input was not a file (e.g. Pulumi resource inputs). */
+  readonly path?: readonly (string | number)[];
 }
 
 /** How bad a finding is: an error stops a plan; a warning fails only `--strict`. */

@@ -418,6 +418,13 @@ function checkResultingState(
 
   const touched = new Set(changes.map((c) => c.org).filter((o): o is string => o !== null));
   for (const [org, t] of orgs) {
+    if (!t.exists && touched.has(org) && t.owners + t.paid + t.free + t.resources > 0) {
+      refuse(
+        'org-not-empty',
+        org,
+        `organization "${org}" cannot be deleted while it still has members or resources that this change does not remove`,
+      );
+    }
     if (!t.exists || !touched.has(org)) continue;
     if (t.owners !== 1) {
       refuse(

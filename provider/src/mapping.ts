@@ -1,0 +1,268 @@
+/**
+ * Resource inputs <-> Roster documents and records. Check runs the same schema and the same
+ * single-document rules as `roster validate`, with the same messages.
+ */
+import { checkDocument } from '../../src/core/check-document.js';
+import { buildDesiredState, expiryInstant } from '../../src/core/desired-state.js';
+import type { Finding } from '../../src/core/findings.js';
+import { OWNER_ROLE } from '../../src/core/catalog.js';
+import type { ParsedDocument } from '../../src/core/parse.js';
+import type { ActualState } from '../../src/core/plan.js';
+import {
+  desiredRecords,
+  recordKey,
+  type ActualRecord,
+  type DesiredRecord,
+  type RecordId,
+} from '../../src/core/records.js';
+import { checkRules } from '../../src/core/rules.js';
+import { API_VERSION } from '../../src/core/schema/index.js';
+import { containsUnknown, type Properties } from './properties.js';
+import type { ResourceType } from './resources.js';
+
+/** Rules that a single resource's inputs can break; the others need the database (checked at apply). */
+const SINGLE_RESOURCE_RULES = new Set([
+  'invalid-email',
+  'invalid-date',
+  'grant-expired',
+  'owner-role',
+  'built-in-role',
+  'unknown-permission',
+  'no-seats',
+  'duplicate',
+  'role-scope',
+]);
+
+/** A failed check of one input. */
+export interface CheckFailure {
+  readonly property: string;
+  readonly reason: string;
+}
+
+function documentOf(type: ResourceType, inputs: Properties): Record<string, unknown> {
+  const { name, ...spec } = inputs;
+  return {
+    apiVersion: API_VERSION,
+    kind: type.kind,
+    metadata: { name: type.hasName ? name : 'pulumi-resource' },
+    spec: type.hasName ? spec : inputs,
+  };
+}
+
+function parsedOf(type: ResourceType, document: unknown): ParsedDocument {
+  return {
+    file: type.token,
+    index: 0,
+    value: document,
+    locate: (path) => ({ file: type.token, line: 0, column: 0, path }),
+  };
+}
+
+/** The property a finding is about: `spec.role` -> `role`, `metadata.name` -> `name`. */
+function propertyOf(finding: Finding): string {
+  const path = finding.location?.path ?? [];
+  const missing = /missing required field "([^"]+)"/.exec(finding.message)?.[1];
+  if (path[0] === 'metadata') return 'name';
+  const rest = path[0] === 'spec' ? path.slice(1) : path;
+  const property = rest
+    .map((p) => (typeof p === 'number' ? `[${p}]` : p))
+    .join('.')
+    .replace(/\.\[/g, '[');
+  return missing !== undefined && property === '' ? missing : property;
+}
+
+/**
+ * Checks inputs as `roster validate` checks a document. Unknown values (during preview) are not
+ * judged. Returns the inputs with defaults filled in, and the failures.
+ */
+export function checkInputs(
+  type: ResourceType,
+  news: Properties,
+  now = new Date(),
+): { inputs: Properties; failures: CheckFailure[] } {
+  const unknown = new Set(Object.keys(news).filter((k) => containsUnknown(news[k])));
+  const known = Object.fromEntries(Object.entries(news).filter(([k]) => !unknown.has(k)));
+  const failures: CheckFailure[] = [];
+  for (const omitted of type.omitted) {
+    if (known[omitted] !== undefined) {
+      failures.push({
+        property: omitted,
+        reason: `${omitted} is not an input of ${type.token}: declare roster.${omitted === 'members' ? 'Membership' : 'Contact'} resources instead`,
+      });
+      delete known[omitted];
+    }
+  }
+  const document = documentOf(type, known);
+  const result = checkDocument(parsedOf(type, document));
+  let findings: Finding[];
+  if (Array.isArray(result)) {
+    findings = result;
+  } else {
+    const { state, findings: built } = buildDesiredState([result]);
+    findings = [...built, ...checkRules(state, { now })].filter((f) =>
+      SINGLE_RESOURCE_RULES.has(f.code),
+    );
+  }
+  for (const finding of findings) {
+    if (finding.severity !== 'error') continue;
+    const property = propertyOf(finding);
+    if (unknown.has(property)) continue;
+    failures.push({ property, reason: finding.message });
+  }
+  const spec = (document.spec ?? {}) as Properties;
+  const inputs: Properties = { ...(type.hasName ? { name: known.name } : {}), ...spec };
+  for (const key of unknown) inputs[key] = news[key];
+  return { inputs, failures };
+}
+
+/** The desired records of a resource's (checked, known) inputs. */
+export function recordsOf(type: ResourceType, inputs: Properties): DesiredRecord[] {
+  const result = checkDocument(parsedOf(type, documentOf(type, inputs)));
+  if (Array.isArray(result)) throw new Error(result.map((f) => f.message).join('; '));
+  const { state, findings } = buildDesiredState([result]);
+  const errors = findings.filter((f) => f.severity === 'error');
+  if (errors.length > 0) throw new Error(errors.map((f) => f.message).join('; '));
+  return desiredRecords(state).map(({ id, fields }) => ({ id, fields }));
+}
+
+/** The id Pulumi tracks: the record's identity. */
+export function idOf(type: ResourceType, inputs: Properties): string {
+  const s = (key: string) => String(inputs[key] ?? '').toLowerCase();
+  switch (type.kind) {
+    case 'Plan':
+    case 'Role':
+    case 'Organization':
+      return String(inputs.name);
+    case 'Membership':
+      return `${inputs.org}/${s('user')}`;
+    case 'Grant':
+      return `${inputs.org}/${s('user')}/${inputs.resource}`;
+    case 'Contact':
+      return `${inputs.org}/${s('email')}`;
+  }
+}
+
+/** The organization whose records a resource touches, or null for plans and roles. */
+export function orgOf(type: ResourceType, inputs: Properties): string | null {
+  if (type.kind === 'Organization') return String(inputs.name);
+  if (type.kind === 'Plan' || type.kind === 'Role') return null;
+  return String(inputs.org);
+}
+
+/** The main record of a resource, by which Read finds it. */
+export function mainRecordId(type: ResourceType, records: readonly DesiredRecord[]): RecordId {
+  const kind = type.kind.toLowerCase();
+  const main = records.find((r) => r.id.kind === kind);
+  if (main === undefined) throw new Error(`no ${kind} record`);
+  return main.id;
+}
+
+/** A value in a canonical form: lists sorted, e-mails lowercased, dates as instants. */
+function canonical(key: string, value: unknown): string {
+  if (Array.isArray(value)) return JSON.stringify(value.map((v) => canonical(key, v)).sort());
+  if (typeof value === 'string') {
+    if (key === 'expires') return expiryInstant(value) ?? value;
+    if (['user', 'email', 'owner'].includes(key)) return value.toLowerCase();
+  }
+  if (typeof value === 'object' && value !== null) {
+    return JSON.stringify(
+      Object.fromEntries(
+        Object.entries(value)
+          .sort()
+          .map(([k, v]) => [k, canonical(k, v)]),
+      ),
+    );
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * Keeps the program's spelling of values that mean the same as what the database holds (an
+ * e-mail's case, a date for its instant, a list's order), so that a refresh shows only real drift.
+ */
+export function preferProgramSpelling(fromDatabase: Properties, program: Properties): Properties {
+  return Object.fromEntries(
+    Object.entries(fromDatabase).map(([key, value]) => [
+      key,
+      key in program && canonical(key, program[key]) === canonical(key, value)
+        ? program[key]
+        : value,
+    ]),
+  );
+}
+
+/** Reads a resource's inputs back from the database's records; undefined if it is gone. */
+export function inputsFromActual(
+  type: ResourceType,
+  id: RecordId,
+  actual: ActualState,
+): Properties | undefined {
+  const byKey = new Map(actual.records.map((r) => [recordKey(r.id), r]));
+  const record = byKey.get(recordKey(id));
+  if (record === undefined) return undefined;
+  const f = record.fields;
+  const policy = (r: ActualRecord) => {
+    const p = {
+      ...(typeof r.fields.invitationExpiryDays === 'number' && {
+        expiresInDays: r.fields.invitationExpiryDays,
+      }),
+      ...(typeof r.fields.invitationMaxResends === 'number' && {
+        maxResends: r.fields.invitationMaxResends,
+      }),
+    };
+    return Object.keys(p).length === 0 ? {} : { invitations: p };
+  };
+  const optional = (key: string, value: unknown) =>
+    value === null || value === undefined ? {} : { [key]: value };
+  switch (type.kind) {
+    case 'Plan':
+      return {
+        name: id.name,
+        ...optional('displayName', f.displayName),
+        seats: { paid: f.paidSeats, free: f.freeSeats },
+        ...optional('maxResources', f.maxResources),
+        features: f.features,
+        ...policy(record),
+      };
+    case 'Role':
+      return {
+        name: id.name,
+        scope: f.scope,
+        ...optional('description', f.description),
+        permissions: f.permissions,
+      };
+    case 'Organization': {
+      const tenant = actual.records.filter((r) => r.id.org === id.name);
+      const owner = tenant.find((r) => r.id.kind === 'membership' && r.fields.role === OWNER_ROLE);
+      const resources = tenant
+        .filter((r) => r.id.kind === 'resource')
+        .map((r) => ({ type: r.id.type, name: r.id.name }))
+        .sort((a, b) => `${a.type}/${a.name}`.localeCompare(`${b.type}/${b.name}`));
+      return {
+        name: id.name,
+        ...optional('displayName', f.displayName),
+        ...optional('plan', f.plan),
+        owner: owner?.id.user ?? '',
+        ...(resources.length > 0 && { resources }),
+        ...policy(record),
+      };
+    }
+    case 'Membership':
+      return { org: id.org, user: id.user, role: f.role, seat: f.seat, suspended: f.suspended };
+    case 'Grant':
+      return {
+        org: id.org,
+        user: id.user,
+        resource: id.resource,
+        role: f.role,
+        ...optional('expires', f.expires),
+      };
+    case 'Contact':
+      return {
+        org: id.org,
+        email: id.email,
+        ...optional('name', f.name),
+        categories: f.categories,
+      };
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * The Pulumi resources and how each maps onto Roster's format and records: the same JSON Schema
+ * (`spec`), plus `name` for the kinds whose identity is their name, and the outputs Roster adds.
+ */
+import { findKind, type Kind } from '../../src/core/schema/index.js';
+
+/** One Pulumi resource type. */
+export interface ResourceType {
+  readonly kind: Kind;
+  /** `roster:index:Membership`. */
+  readonly token: string;
+  /** Inputs that are `metadata.name` (Plan, Role, Organization). */
+  readonly hasName: boolean;
+  /** Spec fields Pulumi does not take (declared as their own resources instead). */
+  readonly omitted: readonly string[];
+  /** Inputs whose change replaces the resource (the record's identity, or an immutable field). */
+  readonly replaceOnChanges: readonly string[];
+  /** Outputs Roster computes. */
+  readonly outputs: Readonly<Record<string, { type: 'string'; description: string }>>;
+  readonly description: string;
+}
+
+const invitationOutputs = {
+  status: { type: 'string', description: 'invited, active or suspended.' },
+  invitationState: {
+    type: 'string',
+    description: 'Pending, Accepted, Expired or Revoked; empty when no invitation was needed.',
+  },
+} as const;
+
+/** Every resource type the provider serves. */
+export const RESOURCE_TYPES: readonly ResourceType[] = [
+  {
+    kind: 'Plan',
+    token: 'roster:index:Plan',
+    hasName: true,
+    omitted: [],
+    replaceOnChanges: ['name'],
+    outputs: {},
+    description: 'A plan: seat limits, a resource limit and feature flags.',
+  },
+  {
+    kind: 'Role',
+    token: 'roster:index:Role',
+    hasName: true,
+    omitted: [],
+    replaceOnChanges: ['name', 'scope'],
+    outputs: {},
+    description: 'A custom role: a named set of permissions of one scope.',
+  },
+  {
+    kind: 'Organization',
+    token: 'roster:index:Organization',
+    hasName: true,
+    omitted: ['members', 'contacts'],
+    replaceOnChanges: ['name'],
+    outputs: {},
+    description:
+      'An organization with its plan, its one owner and its resources. Declare members and contacts as Membership and Contact resources.',
+  },
+  {
+    kind: 'Membership',
+    token: 'roster:index:Membership',
+    hasName: false,
+    omitted: [],
+    replaceOnChanges: ['org', 'user'],
+    outputs: {
+      ...invitationOutputs,
+      joinedAt: { type: 'string', description: 'When the invitation was accepted.' },
+    },
+    description:
+      'A user in an organization with a role. Roster e-mails an invitation when the user is not yet active there.',
+  },
+  {
+    kind: 'Grant',
+    token: 'roster:index:Grant',
+    hasName: false,
+    omitted: [],
+    replaceOnChanges: ['org', 'user', 'resource'],
+    outputs: invitationOutputs,
+    description: 'A user given a role on one resource of an organization, optionally until a date.',
+  },
+  {
+    kind: 'Contact',
+    token: 'roster:index:Contact',
+    hasName: false,
+    omitted: [],
+    replaceOnChanges: ['org', 'email'],
+    outputs: {},
+    description: 'Someone who cannot log in but receives mail of some categories.',
+  },
+];
+
+/** The resource type of a token or a URN's type, if Roster serves it. */
+export function resourceTypeOf(token: string): ResourceType | undefined {
+  return RESOURCE_TYPES.find((t) => t.token === token);
+}
+
+/** The JSON Schema of the spec of a resource type, without omitted fields. */
+export function specSchemaOf(type: ResourceType): {
+  properties: Record<string, Record<string, unknown>>;
+  required: readonly string[];
+  description?: string;
+} {
+  const definition = findKind(type.kind);
+  const spec = definition?.schema.properties.spec as {
+    properties: Record<string, Record<string, unknown>>;
+    required?: readonly string[];
+    description?: string;
+  };
+  const properties = Object.fromEntries(
+    Object.entries(spec.properties).filter(([k]) => !type.omitted.includes(k)),
+  );
+  return {
+    properties,
+    required: spec.required ?? [],
+    ...(spec.description !== undefined && { description: spec.description }),
+  };
+}
