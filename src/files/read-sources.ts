@@ -9,6 +9,12 @@ import type { Finding } from '../core/findings.js';
 import { DEFAULT_LIMITS } from '../core/limits.js';
 import type { Source } from '../core/parse.js';
 
+/**
+ * YAML files of other tools that live beside manifests and are skipped when a directory is
+ * walked (a file named explicitly is still read): Pulumi projects and stacks, kustomize, Helm.
+ */
+const FOREIGN_YAML = /^(Pulumi(\.[^.]+)?|PulumiPlugin|kustomization|Chart)\.ya?ml$/i;
+
 /** The name standard input is reported under. */
 export const STDIN_NAME = '<stdin>';
 
@@ -50,6 +56,7 @@ export async function readSources(
     );
     for (const entry of entries) {
       if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
+      if (FOREIGN_YAML.test(entry.name)) continue;
       const absolute = join(directory, entry.name);
       const entryShown = join(shown, entry.name);
       const info = await stat(absolute).catch(() => undefined);
