@@ -129,6 +129,17 @@ describe('roster validate', () => {
     ]);
   });
 
+  it('skips the YAML of other tools when walking a directory, but reads a file named explicitly', () => {
+    const dir = join(scratch, 'mixed');
+    cpSync(join(ROOT, 'examples/small-saas'), dir, { recursive: true });
+    writeFileSync(join(dir, 'Pulumi.yaml'), 'name: x\nruntime: nodejs\n');
+    writeFileSync(join(dir, 'kustomization.yaml'), 'resources: [tenant.yaml]\n');
+    expect(runRoster(['validate', '-f', dir]).status).toBe(0);
+    const named = runRoster(['validate', '-f', join(dir, 'Pulumi.yaml')]);
+    expect(named.status).toBe(1);
+    expect(named.stderr).toContain('missing apiVersion');
+  });
+
   it('takes a larger size cap on request', () => {
     const dir = join(scratch, 'big');
     cpSync(join(ROOT, 'examples/small-saas'), dir, { recursive: true });
