@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { OWNER_ROLE } from './catalog.js';
 import type { SourceLocation } from './findings.js';
+import { locate } from './model.js';
 import {
   changedFields,
   describeRecord,
@@ -68,7 +69,10 @@ export interface PlannedChange {
   /** True when the change undoes an edit made outside Roster. */
   readonly drift: boolean;
   readonly note?: string;
+  /** Where the record is declared; resolved on first read (positions cost on large inputs). */
   readonly source?: SourceLocation;
+  /** The file the record is declared in, without resolving a position. */
+  readonly sourceFile?: string;
 }
 
 /** A record changed outside Roster since Roster last wrote it. */
@@ -200,7 +204,6 @@ function computePlan(
     const key = recordKey(record.id);
     const existing = actualByKey.get(key);
     const org = orgOf(record.id);
-    const source = record.source === undefined ? {} : { source: record.source };
     if (existing === undefined) {
       changes.push({
         action: 'create',
@@ -210,8 +213,8 @@ function computePlan(
         after: record.fields,
         fields: fieldChanges({}, record.fields),
         drift: false,
-        ...source,
       });
+      withSource(changes[changes.length - 1], record);
       continue;
     }
     if (existing.managedBy !== null && existing.managedBy !== manager) {
@@ -243,8 +246,8 @@ function computePlan(
       drift: drifted.length > 0 && changed.length > 0,
       ...(adopt && { manage: 'adopt' as const }),
       ...(transfer && { note: 'ownership transfer: becomes the owner' }),
-      ...source,
     });
+    withSource(changes[changes.length - 1], record);
   }
 
   // Records in the database the input does not declare.
@@ -342,6 +345,18 @@ function computePlan(
         !changes.some((c) => c.action === 'delete' && recordKey(c.id) === recordKey(r.id)),
     ).length,
   };
+}
+
+/** Gives a change the place its record is declared: the file now, the line and column lazily. */
+function withSource(change: PlannedChange | undefined, record: DesiredRecord): void {
+  const ref = record.source;
+  if (change === undefined || ref === undefined) return;
+  let location: SourceLocation | undefined;
+  Object.defineProperty(change, 'sourceFile', { value: ref.document.file, enumerable: false });
+  Object.defineProperty(change, 'source', {
+    enumerable: true,
+    get: () => (location ??= locate(ref, record.sourceField)),
+  });
 }
 
 function fieldChanges(before: Fields, after: Fields): FieldChange[] {

@@ -5,8 +5,8 @@
  */
 import { OWNER_ROLE } from './catalog.js';
 import type { DesiredState } from './model.js';
-import type { SourceLocation } from './findings.js';
-import { locate } from './model.js';
+import type { SourceRef } from './model.js';
+import type { PathSegment } from './parse.js';
 
 /** The kinds of record in the access database. */
 export const RECORD_KINDS = [
@@ -43,9 +43,14 @@ export interface AccessRecord {
   readonly fields: Fields;
 }
 
-/** A desired record, with the place it was declared. */
+/**
+ * A desired record, with the place it was declared. The place is resolved to a line and column
+ * only when needed (a change or a finding shows it): positions are costly on large inputs.
+ */
 export interface DesiredRecord extends AccessRecord {
-  readonly source?: SourceLocation;
+  readonly source?: SourceRef;
+  /** Within `source`, the field the record comes from (e.g. `spec.owner` for the owner). */
+  readonly sourceField?: readonly PathSegment[];
 }
 
 /** Facts the database knows about a member that are not declared. */
@@ -126,7 +131,7 @@ export function desiredRecords(state: DesiredState): DesiredRecord[] {
         invitationExpiryDays: plan.invitations.expiresInDays ?? null,
         invitationMaxResends: plan.invitations.maxResends ?? null,
       },
-      source: locate(plan.source),
+      source: plan.source,
     });
   }
   for (const role of state.roles.values()) {
@@ -137,7 +142,7 @@ export function desiredRecords(state: DesiredState): DesiredRecord[] {
         description: role.description ?? null,
         permissions: sorted(role.permissions),
       },
-      source: locate(role.source),
+      source: role.source,
     });
   }
   for (const org of state.organizations.values()) {
@@ -149,40 +154,41 @@ export function desiredRecords(state: DesiredState): DesiredRecord[] {
         invitationExpiryDays: org.invitations.expiresInDays ?? null,
         invitationMaxResends: org.invitations.maxResends ?? null,
       },
-      source: locate(org.source),
+      source: org.source,
     });
     for (const resource of org.resources) {
       records.push({
         id: { kind: 'resource', org: org.name, type: resource.type, name: resource.name },
         fields: {},
-        source: locate(resource.source),
+        source: resource.source,
       });
     }
     records.push({
       id: { kind: 'membership', org: org.name, user: org.owner },
       fields: { role: OWNER_ROLE, seat: 'paid', suspended: false },
-      source: locate(org.source, ['spec', 'owner']),
+      source: org.source,
+      sourceField: ['spec', 'owner'],
     });
   }
   for (const m of state.memberships) {
     records.push({
       id: { kind: 'membership', org: m.org, user: m.user },
       fields: { role: m.role, seat: m.seat, suspended: m.suspended },
-      source: locate(m.source),
+      source: m.source,
     });
   }
   for (const g of state.grants) {
     records.push({
       id: { kind: 'grant', org: g.org, user: g.user, resource: g.resource },
       fields: { role: g.role, expires: g.expires ?? null },
-      source: locate(g.source),
+      source: g.source,
     });
   }
   for (const c of state.contacts) {
     records.push({
       id: { kind: 'contact', org: c.org, email: c.email },
       fields: { name: c.name ?? null, categories: sorted(c.categories) },
-      source: locate(c.source),
+      source: c.source,
     });
   }
   return records;
