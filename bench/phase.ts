@@ -1,0 +1,126 @@
+/**
+ * One measured phase of the benchmark, in a process of its own so that its peak RSS is its own.
+ * Prints one JSON line: the phase's timings, counts and peak RSS.
+ */
+import { performance } from 'node:perf_hooks';
+import pg from 'pg';
+import { checkAccess } from '../src/access/queries.js';
+import { loadManifests } from '../src/index.js';
+import {
+  CLI_MANAGER,
+  DEFAULT_MAX_ORG_REMOVAL_RATIO,
+  planChanges,
+  type PlanOptions,
+} from '../src/core/plan.js';
+import { desiredRecords } from '../src/core/records.js';
+import { applyChanges } from '../src/db/apply.js';
+import { migrate } from '../src/db/migrate.js';
+import { readSnapshot } from '../src/db/snapshot.js';
+
+const [phase = '', dir = '', databaseUrl = '', extra = ''] = process.argv.slice(2);
+const timings: Record<string, number> = {};
+const time = async <T>(name: string, fn: () => Promise<T> | T): Promise<T> => {
+  const started = performance.now();
+  const result = await fn();
+  timings[name] = Math.round(performance.now() - started);
+  return result;
+};
+const peakRssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
+
+const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+const out: Record<string, unknown> = { phase };
+const started = performance.now();
+try {
+  if (phase === 'validate' || phase === 'plan' || phase === 'apply') {
+    const loaded = await time('load', () => loadManifests([dir]));
+    if (loaded.errors > 0)
+      {throw new Error(`input has ${loaded.errors} errors: ${loaded.findings[0]?.message}`);}
+    out.documents = loaded.documents;
+    const desired = await time('records', () => desiredRecords(loaded.state));
+    out.records = desired.filter((r) =>
+      ['membership', 'grant', 'contact'].includes(r.id.kind),
+    ).length;
+    const options: PlanOptions = {
+      manager: CLI_MANAGER,
+      prune: false,
+      maxOrgRemovalRatio: DEFAULT_MAX_ORG_REMOVAL_RATIO,
+      now: new Date(),
+      scope: [...loaded.state.organizations.keys()],
+    };
+    if (phase === 'plan') {
+      const client = await pool.connect();
+      try {
+        const snapshot = await time('snapshot', () => readSnapshot(client, options.scope));
+        const plan = await time('plan', () => planChanges(desired, snapshot, options));
+        out.changes = plan.changes.length;
+      } finally {
+        client.release();
+      }
+    }
+    if (phase === 'apply') {
+      await migrate(pool);
+      const outboxBefore = (await pool.query('SELECT count(*)::int AS n FROM outbox')).rows[0].n;
+      const steps: Record<string, number> = {};
+      let last = performance.now();
+      let lastStep = 'lock, snapshot and plan';
+      const result = await time('apply', () =>
+        applyChanges(
+          pool,
+          { desired, options },
+          {
+            actor: 'bench',
+            onProgress: (_done, _total, what) => {
+              const now = performance.now();
+              steps[lastStep] = Math.round(now - last);
+              last = now;
+              lastStep = what;
+            },
+            beforeCommit: async () => {
+              steps[lastStep] = Math.round(performance.now() - last);
+              last = performance.now();
+              lastStep = 'commit';
+            },
+          },
+        ),
+      );
+      steps[lastStep] = Math.round(performance.now() - last);
+      out.steps = steps;
+      out.changes = result.plan.changes.length;
+      out.rowsWritten = result.rowsWritten;
+      out.invitationsQueued =
+        (await pool.query('SELECT count(*)::int AS n FROM outbox')).rows[0].n - outboxBefore;
+    }
+  } else if (phase === 'check') {
+    const n = Number(extra || '20000');
+    const { rows } = await pool.query(
+      `SELECT o.name AS org, u.email AS user FROM memberships m JOIN organizations o USING (org_id) JOIN users u USING (user_id)
+        ORDER BY random() LIMIT 2000`,
+    );
+    const permissions = ['resources.manage', 'billing.view', 'members.view', 'support.tickets'];
+    const latencies: number[] = [];
+    await time('checks', async () => {
+      for (let i = 0; i < n; i++) {
+        const row = rows[i % rows.length];
+        const t = performance.now();
+        await checkAccess(pool, {
+          user: row.user,
+          org: row.org,
+          permission: permissions[i % permissions.length] ?? 'members.view',
+          resource: null,
+        });
+        latencies.push(performance.now() - t);
+      }
+    });
+    latencies.sort((a, b) => a - b);
+    out.checks = n;
+    out.p50ms = Number((latencies[Math.floor(n * 0.5)] ?? 0).toFixed(3));
+    out.p99ms = Number((latencies[Math.floor(n * 0.99)] ?? 0).toFixed(3));
+    out.perSecond = Math.round(n / ((timings.checks ?? 1) / 1000));
+  }
+  out.ms = Math.round(performance.now() - started);
+  out.timings = timings;
+  out.peakRssMb = peakRssMb();
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+} finally {
+  await pool.end();
+}

