@@ -94,8 +94,9 @@ export async function generateTenants(
     if (members > 0) lines.push('  members:');
     for (let m = 0; m < members; m++) {
       let role = ROLES[Math.floor(rand() * ROLES.length)] ?? 'developer';
-      if (options.mutate !== undefined && mutateRand() < options.mutate)
-        {role = role === 'developer' ? 'administrator' : 'developer';}
+      if (options.mutate !== undefined && mutateRand() < options.mutate) {
+        role = role === 'developer' ? 'administrator' : 'developer';
+      }
       const suspended = rand() < 0.02 ? ', suspended: true' : '';
       lines.push(`    - { user: ${pick()}, role: ${role}${suspended} }`);
     }

@@ -33,8 +33,9 @@ const started = performance.now();
 try {
   if (phase === 'validate' || phase === 'plan' || phase === 'apply') {
     const loaded = await time('load', () => loadManifests([dir]));
-    if (loaded.errors > 0)
-      {throw new Error(`input has ${loaded.errors} errors: ${loaded.findings[0]?.message}`);}
+    if (loaded.errors > 0) {
+      throw new Error(`input has ${loaded.errors} errors: ${loaded.findings[0]?.message}`);
+    }
     out.documents = loaded.documents;
     const desired = await time('records', () => desiredRecords(loaded.state));
     out.records = desired.filter((r) =>
