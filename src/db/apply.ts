@@ -19,6 +19,9 @@ import type { DesiredRecord, RecordId, RecordKind } from '../core/records.js';
 import { explainDatabaseError, LockHeldError, StalePlanError } from './errors.js';
 import { readSnapshot } from './snapshot.js';
 
+/** Changes per audit-log statement. */
+const AUDIT_BATCH = 50_000;
+
 /** The advisory lock every apply takes ("rost", 1). */
 export const APPLY_LOCK: readonly [number, number] = [0x726f7374, 1];
 
@@ -405,33 +408,37 @@ export async function executePlan(
     ]);
   }
 
-  // The audit log, written before deletes so that organizations can still be named by id.
-  steps.push([
-    'audit log',
-    () =>
-      run(
-        // One JSON document for all rows: PostgreSQL parses it far faster than arrays of jsonb.
-        `INSERT INTO audit_log (org_id, actor, action, record, record_key, before, after, source)
-         SELECT o.org_id, $1, x.action, x.record, x.record_key, x.before, x.after, x.source
-           FROM jsonb_to_recordset($2::jsonb)
-                AS x(org text, action text, record text, record_key text, before jsonb, after jsonb, source jsonb)
-           LEFT JOIN organizations o ON o.name = x.org`,
-        [
-          context.actor,
-          JSON.stringify(
-            plan.changes.map((c) => ({
-              org: c.org,
-              action: c.action,
-              record: c.id.kind,
-              record_key: JSON.stringify(c.id),
-              before: c.before,
-              after: c.after,
-              source: { ...context.source, ...sourceOf(c) },
-            })),
-          ),
-        ],
-      ),
-  ]);
+  // The audit log, written before deletes so that organizations can still be named by id. One
+  // JSON document per batch: PostgreSQL parses it far faster than arrays of jsonb, and a batch
+  // stays well under the 256 MB a jsonb value may hold.
+  for (let start = 0; start < plan.changes.length; start += AUDIT_BATCH) {
+    const batch = plan.changes.slice(start, start + AUDIT_BATCH);
+    steps.push([
+      'audit log',
+      () =>
+        run(
+          `INSERT INTO audit_log (org_id, actor, action, record, record_key, before, after, source)
+           SELECT o.org_id, $1, x.action, x.record, x.record_key, x.before, x.after, x.source
+             FROM jsonb_to_recordset($2::jsonb)
+                  AS x(org text, action text, record text, record_key text, before jsonb, after jsonb, source jsonb)
+             LEFT JOIN organizations o ON o.name = x.org`,
+          [
+            context.actor,
+            JSON.stringify(
+              batch.map((c) => ({
+                org: c.org,
+                action: c.action,
+                record: c.id.kind,
+                record_key: JSON.stringify(c.id),
+                before: c.before,
+                after: c.after,
+                source: { ...context.source, ...sourceOf(c) },
+              })),
+            ),
+          ],
+        ),
+    ]);
+  }
 
   // Deletes, children first.
   const deleteContacts = byKind('contact', true);
