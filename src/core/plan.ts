@@ -15,6 +15,7 @@ import {
   type DesiredRecord,
   type Fields,
   type RecordId,
+  RECORD_KINDS,
   type RecordKind,
 } from './records.js';
 
@@ -125,15 +126,8 @@ export interface Plan {
   readonly awaitingAcceptance: number;
 }
 
-const APPLY_ORDER: readonly RecordKind[] = [
-  'plan',
-  'role',
-  'organization',
-  'resource',
-  'membership',
-  'grant',
-  'contact',
-];
+/** Parents before children: the order of `RECORD_KINDS`. */
+const APPLY_ORDER: readonly RecordKind[] = RECORD_KINDS;
 
 /** The organization a record belongs to. */
 export function orgOf(id: RecordId): string | null {
@@ -315,6 +309,7 @@ function computePlan(
   checkResultingState(actual, changes, options, refuse);
 
   const invitations = plannedInvitations(changes, actual);
+  const deleted = new Set(changes.filter((c) => c.action === 'delete').map((c) => recordKey(c.id)));
   let add = 0;
   let change = 0;
   let destroy = 0;
@@ -340,9 +335,7 @@ function computePlan(
     refusals,
     summary: { add, change, destroy },
     awaitingAcceptance: actual.records.filter(
-      (r) =>
-        r.facts?.status === 'invited' &&
-        !changes.some((c) => c.action === 'delete' && recordKey(c.id) === recordKey(r.id)),
+      (r) => r.facts?.status === 'invited' && !deleted.has(recordKey(r.id)),
     ).length,
   };
 }

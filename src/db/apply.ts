@@ -361,7 +361,7 @@ export async function executePlan(
   const revoked = plan.changes.filter(
     (c) =>
       (c.id.kind === 'membership' || c.id.kind === 'grant') &&
-      (c.action === 'delete' || c.fields.some((f) => f.name === 'role')),
+      (c.action === 'delete' || (c.action === 'update' && c.fields.some((f) => f.name === 'role'))),
   );
   step('invitations revoked', revoked, () =>
     run(
