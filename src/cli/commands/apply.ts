@@ -16,9 +16,7 @@ import type { CliIo } from '../io.js';
 import { loadDesiredState } from '../manifests.js';
 import { parseFormat } from '../options.js';
 import { currentCommit, whoAmI } from '../session.js';
-import { deliverOutbox } from '../../invitations/deliver.js';
-import { deliveryOptionsFrom } from '../delivery-config.js';
-import { describeDelivery } from './deliver.js';
+import { deliverAndReport } from './deliver.js';
 import { renderPlan } from './plan.js';
 import { GUARD_HELP, PLAN_ARG_OPTIONS, planOptionsFrom } from './plan-options.js';
 
@@ -118,18 +116,12 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
     }
     if (values['no-deliver'] !== true && result.plan.invitations.length > 0) {
       // The apply is committed; a failed send stays queued for "roster deliver" or "roster serve".
-      const delivery = deliveryOptionsFrom(io);
       try {
-        const report = await deliverOutbox(database.pool, delivery);
-        (format === 'json' ? io.stderr : io.stdout).write(
-          `${describeDelivery(report, delivery.transport.description)}\n`,
-        );
+        await deliverAndReport(database.pool, io, format === 'json' ? io.stderr : io.stdout);
       } catch (error) {
         io.stderr.write(
           `roster: the apply is committed, but delivering invitations failed: ${(error as Error).message}. They stay queued: run "roster deliver".\n`,
         );
-      } finally {
-        delivery.transport.close();
       }
     }
     return 0;

@@ -1,5 +1,6 @@
 /** `roster deliver`: sends the queued invitations once, and re-queues expired ones by policy. */
 import { deliverOutbox, type DeliveryReport } from '../../invitations/deliver.js';
+import type pg from 'pg';
 import { openAccessDatabase } from '../../db/connect.js';
 import type { CliIo } from '../io.js';
 import { deliveryOptionsFrom } from '../delivery-config.js';
@@ -29,6 +30,25 @@ export function describeDelivery(report: DeliveryReport, where: string): string 
   return `${parts.join('; ')}.`;
 }
 
+/**
+ * One delivery pass with the environment's settings, reported in one line on `out`; returns the
+ * report.
+ */
+export async function deliverAndReport(
+  pool: pg.Pool,
+  io: CliIo,
+  out: NodeJS.WritableStream = io.stdout,
+): Promise<DeliveryReport> {
+  const options = deliveryOptionsFrom(io);
+  try {
+    const report = await deliverOutbox(pool, options);
+    out.write(`${describeDelivery(report, options.transport.description)}\n`);
+    return report;
+  } finally {
+    options.transport.close();
+  }
+}
+
 /** Runs the command; returns the exit code. */
 export async function deliverCommand(args: string[], io: CliIo): Promise<number> {
   if (args[0] === '--help' || args[0] === '-h') {
@@ -41,13 +61,10 @@ export async function deliverCommand(args: string[], io: CliIo): Promise<number>
     cwd: io.cwd,
     applicationName: `roster deliver (${whoAmI()})`,
   });
-  const options = deliveryOptionsFrom(io);
   try {
-    const report = await deliverOutbox(database.pool, options);
-    io.stdout.write(`${describeDelivery(report, options.transport.description)}\n`);
+    const report = await deliverAndReport(database.pool, io);
     return report.failed > 0 ? 1 : 0;
   } finally {
-    options.transport.close();
     await database.close();
   }
 }

@@ -2,13 +2,11 @@
 import { parseArgs } from 'node:util';
 import { UsageError } from '../../core/errors.js';
 import { openAccessDatabase } from '../../db/connect.js';
-import { deliverOutbox } from '../../invitations/deliver.js';
 import { listInvitations, resendInvitation, revokeInvitation } from '../../invitations/manage.js';
 import type { CliIo } from '../io.js';
-import { deliveryOptionsFrom } from '../delivery-config.js';
 import { parseFormat } from '../options.js';
 import { whoAmI } from '../session.js';
-import { describeDelivery } from './deliver.js';
+import { deliverAndReport } from './deliver.js';
 
 /** Help text of the command. */
 export const INVITATIONS_HELP = `Usage: roster invitations list   [--org NAME] [--status pending|accepted|revoked|expired] [--user EMAIL] [--format text|json]
@@ -107,14 +105,8 @@ export async function invitationsCommand(args: string[], io: CliIo): Promise<num
       );
       return 1;
     }
-    const options = deliveryOptionsFrom(io);
-    try {
-      const report = await deliverOutbox(database.pool, options);
-      io.stdout.write(`${describeDelivery(report, options.transport.description)}\n`);
-      return report.failed > 0 ? 1 : 0;
-    } finally {
-      options.transport.close();
-    }
+    const report = await deliverAndReport(database.pool, io);
+    return report.failed > 0 ? 1 : 0;
   } finally {
     await database.close();
   }
