@@ -7,6 +7,7 @@ export default defineConfig({
       'test/**/*.test.ts',
       'provider/**/*.test.ts',
       'examples/**/*.test.ts',
+      'bench/**/*.test.ts',
     ],
     testTimeout: 60_000,
     hookTimeout: 120_000,
