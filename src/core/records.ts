@@ -69,17 +69,28 @@ export interface ActualRecord extends AccessRecord {
   readonly facts?: MemberFacts;
 }
 
-/** The key of a record: unique across kinds. */
+const keys = new WeakMap<RecordId, string>();
+
+/**
+ * The key of a record: unique across kinds. Remembered per id object, since the planner asks
+ * for it several times per record and a million records would otherwise make a million strings
+ * each time.
+ */
 export function recordKey(id: RecordId): string {
-  return [
-    id.kind,
-    id.org ?? '',
-    id.name ?? '',
-    id.user ?? '',
-    id.email ?? '',
-    id.type ?? '',
-    id.resource ?? '',
-  ].join('\u0000');
+  let key = keys.get(id);
+  if (key === undefined) {
+    key = [
+      id.kind,
+      id.org ?? '',
+      id.name ?? '',
+      id.user ?? '',
+      id.email ?? '',
+      id.type ?? '',
+      id.resource ?? '',
+    ].join('\u0000');
+    keys.set(id, key);
+  }
+  return key;
 }
 
 /** How a record is named to people: `membership bob@dev.io`, `grant dave@x.io on site/shop`. */
