@@ -5,13 +5,12 @@
 import { checkDocument } from '../../src/core/check-document.js';
 import { buildDesiredState, expiryInstant } from '../../src/core/desired-state.js';
 import type { Finding } from '../../src/core/findings.js';
-import { OWNER_ROLE } from '../../src/core/catalog.js';
+import { organizationSpec, planSpec, roleSpec } from '../../src/core/export.js';
 import type { ParsedDocument } from '../../src/core/parse.js';
 import type { ActualState } from '../../src/core/plan.js';
 import {
   desiredRecords,
   recordKey,
-  type ActualRecord,
   type DesiredRecord,
   type RecordId,
 } from '../../src/core/records.js';
@@ -201,52 +200,21 @@ export function inputsFromActual(
   const record = byKey.get(recordKey(id));
   if (record === undefined) return undefined;
   const f = record.fields;
-  const policy = (r: ActualRecord) => {
-    const p = {
-      ...(typeof r.fields.invitationExpiryDays === 'number' && {
-        expiresInDays: r.fields.invitationExpiryDays,
-      }),
-      ...(typeof r.fields.invitationMaxResends === 'number' && {
-        maxResends: r.fields.invitationMaxResends,
-      }),
-    };
-    return Object.keys(p).length === 0 ? {} : { invitations: p };
-  };
   const optional = (key: string, value: unknown) =>
     value === null || value === undefined ? {} : { [key]: value };
   switch (type.kind) {
     case 'Plan':
-      return {
-        name: id.name,
-        ...optional('displayName', f.displayName),
-        seats: { paid: f.paidSeats, free: f.freeSeats },
-        ...optional('maxResources', f.maxResources),
-        features: f.features,
-        ...policy(record),
-      };
+      return { name: id.name, ...planSpec(f) };
     case 'Role':
+      return { name: id.name, ...roleSpec(f) };
+    case 'Organization':
       return {
         name: id.name,
-        scope: f.scope,
-        ...optional('description', f.description),
-        permissions: f.permissions,
+        ...organizationSpec(
+          record,
+          actual.records.filter((r) => r.id.org === id.name),
+        ),
       };
-    case 'Organization': {
-      const tenant = actual.records.filter((r) => r.id.org === id.name);
-      const owner = tenant.find((r) => r.id.kind === 'membership' && r.fields.role === OWNER_ROLE);
-      const resources = tenant
-        .filter((r) => r.id.kind === 'resource')
-        .map((r) => ({ type: r.id.type, name: r.id.name }))
-        .sort((a, b) => `${a.type}/${a.name}`.localeCompare(`${b.type}/${b.name}`));
-      return {
-        name: id.name,
-        ...optional('displayName', f.displayName),
-        ...optional('plan', f.plan),
-        owner: owner?.id.user ?? '',
-        ...(resources.length > 0 && { resources }),
-        ...policy(record),
-      };
-    }
     case 'Membership':
       return { org: id.org, user: id.user, role: f.role, seat: f.seat, suspended: f.suspended };
     case 'Grant':

@@ -53,17 +53,7 @@ export function exportManifests(
     const records = tenant.get(name) ?? [];
     const members = records.filter((r) => r.id.kind === 'membership');
     const owner = members.find((m) => m.fields.role === OWNER_ROLE);
-    const spec: Record<string, unknown> = {};
-    if (org.fields.displayName !== null) spec.displayName = org.fields.displayName;
-    if (org.fields.plan !== null) spec.plan = org.fields.plan;
-    const policy = invitationPolicy(org.fields);
-    if (policy !== undefined) spec.invitations = policy;
-    spec.owner = owner?.id.user ?? '';
-    const resources = records
-      .filter((r) => r.id.kind === 'resource')
-      .map((r) => ({ type: r.id.type, name: r.id.name }))
-      .sort((a, b) => `${a.type}/${a.name}`.localeCompare(`${b.type}/${b.name}`));
-    if (resources.length > 0) spec.resources = resources;
+    const spec: Record<string, unknown> = organizationSpec(org, records);
     const inline = members
       .filter((m) => m !== owner)
       .sort((a, b) => (a.id.user ?? '').localeCompare(b.id.user ?? ''))
@@ -110,7 +100,31 @@ function document(kind: string, name: string, spec: object) {
   return { apiVersion: API_VERSION, kind, metadata: { name }, spec };
 }
 
-function planSpec(f: Fields) {
+/**
+ * The `spec` of an Organization without its members and contacts: display name, plan, owner,
+ * resources, invitation policy, from its record and the records of its tenant.
+ */
+export function organizationSpec(
+  org: ActualRecord,
+  tenant: readonly ActualRecord[],
+): Record<string, unknown> {
+  const owner = tenant.find((r) => r.id.kind === 'membership' && r.fields.role === OWNER_ROLE);
+  const resources = tenant
+    .filter((r) => r.id.kind === 'resource')
+    .map((r) => ({ type: r.id.type, name: r.id.name }))
+    .sort((a, b) => `${a.type}/${a.name}`.localeCompare(`${b.type}/${b.name}`));
+  const policy = invitationPolicy(org.fields);
+  return {
+    ...(org.fields.displayName !== null && { displayName: org.fields.displayName }),
+    ...(org.fields.plan !== null && { plan: org.fields.plan }),
+    ...(policy !== undefined && { invitations: policy }),
+    owner: owner?.id.user ?? '',
+    ...(resources.length > 0 && { resources }),
+  };
+}
+
+/** The `spec` of a Plan, from its record's fields. */
+export function planSpec(f: Fields) {
   return {
     ...(f.displayName !== null && { displayName: f.displayName }),
     seats: { paid: f.paidSeats, free: f.freeSeats },
@@ -120,7 +134,8 @@ function planSpec(f: Fields) {
   };
 }
 
-function invitationPolicy(f: Fields) {
+/** `spec.invitations` from a plan's or organization's fields, if any is set. */
+export function invitationPolicy(f: Fields) {
   const policy = {
     ...(typeof f.invitationExpiryDays === 'number' && { expiresInDays: f.invitationExpiryDays }),
     ...(typeof f.invitationMaxResends === 'number' && { maxResends: f.invitationMaxResends }),
@@ -128,7 +143,8 @@ function invitationPolicy(f: Fields) {
   return Object.keys(policy).length === 0 ? undefined : policy;
 }
 
-function roleSpec(f: Fields) {
+/** The `spec` of a Role, from its record's fields. */
+export function roleSpec(f: Fields) {
   return {
     scope: f.scope,
     ...(f.description !== null && { description: f.description }),
