@@ -14,6 +14,7 @@ import {
   type DesiredRecord,
   type RecordId,
 } from '../../src/core/records.js';
+import { normalizeEmail } from '../../src/core/email.js';
 import { checkRules } from '../../src/core/rules.js';
 import { API_VERSION } from '../../src/core/schema/index.js';
 import { containsUnknown, type Properties } from './properties.js';
@@ -161,7 +162,10 @@ function canonical(key: string, value: unknown): string {
   if (Array.isArray(value)) return JSON.stringify(value.map((v) => canonical(key, v)).sort());
   if (typeof value === 'string') {
     if (key === 'expires') return expiryInstant(value) ?? value;
-    if (['user', 'email', 'owner'].includes(key)) return value.toLowerCase();
+    if (['user', 'email', 'owner'].includes(key)) {
+      const email = normalizeEmail(value);
+      return email.ok ? email.email : value.toLowerCase();
+    }
   }
   if (typeof value === 'object' && value !== null) {
     return JSON.stringify(
