@@ -148,16 +148,24 @@ export function planChanges(
 
 /**
  * Computes the plan of single records, for drivers that own records one by one (the Pulumi
- * provider): `desired` is created or updated, `removals` deleted, nothing else touched. The same
- * rules apply (owners, seats, removal caps, other managers' records).
+ * provider, the operator): `desired` is created or updated, `removals` deleted, `releases` left in
+ * place but no longer managed, nothing else touched. The same rules apply (owners, seats, removal
+ * caps, other managers' records).
  */
 export function planRecordChanges(
   desired: readonly DesiredRecord[],
   removals: readonly RecordId[],
   actual: ActualState,
   options: PlanOptions,
+  releases: readonly RecordId[] = [],
 ): Plan {
-  return computePlan(desired, actual, options, new Set(removals.map(recordKey)));
+  return computePlan(
+    desired,
+    actual,
+    options,
+    new Set(removals.map(recordKey)),
+    new Set(releases.map(recordKey)),
+  );
 }
 
 function computePlan(
@@ -165,6 +173,7 @@ function computePlan(
   actual: ActualState,
   options: PlanOptions,
   listedRemovals: ReadonlySet<string> | undefined,
+  listedReleases: ReadonlySet<string> = new Set(),
 ): Plan {
   const { manager } = options;
   const desiredByKey = new Map(desired.map((r) => [recordKey(r.id), r]));
@@ -253,6 +262,22 @@ function computePlan(
     const ownedByUs = record.managedBy === manager;
     const unmanaged = record.managedBy === null;
     const topLevel = record.id.kind === 'plan' || record.id.kind === 'role';
+    if (listedReleases.has(key)) {
+      if (ownedByUs) {
+        changes.push({
+          action: 'update',
+          id: record.id,
+          org,
+          before: record.fields,
+          after: record.fields,
+          fields: [],
+          manage: 'release',
+          drift: false,
+          note: 'released: stays in the database, no longer managed by Roster',
+        });
+      }
+      continue;
+    }
     let remove: boolean;
     if (listedRemovals !== undefined) {
       remove = listedRemovals.has(key);

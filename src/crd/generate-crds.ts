@@ -149,6 +149,18 @@ export function toStructuralSchema(schema: unknown): unknown {
   return out;
 }
 
+/**
+ * A field only the operator reads (not part of Roster's document format): what deleting the
+ * custom resource does to its records in the access database.
+ */
+export const DELETION_POLICY_SCHEMA = {
+  type: 'string',
+  enum: ['Delete', 'Orphan'],
+  default: 'Delete',
+  description:
+    'What the operator does with the records when this resource is deleted: Delete removes them from the access database; Orphan leaves them there, no longer managed.',
+} as const;
+
 /** The CustomResourceDefinition of one kind. */
 export function customResourceDefinition(definition: KindDefinition): Record<string, unknown> {
   const { kind, plural, schema, statusSchema } = definition;
@@ -187,7 +199,7 @@ export function customResourceDefinition(definition: KindDefinition): Record<str
                 apiVersion: { type: 'string' },
                 kind: { type: 'string' },
                 metadata: { type: 'object' },
-                spec: toStructuralSchema(schema.properties.spec),
+                spec: withDeletionPolicy(toStructuralSchema(schema.properties.spec)),
                 status: toStructuralSchema(statusSchema),
               },
             },
@@ -196,6 +208,11 @@ export function customResourceDefinition(definition: KindDefinition): Record<str
       ],
     },
   };
+}
+
+function withDeletionPolicy(spec: unknown): unknown {
+  const s = spec as { properties: Record<string, unknown> };
+  return { ...s, properties: { ...s.properties, deletionPolicy: DELETION_POLICY_SCHEMA } };
 }
 
 /** Every CRD as the YAML text checked in under `crds/`, by file name. */

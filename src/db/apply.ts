@@ -43,6 +43,11 @@ export interface ApplyContext {
   readonly source?: Readonly<Record<string, string>>;
   /** Called per step on long applies (e.g. a progress line on a terminal). */
   readonly onProgress?: (done: number, total: number, what: string) => void;
+  /**
+   * Wait this long for another apply to finish instead of failing at once (a long-running driver
+   * such as the operator; the CLI fails fast and names the holder).
+   */
+  readonly lockWaitMs?: number;
   /** Test hook: runs inside the transaction, just before COMMIT. */
   readonly beforeCommit?: () => Promise<void>;
 }
@@ -60,6 +65,8 @@ export type ApplyInput =
       /** Single records: these created or updated, `removals` deleted, nothing else touched. */
       readonly records: readonly DesiredRecord[];
       readonly removals: readonly RecordId[];
+      /** Records left in place but no longer managed (an orphaning delete). */
+      readonly releases?: readonly RecordId[];
       readonly options: PlanOptions;
     }
   | { readonly plan: Plan };
@@ -75,7 +82,7 @@ export async function applyChanges(
   try {
     await client.query('BEGIN');
     open = true;
-    await takeApplyLock(client);
+    await takeApplyLock(client, context.lockWaitMs);
     const scope = 'plan' in input ? input.plan.options.scope : input.options.scope;
     const snapshot = await readSnapshot(client, scope);
     let plan: Plan;
@@ -83,7 +90,13 @@ export async function applyChanges(
       if (fingerprint(snapshot) !== input.plan.basis) throw new StalePlanError();
       plan = input.plan;
     } else if ('records' in input) {
-      plan = planRecordChanges(input.records, input.removals, snapshot, input.options);
+      plan = planRecordChanges(
+        input.records,
+        input.removals,
+        snapshot,
+        input.options,
+        input.releases,
+      );
     } else {
       plan = planChanges(input.desired, snapshot, input.options);
     }
@@ -107,8 +120,21 @@ export async function applyChanges(
 }
 
 /** Takes the apply lock for the transaction, or says who holds it. */
-async function takeApplyLock(client: pg.PoolClient): Promise<void> {
+async function takeApplyLock(client: pg.PoolClient, waitMs?: number): Promise<void> {
   const [classId, objectId] = APPLY_LOCK;
+  if (waitMs !== undefined && waitMs > 0) {
+    await client.query(`SELECT set_config('lock_timeout', $1, true)`, [`${Math.round(waitMs)}ms`]);
+    try {
+      await client.query('SELECT pg_advisory_xact_lock($1, $2)', [classId, objectId]);
+      await client.query(`SELECT set_config('lock_timeout', '0', true)`);
+      return;
+    } catch (error) {
+      // 55P03 lock_not_available: the wait ran out; say who holds the lock, as below.
+      if ((error as { code?: string }).code !== '55P03') throw error;
+      await client.query('ROLLBACK');
+      await client.query('BEGIN');
+    }
+  }
   const { rows } = await client.query<{ locked: boolean }>(
     'SELECT pg_try_advisory_xact_lock($1, $2) AS locked',
     [classId, objectId],
