@@ -1,0 +1,506 @@
+/**
+ * The operator: informers over Roster's custom resources feed a work queue keyed by
+ * organization; workers reconcile keys through `Reconciler` (the CLI's core); a LISTEN on
+ * `roster_invitations` re-reads an organization as soon as someone accepts; the outbox worker
+ * sends the invitations; a Lease makes one replica the leader; `/metrics`, `/healthz`, `/readyz`.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  makeInformer,
+  PatchStrategy,
+  setHeaderOptions,
+  type Informer,
+  type KubeConfig,
+  type KubernetesObject,
+  type ObjectCache,
+} from '@kubernetes/client-node';
+import type pg from 'pg';
+import { KINDS, type Kind } from '../../src/core/schema/index.js';
+import { INVITATION_CHANNEL } from '../../src/invitations/accept.js';
+import { deliverOutbox, type DeliveryOptions } from '../../src/invitations/deliver.js';
+import { DEFAULT_LEADER_ELECTION, LeaderElector, type LeaderElectionOptions } from './leader.js';
+import type { Logger } from './log.js';
+import { OperatorMetrics } from './metrics.js';
+import { DEFAULT_QUEUE_OPTIONS, WorkQueue, type QueueOptions } from './queue.js';
+import { Reconciler, TerminalError, type ClusterView, type ClusterWriter } from './reconcile.js';
+import {
+  formatKey,
+  GROUP,
+  keyOf,
+  parseKey,
+  pluralOf,
+  VERSION,
+  type RosterObject,
+  type WorkKey,
+} from './resources.js';
+
+export interface OperatorOptions {
+  readonly kubeConfig: KubeConfig;
+  readonly pool: pg.Pool;
+  readonly log: Logger;
+  /** Names this cluster in the records' manager (`operator:<cluster>/<namespace>`). */
+  readonly cluster: string;
+  /** Watch one namespace; all namespaces when undefined. */
+  readonly namespace?: string;
+  readonly workers?: number;
+  /** Every key is reconciled again this often, to correct drift made in the database (ms). */
+  readonly resyncMs?: number;
+  readonly queue?: QueueOptions;
+  /** Lease-based leader election; false runs as the only replica. */
+  readonly leaderElection?:
+    | (Omit<LeaderElectionOptions, 'leaseDurationSeconds' | 'retryPeriodMs' | 'renewDeadlineMs'> &
+        Partial<LeaderElectionOptions>)
+    | false;
+  /** Sends invitations from the outbox; none when undefined (another process delivers). */
+  readonly delivery?: DeliveryOptions;
+  readonly deliveryIntervalMs?: number;
+  /** Serve /metrics, /healthz and /readyz on this port (0: any free port). */
+  readonly probePort?: number;
+  readonly probeHost?: string;
+  readonly maxOrgRemovalRatio?: number;
+  /** Called when this replica loses the leadership (the CLI exits so that it restarts clean). */
+  readonly onLostLeadership?: () => void;
+}
+
+const statusCodeOf = (error: unknown): number | undefined =>
+  typeof error === 'object' && error !== null && 'code' in error
+    ? Number((error as { code: unknown }).code)
+    : undefined;
+
+export class Operator {
+  readonly metrics: OperatorMetrics;
+  private readonly queue: WorkQueue;
+  private readonly informers = new Map<
+    Kind,
+    Informer<KubernetesObject> & ObjectCache<KubernetesObject>
+  >();
+  private readonly lastKey = new Map<string, string>();
+  private readonly custom: CustomObjectsApi;
+  private readonly core: CoreV1Api;
+  private readonly elector: LeaderElector | undefined;
+  private readonly reconciler: Reconciler;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private workers: Promise<void>[] = [];
+  private listener: pg.PoolClient | undefined;
+  private probeServer: Server | undefined;
+  private running = false;
+  private stopping = false;
+  private synced = false;
+  private delivering: Promise<void> | undefined;
+  private deliverAgain = false;
+  port = 0;
+
+  constructor(private readonly options: OperatorOptions) {
+    this.queue = new WorkQueue(options.queue ?? DEFAULT_QUEUE_OPTIONS);
+    this.custom = options.kubeConfig.makeApiClient(CustomObjectsApi);
+    this.core = options.kubeConfig.makeApiClient(CoreV1Api);
+    const election = options.leaderElection;
+    this.elector =
+      election === false || election === undefined
+        ? undefined
+        : new LeaderElector(
+            options.kubeConfig.makeApiClient(CoordinationV1Api),
+            { ...DEFAULT_LEADER_ELECTION, ...election },
+            options.log,
+            {
+              onStartedLeading: () => void this.startControllers(),
+              onStoppedLeading: () => {
+                void this.stopControllers();
+                options.onLostLeadership?.();
+              },
+            },
+          );
+    this.metrics = new OperatorMetrics(
+      () => this.queue.depth,
+      () => this.isLeader,
+    );
+    const view: ClusterView = { objects: (kind, namespace) => this.objects(kind, namespace) };
+    this.reconciler = new Reconciler(options.pool, view, this.writer(), {
+      cluster: options.cluster,
+      lockWaitMs: 30_000,
+      ...(options.maxOrgRemovalRatio !== undefined && {
+        maxOrgRemovalRatio: options.maxOrgRemovalRatio,
+      }),
+    });
+  }
+
+  get isLeader(): boolean {
+    return this.elector === undefined ? this.running : this.elector.isLeader;
+  }
+
+  /** Ready: the database answers, and a leader has its caches filled. */
+  async isReady(): Promise<boolean> {
+    try {
+      await this.options.pool.query('SELECT 1');
+    } catch {
+      return false;
+    }
+    return !this.isLeader || this.synced;
+  }
+
+  /** Starts probes, then campaigns for leadership (or starts at once without election). */
+  async start(): Promise<void> {
+    if (this.options.probePort !== undefined) await this.serveProbes(this.options.probePort);
+    if (this.elector === undefined) await this.startControllers();
+    else this.elector.start();
+  }
+
+  /** Stops gracefully: no new keys, in-flight reconciles finish, the lease is handed back. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    await this.stopControllers();
+    await this.elector?.stop();
+    if (this.probeServer !== undefined) {
+      this.probeServer.closeAllConnections();
+      await new Promise<void>((resolve) => this.probeServer?.close(() => resolve()));
+    }
+  }
+
+  private objects(kind: Kind, namespace: string): RosterObject[] {
+    const informer = this.informers.get(kind);
+    if (informer === undefined) return [];
+    return informer.list(namespace) as unknown as RosterObject[];
+  }
+
+  private writer(): ClusterWriter {
+    const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+    const target = (kind: Kind, o: RosterObject) => ({
+      group: GROUP,
+      version: VERSION,
+      namespace: o.metadata.namespace ?? 'default',
+      plural: pluralOf(kind),
+      name: o.metadata.name ?? '',
+    });
+    return {
+      setFinalizers: async (kind, o, finalizers) => {
+        await this.custom.patchNamespacedCustomObject(
+          {
+            ...target(kind, o),
+            body: { metadata: { finalizers, resourceVersion: o.metadata.resourceVersion } },
+          },
+          merge,
+        );
+      },
+      patchStatus: async (kind, o, status) => {
+        try {
+          await this.custom.patchNamespacedCustomObjectStatus(
+            { ...target(kind, o), body: { status } },
+            merge,
+          );
+        } catch (error) {
+          // Gone meanwhile: nothing to report on.
+          if (statusCodeOf(error) !== 404) throw error;
+        }
+      },
+      event: (kind, o, type, reason, message) => {
+        const namespace = o.metadata.namespace ?? 'default';
+        const now = new Date();
+        this.core
+          .createNamespacedEvent({
+            namespace,
+            body: {
+              metadata: { generateName: `${o.metadata.name ?? 'roster'}.`, namespace },
+              involvedObject: {
+                apiVersion: `${GROUP}/${VERSION}`,
+                kind,
+                name: o.metadata.name ?? '',
+                namespace,
+                ...(o.metadata.uid !== undefined && { uid: o.metadata.uid }),
+                ...(o.metadata.resourceVersion !== undefined && {
+                  resourceVersion: o.metadata.resourceVersion,
+                }),
+              },
+              type,
+              reason,
+              message: message.slice(0, 1024),
+              firstTimestamp: now,
+              lastTimestamp: now,
+              count: 1,
+              source: { component: 'roster-operator' },
+              reportingComponent: 'roster.dev/operator',
+              reportingInstance: this.options.cluster,
+            },
+          })
+          .catch((error: unknown) =>
+            this.options.log.warn('could not record an event', { reason, error: String(error) }),
+          );
+      },
+    };
+  }
+
+  private enqueue(key: WorkKey | undefined): void {
+    if (key !== undefined) this.queue.add(formatKey(key));
+  }
+
+  private onObject(kind: Kind, o: KubernetesObject): void {
+    const object = o as unknown as RosterObject;
+    const key = keyOf(kind, object);
+    const uid = object.metadata.uid ?? '';
+    const previous = this.lastKey.get(uid);
+    // A resource moved to another organization: its old organization has records to remove.
+    if (previous !== undefined && (key === undefined || previous !== formatKey(key))) {
+      this.queue.add(previous);
+    }
+    if (key !== undefined) this.lastKey.set(uid, formatKey(key));
+    this.enqueue(key);
+  }
+
+  private async startControllers(): Promise<void> {
+    if (this.running || this.stopping) return;
+    this.running = true;
+    const { log } = this.options;
+    await Promise.all(
+      KINDS.map((definition) => this.startInformer(definition.kind, definition.plural)),
+    );
+    this.synced = true;
+    log.info('caches synced; reconciling', { kinds: KINDS.map((k) => k.kind) });
+    const workers = this.options.workers ?? 2;
+    this.workers = Array.from({ length: workers }, () => this.work());
+    await this.listen();
+    const resync = this.options.resyncMs ?? 300_000;
+    this.timers.push(setInterval(() => this.resync(), resync));
+    if (this.options.delivery !== undefined) {
+      this.timers.push(
+        setInterval(() => this.deliver(), this.options.deliveryIntervalMs ?? 10_000),
+      );
+      this.deliver();
+    }
+  }
+
+  private async stopControllers(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    for (const timer of this.timers.splice(0)) clearInterval(timer);
+    this.queue.shutdown();
+    await Promise.all(this.workers);
+    await Promise.all([...this.informers.values()].map((i) => i.stop().catch(() => undefined)));
+    this.informers.clear();
+    await this.delivering;
+    if (this.listener !== undefined) {
+      const listener = this.listener;
+      this.listener = undefined;
+      await listener.query(`UNLISTEN ${INVITATION_CHANNEL}`).catch(() => undefined);
+      listener.release();
+    }
+    this.options.log.info('controllers stopped');
+  }
+
+  private async startInformer(kind: Kind, plural: string): Promise<void> {
+    const { namespace, log } = this.options;
+    const path =
+      namespace === undefined
+        ? `/apis/${GROUP}/${VERSION}/${plural}`
+        : `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${plural}`;
+    const list = () =>
+      namespace === undefined
+        ? this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural })
+        : this.custom.listNamespacedCustomObject({
+            group: GROUP,
+            version: VERSION,
+            namespace,
+            plural,
+          });
+    const informer = makeInformer(this.options.kubeConfig, path, list as never);
+    this.informers.set(kind, informer);
+    informer.on('add', (o) => this.onObject(kind, o));
+    informer.on('update', (o) => this.onObject(kind, o));
+    informer.on('delete', (o) => this.onObject(kind, o));
+    let failures = 0;
+    informer.on('connect', () => {
+      failures = 0;
+    });
+    // The informer stops on a dropped connection: start it again, with a backoff.
+    informer.on('error', (error) => {
+      if (!this.running) return;
+      failures++;
+      this.metrics.watchRestarts.inc({ kind });
+      const delay = Math.min(30_000, 250 * 2 ** Math.min(failures, 7));
+      log.warn('watch ended; restarting', { kind, in_ms: delay, error: String(error) });
+      const timer = setTimeout(() => {
+        if (this.running && this.informers.get(kind) === informer) {
+          informer
+            .start()
+            .catch((e: unknown) => log.warn('watch restart failed', { kind, error: String(e) }));
+        }
+      }, delay);
+      timer.unref();
+    });
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await informer.start();
+        return;
+      } catch (error) {
+        if (!this.running) return;
+        const delay = Math.min(30_000, 500 * 2 ** attempt);
+        log.warn('could not list; retrying', { kind, in_ms: delay, error: String(error) });
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+
+  private async work(): Promise<void> {
+    const { log } = this.options;
+    for (;;) {
+      const key = await this.queue.next();
+      if (key === undefined) return;
+      const parsed = parseKey(key);
+      const started = performance.now();
+      try {
+        const result = await this.reconciler.reconcile(parsed);
+        this.queue.forget(key);
+        const changed = result.rowsWritten > 0;
+        this.metrics.reconciles.inc({
+          kind: parsed.kind,
+          result: changed ? 'applied' : 'unchanged',
+        });
+        this.metrics.rowsWritten.inc({}, result.rowsWritten);
+        if (changed) {
+          const s = result.plan?.summary;
+          log.info('applied', {
+            key,
+            add: s?.add,
+            change: s?.change,
+            destroy: s?.destroy,
+            rows: result.rowsWritten,
+          });
+        }
+        if ((result.plan?.invitations.length ?? 0) > 0) this.deliver();
+        for (const follow of result.follow) this.enqueue(follow);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        if (error instanceof TerminalError) {
+          this.queue.forget(key);
+          this.metrics.reconciles.inc({ kind: parsed.kind, result: 'terminal' });
+          log.warn('not retried until the resources change', { key, error: message });
+        } else {
+          const delay = this.queue.retry(key);
+          const reason =
+            statusCodeOf(error) === 409
+              ? 'conflict'
+              : ((error as { code?: string }).code ?? 'error');
+          this.metrics.reconciles.inc({ kind: parsed.kind, result: 'error' });
+          this.metrics.errors.inc({ kind: parsed.kind, reason: String(reason) });
+          log.warn('reconcile failed; retrying', { key, retry_in_ms: delay, error: message });
+        }
+      } finally {
+        this.metrics.duration.observe((performance.now() - started) / 1000, { kind: parsed.kind });
+        this.queue.done(key);
+      }
+    }
+  }
+
+  /** Every key there is: each organization named by a resource, each plan and role. */
+  private allKeys(): WorkKey[] {
+    const keys = new Map<string, WorkKey>();
+    for (const { kind } of KINDS) {
+      for (const o of this.informers.get(kind)?.list() ?? []) {
+        const key = keyOf(kind, o as unknown as RosterObject);
+        if (key !== undefined) keys.set(formatKey(key), key);
+      }
+    }
+    return [...keys.values()];
+  }
+
+  private resync(): void {
+    for (const key of this.allKeys()) this.enqueue(key);
+  }
+
+  /** Queues every namespace's key of an organization (after an acceptance, a delivery). */
+  private enqueueOrganization(org: string): void {
+    for (const key of this.allKeys()) {
+      if (key.kind === 'Organization' && key.name === org) this.enqueue(key);
+    }
+  }
+
+  private async listen(): Promise<void> {
+    const { log, pool } = this.options;
+    try {
+      const client = await pool.connect();
+      client.on('notification', (message) => {
+        try {
+          const payload = JSON.parse(message.payload ?? '{}') as { org?: string };
+          if (typeof payload.org === 'string') this.enqueueOrganization(payload.org);
+        } catch {
+          log.warn('ignored a malformed notification', { channel: message.channel });
+        }
+      });
+      client.on('error', (error) => {
+        log.warn('lost the LISTEN connection; reconnecting', { error: String(error) });
+        if (this.listener === client) this.listener = undefined;
+        client.release(true);
+        if (this.running) setTimeout(() => void this.listen(), 1_000).unref();
+      });
+      await client.query(`LISTEN ${INVITATION_CHANNEL}`);
+      this.listener = client;
+      // Anything accepted while not listening is caught by one pass over every organization.
+      this.resync();
+    } catch (error) {
+      log.warn('could not LISTEN; retrying', { error: String(error) });
+      if (this.running) setTimeout(() => void this.listen(), 2_000).unref();
+    }
+  }
+
+  /** Sends what the outbox holds (one run at a time; a request during a run runs again after). */
+  private deliver(): void {
+    const delivery = this.options.delivery;
+    if (delivery === undefined || !this.running) return;
+    if (this.delivering !== undefined) {
+      this.deliverAgain = true;
+      return;
+    }
+    const since = new Date();
+    this.delivering = (async () => {
+      try {
+        const report = await deliverOutbox(this.options.pool, delivery);
+        if (report.sent > 0) {
+          this.metrics.invitationsSent.inc({}, report.sent);
+          this.options.log.info('invitations sent', { sent: report.sent, failed: report.failed });
+          const { rows } = await this.options.pool.query<{ name: string }>(
+            `SELECT DISTINCT o.name FROM invitations i JOIN organizations o USING (org_id) WHERE i.sent_at >= $1`,
+            [since],
+          );
+          for (const row of rows) this.enqueueOrganization(row.name);
+        }
+        if (report.failed > 0) {
+          this.options.log.warn('invitations not sent; will retry', { failed: report.failed });
+        }
+      } catch (error) {
+        this.options.log.warn('delivery failed; will retry', { error: String(error) });
+      } finally {
+        this.delivering = undefined;
+        if (this.deliverAgain) {
+          this.deliverAgain = false;
+          this.deliver();
+        }
+      }
+    })();
+  }
+
+  private async serveProbes(port: number): Promise<void> {
+    this.probeServer = createServer((req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      const send = (code: number, body: string, type = 'text/plain; charset=utf-8') => {
+        res.writeHead(code, { 'Content-Type': type });
+        res.end(body);
+      };
+      if (path === '/metrics') return send(200, this.metrics.render(), 'text/plain; version=0.0.4');
+      if (path === '/healthz') return send(200, 'ok\n');
+      if (path === '/readyz') {
+        void this.isReady().then((ready) =>
+          send(ready ? 200 : 503, ready ? 'ok\n' : 'not ready\n'),
+        );
+        return;
+      }
+      send(404, 'not found\n');
+    });
+    await new Promise<void>((resolve) =>
+      this.probeServer?.listen(port, this.options.probeHost ?? '0.0.0.0', resolve),
+    );
+    this.port = (this.probeServer.address() as AddressInfo).port;
+  }
+}

@@ -1,0 +1,742 @@
+/**
+ * Reconciles one work-queue key against the access database, through the same core as the CLI:
+ * resources become documents of Roster's format, are checked by the same schema and rules, become
+ * records, and are planned and applied by `applyChanges` (one transaction, every refusal rule).
+ *
+ * An organization's key covers its Organization and every Membership, Grant and Contact naming it
+ * in the namespace. Records the operator wrote for that organization that no resource declares
+ * any more are removed; records of other managers (the CLI, another cluster or namespace) are
+ * never taken over or removed (the planner refuses, and the refusal shows in status).
+ */
+import type pg from 'pg';
+import {
+  checkDocument,
+  declaredName,
+  type CheckedDocument,
+} from '../../src/core/check-document.js';
+import { buildDesiredState } from '../../src/core/desired-state.js';
+import { organizationSpec, planSpec, roleSpec } from '../../src/core/export.js';
+import type { Finding } from '../../src/core/findings.js';
+import type { ParsedDocument } from '../../src/core/parse.js';
+import {
+  DEFAULT_MAX_ORG_REMOVAL_RATIO,
+  orgOf,
+  type ActualState,
+  type Plan,
+  type PlanOptions,
+} from '../../src/core/plan.js';
+import {
+  desiredRecords,
+  recordKey,
+  type DesiredRecord,
+  type RecordId,
+} from '../../src/core/records.js';
+import { checkRules } from '../../src/core/rules.js';
+import type { Kind } from '../../src/core/schema/index.js';
+import { applyChanges, PlanRefusedError } from '../../src/db/apply.js';
+import { readSnapshot } from '../../src/db/snapshot.js';
+import {
+  deletionPolicyOf,
+  describeObject,
+  documentOf,
+  FINALIZER,
+  hasFinalizer,
+  isDeleting,
+  isPaused,
+  managerOf,
+  type RosterObject,
+  type WorkKey,
+} from './resources.js';
+import { conditionsFor, type Condition } from './status.js';
+
+/** What the reconciler reads from the cluster (the informers' caches). */
+export interface ClusterView {
+  objects(kind: Kind, namespace: string): readonly RosterObject[];
+}
+
+/** What the reconciler writes to the cluster. */
+export interface ClusterWriter {
+  /** Sets the finalizers, with the object's resourceVersion (409 on a stale copy). */
+  setFinalizers(kind: Kind, o: RosterObject, finalizers: string[]): Promise<void>;
+  /** Writes the status subresource. */
+  patchStatus(kind: Kind, o: RosterObject, status: Record<string, unknown>): Promise<void>;
+  /** Records a Kubernetes Event on the object. */
+  event(
+    kind: Kind,
+    o: RosterObject,
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+  ): void;
+}
+
+export interface ReconcilerOptions {
+  /** Names this cluster in the records' manager: `operator:<cluster>/<namespace>`. */
+  readonly cluster: string;
+  readonly maxOrgRemovalRatio?: number;
+  /** How long an apply waits for another (ms). */
+  readonly lockWaitMs?: number;
+}
+
+/** A reconcile outcome that retrying will not change (bad input): not retried, shown in status. */
+export class TerminalError extends Error {}
+
+/** What one reconcile did. */
+export interface ReconcileResult {
+  readonly plan?: Plan;
+  readonly rowsWritten: number;
+  /** Other keys to reconcile now (organizations waiting for a plan or a role). */
+  readonly follow: readonly WorkKey[];
+}
+
+interface Entry {
+  readonly kind: Kind;
+  readonly object: RosterObject;
+  readonly file: string;
+}
+
+const documentFile = (kind: Kind, o: RosterObject) => describeObject(kind, o);
+
+function parsedOf(file: string, value: unknown): ParsedDocument {
+  return { file, index: 0, value, locate: (path) => ({ file, line: 0, column: 0, path }) };
+}
+
+/** The message of findings, one per line, paths included. */
+function describeFindings(findings: readonly Finding[]): string {
+  return findings
+    .map((f) => {
+      const path = f.location?.path ?? [];
+      return `${path.length > 0 ? `${path.join('.')}: ` : ''}${f.message}`;
+    })
+    .join('; ');
+}
+
+export class Reconciler {
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly view: ClusterView,
+    private readonly writer: ClusterWriter,
+    private readonly options: ReconcilerOptions,
+  ) {}
+
+  private planOptions(namespace: string, overrides: Partial<PlanOptions> = {}): PlanOptions {
+    return {
+      manager: managerOf(this.options.cluster, namespace),
+      prune: false,
+      maxOrgRemovalRatio: this.options.maxOrgRemovalRatio ?? DEFAULT_MAX_ORG_REMOVAL_RATIO,
+      now: new Date(),
+      scope: [],
+      ...overrides,
+    };
+  }
+
+  async reconcile(key: WorkKey): Promise<ReconcileResult> {
+    return key.kind === 'Organization'
+      ? this.reconcileOrganization(key)
+      : this.reconcileCatalog(key);
+  }
+
+  /** Adds the finalizer to live resources that lack it. */
+  private async ensureFinalizers(entries: readonly Entry[]): Promise<void> {
+    for (const { kind, object } of entries) {
+      if (isDeleting(object) || hasFinalizer(object)) continue;
+      await this.writer.setFinalizers(kind, object, [
+        ...(object.metadata.finalizers ?? []),
+        FINALIZER,
+      ]);
+    }
+  }
+
+  private async releaseFinalizers(entries: readonly Entry[]): Promise<void> {
+    for (const { kind, object } of entries) {
+      if (!hasFinalizer(object)) continue;
+      await this.writer.setFinalizers(
+        kind,
+        object,
+        (object.metadata.finalizers ?? []).filter((f) => f !== FINALIZER),
+      );
+    }
+  }
+
+  private async writeStatus(entry: Entry, status: Record<string, unknown>): Promise<void> {
+    const current = entry.object.status ?? {};
+    const next = { ...current, ...status };
+    if (JSON.stringify(next) === JSON.stringify(current)) return;
+    await this.writer.patchStatus(entry.kind, entry.object, status);
+  }
+
+  private async setConditions(
+    entry: Entry,
+    outcome: { ready: boolean | 'unchanged'; reason: string; message: string },
+    extra: Record<string, unknown> = {},
+  ): Promise<void> {
+    const conditions: Condition[] = conditionsFor(entry.object, outcome);
+    await this.writeStatus(entry, {
+      observedGeneration: entry.object.metadata.generation ?? 0,
+      conditions,
+      ...extra,
+    });
+  }
+
+  /**
+   * Checks the documents of `entries` together with the namespace's Plans and Roles and the
+   * catalog and organization already in the database (so that references resolve as for the
+   * CLI); returns the checked documents and each entry's error findings.
+   */
+  private check(
+    entries: readonly Entry[],
+    namespace: string,
+    snapshot: ActualState,
+    org: string | undefined,
+  ): {
+    checked: Map<string, CheckedDocument>;
+    errors: Map<string, Finding[]>;
+    records: DesiredRecord[];
+  } {
+    const checked = new Map<string, CheckedDocument>();
+    const errors = new Map<string, Finding[]>();
+    const unchecked = new Set<string>();
+    const context: CheckedDocument[] = [];
+    const addError = (file: string, findings: Finding[]) =>
+      errors.set(file, [...(errors.get(file) ?? []), ...findings]);
+
+    for (const entry of entries) {
+      const value = documentOf(entry.kind, entry.object);
+      const result = checkDocument(parsedOf(entry.file, value));
+      if (Array.isArray(result)) {
+        addError(
+          entry.file,
+          result.filter((f) => f.severity === 'error'),
+        );
+        const name = declaredName(value);
+        if (name !== undefined) unchecked.add(name);
+      } else {
+        checked.set(entry.file, result);
+      }
+    }
+    // Plans and Roles the references may name: the namespace's own resources first, then what the
+    // database already holds (declared elsewhere), then nothing (the rules report it).
+    const declared = new Set<string>();
+    if (org !== undefined) {
+      for (const kind of ['Plan', 'Role'] as const) {
+        for (const o of this.view.objects(kind, namespace)) {
+          if (isDeleting(o)) continue;
+          const result = checkDocument(parsedOf(documentFile(kind, o), documentOf(kind, o)));
+          if (Array.isArray(result)) unchecked.add(`${kind}/${o.metadata.name ?? ''}`);
+          else context.push(result);
+          declared.add(`${kind}/${o.metadata.name ?? ''}`);
+        }
+      }
+    }
+    for (const r of snapshot.records) {
+      const name = r.id.name ?? '';
+      if (r.id.kind === 'plan' && !declared.has(`Plan/${name}`) && checked.size > 0) {
+        context.push(databaseDocument('Plan', name, planSpec(r.fields)));
+      } else if (r.id.kind === 'role' && !declared.has(`Role/${name}`) && checked.size > 0) {
+        context.push(databaseDocument('Role', name, roleSpec(r.fields)));
+      }
+    }
+    if (
+      org !== undefined &&
+      ![...checked.values()].some((c) => c.document.kind === 'Organization')
+    ) {
+      const record = snapshot.records.find(
+        (r) => r.id.kind === 'organization' && r.id.name === org,
+      );
+      if (record !== undefined) {
+        const spec = organizationSpec(
+          record,
+          snapshot.records.filter((r) => r.id.org === org),
+        );
+        context.push(databaseDocument('Organization', org, spec));
+      }
+    }
+    const { state, findings } = buildDesiredState([...checked.values(), ...context]);
+    const all = [...findings, ...checkRules(state, { now: new Date(), unchecked })];
+    for (const f of all) {
+      const file = f.location?.file;
+      if (f.severity !== 'error' || file === undefined || !checked.has(file)) continue;
+      addError(file, [f]);
+    }
+    const records = desiredRecords(state).filter((r) => {
+      const file = r.source?.document.file;
+      return file !== undefined && checked.has(file) && !errors.has(file);
+    });
+    return { checked, errors, records };
+  }
+
+  /** The record ids a resource declares, from its identity fields alone (even if invalid). */
+  private identities(kind: Kind, o: RosterObject, snapshot: ActualState): RecordId[] | undefined {
+    const placeholders: Record<string, Record<string, unknown>> = {
+      Organization: { owner: 'placeholder@roster.invalid' },
+      Membership: { role: 'developer' },
+      Grant: { role: 'resource-developer' },
+      Contact: { categories: ['general'] },
+    };
+    const spec = o.spec ?? {};
+    const identity =
+      kind === 'Organization'
+        ? {
+            ...placeholders.Organization,
+            owner: spec.owner ?? placeholders.Organization?.owner,
+            members: spec.members,
+            contacts: spec.contacts,
+          }
+        : {
+            ...placeholders[kind],
+            org: spec.org,
+            user: spec.user,
+            resource: spec.resource,
+            email: spec.email,
+          };
+    const clean = Object.fromEntries(Object.entries(identity).filter(([, v]) => v !== undefined));
+    const file = documentFile(kind, o);
+    const result = checkDocument(parsedOf(file, { ...documentOf(kind, o), spec: clean }));
+    if (Array.isArray(result)) return undefined;
+    const { state } = buildDesiredState([result]);
+    const ids = desiredRecords(state).map((r) => r.id);
+    if (kind === 'Organization') {
+      // The organization's resources too (an invalid resource list still claims what exists).
+      const name = o.metadata.name ?? '';
+      ids.push(
+        ...snapshot.records
+          .filter((r) => r.id.kind === 'resource' && r.id.org === name)
+          .map((r) => r.id),
+      );
+    }
+    return ids;
+  }
+
+  private async reconcileOrganization(key: WorkKey): Promise<ReconcileResult> {
+    const { namespace, name: org } = key;
+    const manager = managerOf(this.options.cluster, namespace);
+    const entries: Entry[] = [];
+    for (const kind of ['Organization', 'Membership', 'Grant', 'Contact'] as const) {
+      for (const object of this.view.objects(kind, namespace)) {
+        const belongs =
+          kind === 'Organization' ? object.metadata.name === org : object.spec?.org === org;
+        if (belongs) entries.push({ kind, object, file: documentFile(kind, object) });
+      }
+    }
+    const orgEntry = entries.find((e) => e.kind === 'Organization');
+    if (orgEntry !== undefined && isPaused(orgEntry.object) && !isDeleting(orgEntry.object)) {
+      for (const entry of entries) {
+        await this.setConditions(entry, {
+          ready: 'unchanged',
+          reason: 'Paused',
+          message: `${PAUSED_MESSAGE} (on Organization ${org})`,
+        });
+      }
+      return { rowsWritten: 0, follow: [] };
+    }
+    await this.ensureFinalizers(entries.filter((e) => !isPaused(e.object)));
+
+    const client = await this.pool.connect();
+    let snapshot: ActualState;
+    try {
+      snapshot = await readSnapshot(client, [org]);
+    } finally {
+      client.release();
+    }
+
+    const orgDeleting = orgEntry !== undefined && isDeleting(orgEntry.object);
+    const orgRemoved = orgDeleting && deletionPolicyOf(orgEntry.object) === 'Delete';
+    const live = entries.filter(
+      (e) =>
+        !isDeleting(e.object) && !isPaused(e.object) && !(orgRemoved && e.kind !== 'Organization'),
+    );
+    const { errors, records: checkedRecords } = this.check(live, namespace, snapshot, org);
+
+    const orgInDatabase = snapshot.records.some(
+      (r) => r.id.kind === 'organization' && r.id.name === org,
+    );
+    const orgUsable =
+      orgEntry === undefined
+        ? orgInDatabase
+        : !isDeleting(orgEntry.object) && !errors.has(orgEntry.file) && !isPaused(orgEntry.object);
+    // Without a usable organization, its members cannot be applied; they wait (and keep their records).
+    const blocked = new Set(
+      orgUsable
+        ? []
+        : entries
+            .filter(
+              (e) => e.kind !== 'Organization' && !isDeleting(e.object) && !isPaused(e.object),
+            )
+            .map((e) => e.file),
+    );
+    const desired = checkedRecords.filter((r) => !blocked.has(r.source?.document.file ?? ''));
+    const desiredKeys = new Set(desired.map((r) => recordKey(r.id)));
+
+    // What stays claimed although not desired: invalid, blocked or paused resources, and orphans.
+    const claimed = new Set<string>();
+    const releases: RecordId[] = [];
+    let collectable = true;
+    for (const entry of entries) {
+      const deleting = isDeleting(entry.object);
+      const orphan = deleting && deletionPolicyOf(entry.object) === 'Orphan';
+      const keep =
+        errors.has(entry.file) ||
+        (blocked.has(entry.file) && !orgRemoved) ||
+        isPaused(entry.object) ||
+        orphan;
+      if (!keep) continue;
+      if (deleting && !orphan) continue;
+      const ids = this.identities(entry.kind, entry.object, snapshot);
+      if (ids === undefined) {
+        collectable = false;
+        continue;
+      }
+      for (const id of ids) {
+        claimed.add(recordKey(id));
+        if (orphan) releases.push(id);
+      }
+    }
+    const removals = collectable
+      ? snapshot.records
+          .filter(
+            (r) =>
+              // Deleting an organization (policy Delete) also removes what was made in the app
+              // (unmanaged); records another manager owns stay, and the planner refuses.
+              (r.managedBy === manager || (orgRemoved && r.managedBy === null)) &&
+              orgOf(r.id) === org &&
+              r.id.kind !== 'plan' &&
+              r.id.kind !== 'role' &&
+              !desiredKeys.has(recordKey(r.id)) &&
+              !claimed.has(recordKey(r.id)),
+          )
+          .map((r) => r.id)
+      : [];
+
+    let plan: Plan | undefined;
+    let rowsWritten = 0;
+    try {
+      const result = await applyChanges(
+        this.pool,
+        {
+          records: desired,
+          removals,
+          releases,
+          options: this.planOptions(namespace, {
+            scope: [org],
+            ...(orgRemoved && { maxOrgRemovalRatio: 1 }),
+          }),
+        },
+        {
+          actor: manager,
+          source: { operator: this.options.cluster, namespace },
+          ...(this.options.lockWaitMs !== undefined && { lockWaitMs: this.options.lockWaitMs }),
+        },
+      );
+      plan = result.plan;
+      rowsWritten = result.rowsWritten;
+    } catch (error) {
+      if (error instanceof PlanRefusedError) {
+        const message = error.refusals.map((r) => r.message).join('; ');
+        for (const entry of entries) {
+          await this.setConditions(entry, { ready: false, reason: 'Refused', message });
+        }
+        if (orgEntry !== undefined) {
+          this.writer.event('Organization', orgEntry.object, 'Warning', 'Refused', message);
+        } else if (entries[0] !== undefined) {
+          this.writer.event(entries[0].kind, entries[0].object, 'Warning', 'Refused', message);
+        }
+      } else {
+        const message = error instanceof Error ? error.message : String(error);
+        for (const entry of entries.filter((e) => !isDeleting(e.object))) {
+          await this.setConditions(entry, { ready: 'unchanged', reason: 'ApplyFailed', message });
+        }
+      }
+      throw error;
+    }
+
+    // Events: one per invitation queued, on the resource that declares the member.
+    if (plan !== undefined) {
+      const bySubject = new Map<string, Entry>();
+      for (const r of desired) {
+        const entry = entries.find((e) => e.file === r.source?.document.file);
+        if (entry !== undefined) bySubject.set(recordKey(r.id), entry);
+      }
+      for (const inv of plan.invitations) {
+        const id: RecordId =
+          inv.subject === 'membership'
+            ? { kind: 'membership', org: inv.org, user: inv.user }
+            : { kind: 'grant', org: inv.org, user: inv.user, resource: inv.resource ?? '' };
+        const entry = bySubject.get(recordKey(id)) ?? orgEntry;
+        if (entry === undefined) continue;
+        this.writer.event(
+          entry.kind,
+          entry.object,
+          'Normal',
+          'InvitationQueued',
+          `Invitation to ${inv.user} as ${inv.role} in ${inv.org} queued (${inv.reason})`,
+        );
+      }
+    }
+
+    // Deleted resources whose records are gone (or released): let Kubernetes finish deleting them.
+    await this.releaseFinalizers(entries.filter((e) => isDeleting(e.object)));
+
+    // Status of the others.
+    const facts = await readFacts(this.pool, org);
+    for (const entry of entries) {
+      if (isDeleting(entry.object)) continue;
+      if (isPaused(entry.object)) {
+        await this.setConditions(entry, {
+          ready: 'unchanged',
+          reason: 'Paused',
+          message: PAUSED_MESSAGE,
+        });
+        continue;
+      }
+      const invalid = errors.get(entry.file);
+      if (invalid !== undefined) {
+        const reason = invalid.every((f) => REFERENCE_CODES.has(f.code))
+          ? 'MissingReference'
+          : 'Invalid';
+        await this.setConditions(entry, {
+          ready: false,
+          reason,
+          message: describeFindings(invalid),
+        });
+        continue;
+      }
+      if (blocked.has(entry.file)) {
+        const why =
+          orgEntry === undefined
+            ? `Organization ${org} is not declared in namespace ${namespace} and does not exist in the access database`
+            : isDeleting(orgEntry.object)
+              ? `Organization ${org} is being deleted`
+              : `Organization ${org} is not valid; see its status`;
+        await this.setConditions(entry, {
+          ready: false,
+          reason: 'OrganizationNotReady',
+          message: why,
+        });
+        continue;
+      }
+      await this.setConditions(
+        entry,
+        { ready: true, reason: 'Applied', message: 'The access database matches this resource' },
+        facts.statusOf(entry.kind, entry.object),
+      );
+    }
+    const invalidCount = [...errors.keys()].length;
+    if (invalidCount > 0) {
+      const summary = [...errors.entries()]
+        .map(([file, f]) => `${file}: ${describeFindings(f)}`)
+        .join(' | ');
+      // A reference to something not there yet (a Plan applied after its Organization, a plan
+      // made with the CLI) can resolve by itself: retried with backoff.
+      const waiting = [...errors.values()].flat().every((f) => REFERENCE_CODES.has(f.code));
+      if (waiting) throw new Error(`waiting for references: ${summary}`);
+      // Bad input: reconciling again will not help until the resource changes (which queues it).
+      throw new TerminalError(
+        `${invalidCount} resource(s) of organization ${org} are invalid: ${[...errors.entries()].map(([file, f]) => `${file}: ${describeFindings(f)}`).join(' | ')}`,
+      );
+    }
+    return { plan, rowsWritten, follow: [] };
+  }
+
+  private async reconcileCatalog(key: WorkKey): Promise<ReconcileResult> {
+    const { namespace, name } = key;
+    const kind = key.kind as 'Plan' | 'Role';
+    const manager = managerOf(this.options.cluster, namespace);
+    const object = this.view.objects(kind, namespace).find((o) => o.metadata.name === name);
+    const id: RecordId = { kind: kind === 'Plan' ? 'plan' : 'role', name };
+    const follow = this.view
+      .objects('Organization', namespace)
+      .map((o) => ({ namespace, kind: 'Organization' as const, name: o.metadata.name ?? '' }));
+    if (object !== undefined && isPaused(object)) {
+      const entry = { kind, object, file: documentFile(kind, object) };
+      await this.setConditions(entry, {
+        ready: 'unchanged',
+        reason: 'Paused',
+        message: PAUSED_MESSAGE,
+      });
+      return { rowsWritten: 0, follow: [] };
+    }
+    const apply = async (records: DesiredRecord[], removals: RecordId[], releases: RecordId[]) =>
+      applyChanges(
+        this.pool,
+        { records, removals, releases, options: this.planOptions(namespace, { scope: [] }) },
+        {
+          actor: manager,
+          source: { operator: this.options.cluster, namespace },
+          ...(this.options.lockWaitMs !== undefined && { lockWaitMs: this.options.lockWaitMs }),
+        },
+      );
+    if (object === undefined) {
+      // Deleted without the finalizer's help (or never here): remove what this namespace wrote.
+      const client = await this.pool.connect();
+      let snapshot: ActualState;
+      try {
+        snapshot = await readSnapshot(client, []);
+      } finally {
+        client.release();
+      }
+      const mine = snapshot.records.find(
+        (r) => recordKey(r.id) === recordKey(id) && r.managedBy === manager,
+      );
+      if (mine === undefined) return { rowsWritten: 0, follow: [] };
+      try {
+        const result = await apply([], [id], []);
+        return { plan: result.plan, rowsWritten: result.rowsWritten, follow };
+      } catch (error) {
+        if (error instanceof PlanRefusedError) throw new TerminalError(error.message);
+        throw error;
+      }
+    }
+    const entry: Entry = { kind, object, file: documentFile(kind, object) };
+    if (!isDeleting(object)) await this.ensureFinalizers([entry]);
+    try {
+      let result;
+      if (isDeleting(object)) {
+        const orphan = deletionPolicyOf(object) === 'Orphan';
+        result = await apply([], orphan ? [] : [id], orphan ? [id] : []);
+        await this.releaseFinalizers([entry]);
+        return { plan: result.plan, rowsWritten: result.rowsWritten, follow };
+      }
+      const client = await this.pool.connect();
+      let snapshot: ActualState;
+      try {
+        snapshot = await readSnapshot(client, []);
+      } finally {
+        client.release();
+      }
+      const { errors, records } = this.check([entry], namespace, snapshot, undefined);
+      const invalid = errors.get(entry.file);
+      if (invalid !== undefined) {
+        await this.setConditions(entry, {
+          ready: false,
+          reason: 'Invalid',
+          message: describeFindings(invalid),
+        });
+        throw new TerminalError(`${entry.file}: ${describeFindings(invalid)}`);
+      }
+      result = await apply(records, [], []);
+      await this.setConditions(entry, {
+        ready: true,
+        reason: 'Applied',
+        message: 'The access database matches this resource',
+      });
+      return {
+        plan: result.plan,
+        rowsWritten: result.rowsWritten,
+        follow: result.rowsWritten > 0 ? follow : [],
+      };
+    } catch (error) {
+      if (error instanceof PlanRefusedError) {
+        const message = error.refusals.map((r) => r.message).join('; ');
+        await this.setConditions(entry, { ready: false, reason: 'Refused', message });
+        this.writer.event(kind, object, 'Warning', 'Refused', message);
+      } else if (!(error instanceof TerminalError)) {
+        const message = error instanceof Error ? error.message : String(error);
+        if (!isDeleting(object)) {
+          await this.setConditions(entry, { ready: 'unchanged', reason: 'ApplyFailed', message });
+        }
+      }
+      throw error;
+    }
+  }
+}
+
+/** Findings about a reference to something that may yet appear. */
+const REFERENCE_CODES = new Set([
+  'unknown-plan',
+  'unknown-role',
+  'unknown-organization',
+  'unknown-resource',
+]);
+
+const PAUSED_MESSAGE = `Reconciling is paused by the annotation roster.dev/paused="true"`;
+
+function databaseDocument(
+  kind: Kind,
+  name: string,
+  spec: Record<string, unknown>,
+): CheckedDocument {
+  const value = { apiVersion: 'roster.dev/v1alpha1', kind, metadata: { name }, spec };
+  const result = checkDocument(parsedOf(`database:${kind}/${name}`, value));
+  if (Array.isArray(result)) {
+    throw new Error(
+      `the database's ${kind} ${name} does not read back: ${describeFindings(result)}`,
+    );
+  }
+  return result;
+}
+
+/** What the database knows about members: status, invitation state, counts. */
+interface Facts {
+  statusOf(kind: Kind, o: RosterObject): Record<string, unknown>;
+}
+
+async function readFacts(pool: pg.Pool, org: string): Promise<Facts> {
+  const { rows } = await pool.query<{
+    subject: 'membership' | 'grant';
+    email: string;
+    resource: string | null;
+    status: string;
+    joined_at: Date | null;
+    invitation: string | null;
+    sent_at: Date | null;
+    expires_at: Date | null;
+  }>(
+    `WITH m AS (
+       SELECT 'membership' AS subject, m.org_id, m.user_id, NULL::text AS rtype, NULL::text AS rname,
+              m.status, m.joined_at
+         FROM memberships m JOIN organizations o USING (org_id) WHERE o.name = $1
+       UNION ALL
+       SELECT 'grant', g.org_id, g.user_id, g.resource_type, g.resource_name, g.status, g.joined_at
+         FROM grants g JOIN organizations o USING (org_id) WHERE o.name = $1)
+     SELECT m.subject, u.email, CASE WHEN m.rtype IS NULL THEN NULL ELSE m.rtype || '/' || m.rname END AS resource,
+            m.status, m.joined_at, i.status AS invitation, i.sent_at, i.expires_at
+       FROM m JOIN users u USING (user_id)
+       LEFT JOIN LATERAL (
+         SELECT i.status, i.sent_at, i.expires_at FROM invitations i
+          WHERE i.org_id = m.org_id AND i.user_id = m.user_id AND i.subject = m.subject
+            AND i.resource_type IS NOT DISTINCT FROM m.rtype AND i.resource_name IS NOT DISTINCT FROM m.rname
+          ORDER BY i.invitation_id DESC LIMIT 1) i ON true`,
+    [org],
+  );
+  const STATE: Record<string, string> = {
+    pending: 'Pending',
+    accepted: 'Accepted',
+    expired: 'Expired',
+    revoked: 'Revoked',
+  };
+  const byKey = new Map(rows.map((r) => [`${r.subject}/${r.email}/${r.resource ?? ''}`, r]));
+  const members = rows.filter((r) => r.subject === 'membership').length;
+  const pending = rows.filter((r) => r.invitation === 'pending').length;
+  const iso = (d: Date | null) =>
+    d === null ? undefined : d.toISOString().replace(/\.\d+Z$/, 'Z');
+  const invitationOf = (r: (typeof rows)[number]) =>
+    r.invitation === null
+      ? undefined
+      : {
+          state: STATE[r.invitation] ?? 'Pending',
+          ...(r.sent_at !== null && { sentAt: iso(r.sent_at) }),
+          ...(r.expires_at !== null && { expiresAt: iso(r.expires_at) }),
+        };
+  const lower = (v: unknown) => String(v ?? '').toLowerCase();
+  return {
+    statusOf(kind, o) {
+      if (kind === 'Organization') return { members, pendingInvitations: pending };
+      if (kind === 'Membership') {
+        const r = byKey.get(`membership/${lower(o.spec?.user)}/`);
+        if (r === undefined) return {};
+        const invitation = invitationOf(r);
+        return {
+          memberStatus: r.status,
+          ...(r.joined_at !== null && { joinedAt: iso(r.joined_at) }),
+          ...(invitation !== undefined && { invitation }),
+        };
+      }
+      if (kind === 'Grant') {
+        const r = byKey.get(`grant/${lower(o.spec?.user)}/${String(o.spec?.resource ?? '')}`);
+        const invitation = r === undefined ? undefined : invitationOf(r);
+        return invitation === undefined ? {} : { invitation };
+      }
+      return {};
+    },
+  };
+}

@@ -1,0 +1,436 @@
+/**
+ * The operator end to end: the real kubectl applies Roster's custom resources to the
+ * protocol-level API server (test/kube/api-server.ts), operators in this process reconcile them
+ * into a real PostgreSQL and send invitations to a real SMTP server on loopback.
+ */
+import { execFileSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import type { Operator } from '../operator/src/operator.js';
+import { acceptInvitation } from '../src/invitations/accept.js';
+import { ROOT } from './support/run-roster.js';
+import { linkOf, recipientOf } from './support/smtp.js';
+import { eventually, startCluster, type TestCluster } from './kube/harness.js';
+
+let cluster: TestCluster;
+let operator: Operator;
+
+beforeAll(async () => {
+  cluster = await startCluster();
+  operator = await cluster.startOperator();
+});
+
+afterAll(async () => {
+  await cluster?.dispose();
+});
+
+const query = async (sql: string, params: unknown[] = []) =>
+  (await cluster.db.pool.query(sql, params)).rows;
+
+const kubectl = (...args: string[]) => cluster.kubectl(args);
+const apply = (yaml: string, namespace = 'default') =>
+  cluster.kubectl(['apply', '--validate=false', '-n', namespace, '-f', '-'], yaml);
+
+/** `.status` of a resource, read with kubectl. */
+async function statusOf(resource: string, namespace = 'default') {
+  const run = await kubectl('get', resource, '-n', namespace, '-o', 'json');
+  if (run.status !== 0) return undefined;
+  return JSON.parse(run.stdout) as {
+    metadata: { generation: number; finalizers?: string[] };
+    status?: {
+      observedGeneration?: number;
+      memberStatus?: string;
+      invitation?: { state: string; sentAt?: string };
+      members?: number;
+      conditions?: {
+        type: string;
+        status: string;
+        reason: string;
+        message: string;
+        observedGeneration: number;
+      }[];
+    };
+  };
+}
+
+const condition = (s: Awaited<ReturnType<typeof statusOf>>, type: string) =>
+  s?.status?.conditions?.find((c) => c.type === type);
+
+async function roleOf(org: string, email: string) {
+  const rows = await query(
+    `SELECT m.role, m.managed_by FROM memberships m JOIN organizations o USING (org_id)
+       JOIN users u USING (user_id) WHERE o.name = $1 AND u.email = $2`,
+    [org, email],
+  );
+  return rows[0] as { role: string; managed_by: string | null } | undefined;
+}
+
+const membership = (name: string, org: string, user: string, role: string, extra = '') =>
+  `apiVersion: roster.dev/v1alpha1\nkind: Membership\nmetadata: { name: ${name} }\nspec: { org: ${org}, user: ${user}, role: ${role}${extra} }\n`;
+
+const organization = (name: string, owner: string, plan = 'agency-client') =>
+  `apiVersion: roster.dev/v1alpha1\nkind: Organization\nmetadata: { name: ${name} }\nspec: { plan: ${plan}, owner: ${owner} }\n`;
+
+describe('the operator', () => {
+  it('applies the examples with kubectl: database filled, invitations sent, memberships Ready', async () => {
+    const applied = await kubectl(
+      'apply',
+      '--validate=false',
+      '-f',
+      `${ROOT}examples/hosting-agency/`,
+    );
+    expect(applied.stderr).toBe('');
+    const lines = await eventually('every membership Ready', async () => {
+      const table = await kubectl('get', 'memberships');
+      const rows = table.stdout.trim().split('\n').slice(1);
+      return rows.length === 7 && rows.every((l) => /\sinvited\s+True\s/.test(l))
+        ? rows
+        : undefined;
+    });
+    expect(lines.join('\n')).toContain('pixel-forge-samir');
+    const members = await query(
+      `SELECT o.name AS org, u.email, m.role, m.managed_by FROM memberships m
+         JOIN organizations o USING (org_id) JOIN users u USING (user_id)`,
+    );
+    // 7 Membership resources and the 3 owners of the Organizations.
+    expect(members).toHaveLength(10);
+    expect(new Set(members.map((m) => m.managed_by))).toEqual(new Set(['operator:test/default']));
+    const grants = await query(`SELECT count(*)::int AS n FROM grants`);
+    expect(grants[0]?.n).toBe(3);
+    // Every member and grantee gets an e-mail (hugo once per organization).
+    await eventually('13 invitations sent', () => cluster.smtp.messages.length >= 13);
+    const recipients = cluster.smtp.messages.map(recipientOf);
+    expect(recipients).toContain('samir.haddad@pixelforge.studio');
+    const samir = await eventually('sentAt in status', async () => {
+      const s = await statusOf('membership/pixel-forge-samir');
+      return s?.status?.invitation?.sentAt !== undefined ? s : undefined;
+    });
+    expect(samir.status?.invitation?.state).toBe('Pending');
+    expect(samir.metadata.finalizers).toEqual(['roster.dev/finalizer']);
+    expect(condition(samir, 'Synced')).toMatchObject({
+      status: 'True',
+      reason: 'Applied',
+      observedGeneration: 1,
+    });
+    const org = await statusOf('organization/pixel-forge');
+    expect(org?.status?.members).toBe(5);
+    const events = await kubectl('get', 'events', '-o', 'json');
+    const reasons = (
+      JSON.parse(events.stdout).items as { reason: string; involvedObject: { name: string } }[]
+    )
+      .filter((e) => e.involvedObject.name === 'pixel-forge-samir')
+      .map((e) => e.reason);
+    expect(reasons).toContain('InvitationQueued');
+  });
+
+  it('shows an accepted invitation at once (LISTEN/NOTIFY, no resync)', async () => {
+    const mail = cluster.smtp.messages.find(
+      (m) =>
+        recipientOf(m) === 'samir.haddad@pixelforge.studio' && /Pixel Forge/.test(m.subject ?? ''),
+    );
+    expect(mail).toBeDefined();
+    const token =
+      linkOf(mail as NonNullable<typeof mail>)
+        .split('/')
+        .pop() ?? '';
+    await acceptInvitation(cluster.db.pool, token);
+    const s = await eventually(
+      'Accepted in status',
+      async () => {
+        const status = await statusOf('membership/pixel-forge-samir');
+        return status?.status?.invitation?.state === 'Accepted' ? status : undefined;
+      },
+      5_000,
+    );
+    expect(s.status?.memberStatus).toBe('active');
+  });
+
+  it('changes a role when the spec changes, with observedGeneration following', async () => {
+    const patched = await kubectl(
+      'patch',
+      'membership',
+      'pixel-forge-lea',
+      '--type',
+      'merge',
+      '-p',
+      '{"spec":{"role":"administrator"}}',
+    );
+    expect(patched.status).toBe(0);
+    await eventually(
+      'role in the database',
+      async () =>
+        (await roleOf('pixel-forge', 'lea.petit@pixelforge.studio'))?.role === 'administrator',
+    );
+    const s = await eventually('observedGeneration 2', async () => {
+      const status = await statusOf('membership/pixel-forge-lea');
+      return condition(status, 'Ready')?.observedGeneration === 2 ? status : undefined;
+    });
+    expect(s.metadata.generation).toBe(2);
+    expect(condition(s, 'Ready')?.status).toBe('True');
+  });
+
+  it('deletes the record on delete (deletionPolicy Delete, the default)', async () => {
+    const deleted = await kubectl('delete', 'membership', 'pixel-forge-lea', '--timeout=20s');
+    expect(deleted.status).toBe(0);
+    expect(await roleOf('pixel-forge', 'lea.petit@pixelforge.studio')).toBeUndefined();
+    expect((await kubectl('get', 'membership', 'pixel-forge-lea')).status).not.toBe(0);
+  });
+
+  it('leaves the record, unmanaged, on delete with deletionPolicy Orphan', async () => {
+    await kubectl(
+      'patch',
+      'membership',
+      'cabinet-durand-hugo',
+      '--type',
+      'merge',
+      '-p',
+      '{"spec":{"deletionPolicy":"Orphan"}}',
+    );
+    const deleted = await kubectl('delete', 'membership', 'cabinet-durand-hugo', '--timeout=20s');
+    expect(deleted.status).toBe(0);
+    expect(await roleOf('cabinet-durand', 'hugo.bernard@pixelforge.studio')).toEqual({
+      role: 'administrator',
+      managed_by: null,
+    });
+  });
+
+  it('does not take over what another namespace manages: the refusal shows in status and events', async () => {
+    await kubectl('create', 'namespace', 'team-b');
+    await apply(organization('pixel-forge', 'mallory@team-b.example'), 'team-b');
+    const s = await eventually('Refused', async () => {
+      const status = await statusOf('organization/pixel-forge', 'team-b');
+      return condition(status, 'Ready')?.reason === 'Refused' ? status : undefined;
+    });
+    expect(condition(s, 'Ready')).toMatchObject({ status: 'False' });
+    expect(condition(s, 'Ready')?.message).toMatch(/managed by operator:test\/default/);
+    const events = await kubectl('get', 'events', '-n', 'team-b', '-o', 'json');
+    expect(
+      (JSON.parse(events.stdout).items as { type: string; reason: string }[]).some(
+        (e) => e.type === 'Warning' && e.reason === 'Refused',
+      ),
+    ).toBe(true);
+    const owners = await query(
+      `SELECT u.email FROM memberships m JOIN organizations o USING (org_id) JOIN users u USING (user_id)
+        WHERE o.name = 'pixel-forge' AND m.role = 'owner'`,
+    );
+    expect(owners).toEqual([{ email: 'claire.moreau@pixelforge.studio' }]);
+    await kubectl('delete', 'organization', 'pixel-forge', '-n', 'team-b', '--timeout=20s');
+  });
+
+  it('reports an invalid resource in status and writes nothing for it', async () => {
+    await apply(membership('pixel-forge-bad', 'pixel-forge', 'eve@pixelforge.studio', 'owner'));
+    const s = await eventually('Invalid', async () => {
+      const status = await statusOf('membership/pixel-forge-bad');
+      return condition(status, 'Ready')?.reason === 'Invalid' ? status : undefined;
+    });
+    expect(condition(s, 'Ready')?.message).toMatch(/spec\.role/);
+    expect(await roleOf('pixel-forge', 'eve@pixelforge.studio')).toBeUndefined();
+    await kubectl('delete', 'membership', 'pixel-forge-bad', '--timeout=20s');
+  });
+
+  it('pauses an organization with the annotation, and resumes', async () => {
+    await kubectl('annotate', 'organization', 'boulangerie-martin', 'roster.dev/paused=true');
+    await kubectl(
+      'patch',
+      'membership',
+      'boulangerie-martin-lea',
+      '--type',
+      'merge',
+      '-p',
+      '{"spec":{"role":"administrator"}}',
+    );
+    await eventually(
+      'Paused',
+      async () =>
+        condition(await statusOf('membership/boulangerie-martin-lea'), 'Synced')?.reason ===
+        'Paused',
+    );
+    expect((await roleOf('boulangerie-martin', 'lea.petit@pixelforge.studio'))?.role).toBe(
+      'developer',
+    );
+    await kubectl('annotate', 'organization', 'boulangerie-martin', 'roster.dev/paused-');
+    await eventually(
+      'applied after resume',
+      async () =>
+        (await roleOf('boulangerie-martin', 'lea.petit@pixelforge.studio'))?.role ===
+        'administrator',
+    );
+  });
+
+  it('recovers from a dropped watch and from 410 Gone', async () => {
+    const restartsBefore = watchRestarts(operator);
+    cluster.api.compact();
+    cluster.api.dropWatches();
+    await apply(membership('pixel-forge-zoe', 'pixel-forge', 'zoe@pixelforge.studio', 'developer'));
+    await eventually(
+      'zoe in the database',
+      async () => (await roleOf('pixel-forge', 'zoe@pixelforge.studio'))?.role === 'developer',
+    );
+    expect(watchRestarts(operator)).toBeGreaterThan(restartsBefore);
+  });
+
+  it('serves metrics, liveness and readiness', async () => {
+    const base = `http://127.0.0.1:${operator.port}`;
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(
+      /roster_operator_reconciles_total\{kind="Organization",result="applied"\} [1-9]/,
+    );
+    expect(metrics).toMatch(/roster_operator_queue_depth \d+/);
+    expect(metrics).toMatch(/roster_operator_leader 1/);
+    expect(metrics).toMatch(
+      /roster_operator_reconcile_duration_seconds_count\{kind="Organization"\} [1-9]/,
+    );
+  });
+
+  it('asks the API server only for what deploy/rbac.yaml grants', () => {
+    const rendered = execFileSync('kubectl', ['kustomize', `${ROOT}deploy/`], { encoding: 'utf8' });
+    const docs = parseAllDocuments(rendered).map((d) => d.toJSON());
+    const rules = docs
+      .filter((d) => d.kind === 'ClusterRole' || d.kind === 'Role')
+      .flatMap((d) => d.rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[]);
+    const allowed = (group: string, resource: string, verb: string) =>
+      rules.some(
+        (r) =>
+          r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb),
+      );
+    const operatorRequests = cluster.api.requests.filter((r) => !r.userAgent.startsWith('kubectl'));
+    expect(operatorRequests.length).toBeGreaterThan(0);
+    const denied = operatorRequests
+      .map((r) => ({ ...r, full: r.subresource ? `${r.resource}/${r.subresource}` : r.resource }))
+      .filter((r) => !allowed(r.group, r.full, r.verb))
+      .map((r) => `${r.verb} ${r.group}/${r.full}`);
+    expect([...new Set(denied)]).toEqual([]);
+    // And nothing more: every granted verb is used.
+    const used = new Set(
+      operatorRequests.map(
+        (r) =>
+          `${r.group}/${r.subresource ? `${r.resource}/${r.subresource}` : r.resource}/${r.verb}`,
+      ),
+    );
+    for (const rule of rules) {
+      for (const verb of rule.verbs) {
+        expect(
+          rule.resources.some((res) => used.has(`${rule.apiGroups[0]}/${res}/${verb}`)),
+          `${verb} on ${rule.resources.join(',')}`,
+        ).toBe(true);
+      }
+    }
+  });
+
+  it('removes the organization and its records when the Organization is deleted', async () => {
+    const deleted = await kubectl('delete', 'organization', 'cabinet-durand', '--timeout=20s');
+    expect(deleted.status).toBe(0);
+    // The membership orphaned earlier (unmanaged now) goes with its organization.
+    const left = await query(
+      `SELECT count(*)::int AS n FROM organizations WHERE name = 'cabinet-durand'`,
+    );
+    expect(left[0]?.n).toBe(0);
+    // What still names it says so, and waits for it to come back.
+    const s = await eventually('grants waiting', async () => {
+      const status = await statusOf('grant/cabinet-durand-www-ines');
+      return condition(status, 'Ready')?.reason === 'MissingReference' ? status : undefined;
+    });
+    expect(condition(s, 'Ready')?.status).toBe('False');
+    expect(condition(s, 'Ready')?.message).toMatch(/organization "cabinet-durand" does not exist/);
+    expect(await query(`SELECT count(*)::int AS n FROM grants`)).toEqual([{ n: 1 }]);
+  });
+});
+
+function watchRestarts(o: Operator): number {
+  return [
+    ...o.metrics.render().matchAll(/roster_operator_watch_restarts_total\{[^}]*\} (\d+)/g),
+  ].reduce((sum, m) => sum + Number(m[1]), 0);
+}
+
+describe('the operator across replicas and restarts', () => {
+  let second: TestCluster;
+
+  beforeAll(async () => {
+    second = await startCluster();
+  });
+
+  afterAll(async () => {
+    await second?.dispose();
+  });
+
+  const secondApply = (yaml: string) =>
+    second.kubectl(['apply', '--validate=false', '-f', '-'], yaml);
+  const secondRole = async (org: string, email: string) =>
+    (
+      await second.db.pool.query(
+        `SELECT m.role FROM memberships m JOIN organizations o USING (org_id) JOIN users u USING (user_id)
+          WHERE o.name = $1 AND u.email = $2`,
+        [org, email],
+      )
+    ).rows[0]?.role as string | undefined;
+
+  it('elects one leader; the other takes over when it stops', async () => {
+    await secondApply(`${planYaml}---\n${organization('north', 'ann@north.example', 'basic')}`);
+    const a = await second.startOperator({ identity: 'replica-a' });
+    await eventually('a leads', () => a.isLeader);
+    const b = await second.startOperator({ identity: 'replica-b' });
+    await eventually(
+      'north applied',
+      async () => (await secondRole('north', 'ann@north.example')) === 'owner',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(b.isLeader).toBe(false);
+    const lease = JSON.parse(
+      (await second.kubectl(['get', 'lease', 'roster-operator', '-o', 'json'])).stdout,
+    );
+    expect(lease.spec.holderIdentity).toBe('replica-a');
+    await a.stop();
+    await eventually('b leads', () => b.isLeader, 10_000);
+    await secondApply(membership('north-bob', 'north', 'bob@north.example', 'developer'));
+    await eventually(
+      'b reconciles',
+      async () => (await secondRole('north', 'bob@north.example')) === 'developer',
+    );
+    await b.stop();
+  });
+
+  it('converges after a restart: changes made while it was down, and drift in the database', async () => {
+    // While no operator runs: a role changes, a member is added, another deleted (held by the finalizer).
+    await second.kubectl([
+      'patch',
+      'membership',
+      'north-bob',
+      '--type',
+      'merge',
+      '-p',
+      '{"spec":{"role":"administrator"}}',
+    ]);
+    await secondApply(membership('north-cy', 'north', 'cy@north.example', 'developer'));
+    await second.db.pool.query(
+      `UPDATE memberships SET role = 'billing' FROM organizations o, users u
+        WHERE memberships.org_id = o.org_id AND memberships.user_id = u.user_id AND o.name = 'north' AND u.email = 'ann@north.example'`,
+    );
+    await second.kubectl(['delete', 'membership', 'north-bob', '--wait=false']);
+    const c = await second.startOperator({ identity: 'replica-c', resyncMs: 60_000 });
+    await eventually(
+      'cy added',
+      async () => (await secondRole('north', 'cy@north.example')) === 'developer',
+    );
+    await eventually(
+      'bob removed',
+      async () => (await secondRole('north', 'bob@north.example')) === undefined,
+    );
+    await eventually(
+      'drift corrected',
+      async () => (await secondRole('north', 'ann@north.example')) === 'owner',
+    );
+    await eventually(
+      'bob gone from the cluster',
+      async () => (await second.kubectl(['get', 'membership', 'north-bob'])).status !== 0,
+    );
+    await c.stop();
+  });
+});
+
+const planYaml = `apiVersion: roster.dev/v1alpha1
+kind: Plan
+metadata: { name: basic }
+spec: { seats: { paid: 5 }, features: [members] }
+`;
