@@ -7,6 +7,7 @@ import { apiKeysCommand, API_KEYS_HELP } from './commands/api-keys.js';
 import { applyCommand, APPLY_HELP } from './commands/apply.js';
 import { deliverCommand, DELIVER_HELP } from './commands/deliver.js';
 import { invitationsCommand, INVITATIONS_HELP } from './commands/invitations.js';
+import { operatorCommand, OPERATOR_HELP } from './commands/operator.js';
 import { serveCommand, SERVE_HELP } from './commands/serve.js';
 import { dbCommand, DB_HELP } from './commands/db.js';
 import { exportCommand, EXPORT_HELP } from './commands/export.js';
@@ -32,6 +33,7 @@ Commands:
   serve [--port N]      invitation pages, access API, health and metrics
   api-keys create|list|revoke
                         keys for the access API
+  operator              reconcile Roster's Kubernetes custom resources continuously
   db migrate            apply pending database migrations
   version               print the version
 
@@ -55,6 +57,7 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   invitations: { run: invitationsCommand, help: INVITATIONS_HELP },
   serve: { run: serveCommand, help: SERVE_HELP },
   'api-keys': { run: apiKeysCommand, help: API_KEYS_HELP },
+  operator: { run: operatorCommand, help: OPERATOR_HELP },
 };
 
 /** Runs `roster` with `argv` (without the node and script paths); returns the exit code. */
