@@ -21,7 +21,7 @@ export class WorkQueue {
   /** Keys added while being processed: queued again when done. */
   private readonly dirty = new Set<string>();
   private readonly failures = new Map<string, number>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<string, { timer: NodeJS.Timeout; due: number }>();
   private readonly waiting: ((key: string | undefined) => void)[] = [];
   private closed = false;
 
@@ -58,14 +58,18 @@ export class WorkQueue {
       this.add(key);
       return;
     }
+    const due = Date.now() + delayMs;
     const existing = this.timers.get(key);
-    if (existing !== undefined) clearTimeout(existing);
+    if (existing !== undefined) {
+      if (existing.due <= due) return;
+      clearTimeout(existing.timer);
+    }
     const timer = setTimeout(() => {
       this.timers.delete(key);
       this.add(key);
     }, delayMs);
     timer.unref();
-    this.timers.set(key, timer);
+    this.timers.set(key, { timer, due });
   }
 
   /** Queues a key again after its backoff; returns the delay. */
@@ -108,7 +112,7 @@ export class WorkQueue {
   /** Stops handing out keys; pending `next()` calls resolve with undefined. */
   shutdown(): void {
     this.closed = true;
-    for (const timer of this.timers.values()) clearTimeout(timer);
+    for (const { timer } of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     for (const waiter of this.waiting.splice(0)) waiter(undefined);
   }

@@ -1,0 +1,237 @@
+/**
+ * The test API server keeps the Kubernetes semantics the operator relies on; if it did not, the
+ * operator tests would prove nothing. Driven with the real kubectl and with raw HTTP.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT } from '../support/run-roster.js';
+import { KubeApiServer, jsonPath, mergePatch } from './api-server.js';
+import { kubectlFor, type Kubectl } from './kubectl.js';
+
+let api: KubeApiServer;
+let kubectl: Kubectl;
+
+beforeAll(async () => {
+  api = new KubeApiServer({ historyLimit: 50 });
+  await api.start();
+  kubectl = kubectlFor(api);
+  const crds = await kubectl(['apply', '--validate=false', '-k', `${ROOT}crds/`]);
+  expect(crds.status, crds.stderr).toBe(0);
+});
+
+afterAll(async () => {
+  await api?.stop();
+  kubectl?.dispose();
+});
+
+const base = () => `${api.url}/apis/roster.dev/v1alpha1/namespaces/default/memberships`;
+const request = async (
+  method: string,
+  url: string,
+  body?: unknown,
+  contentType = 'application/json',
+) => {
+  const response = await fetch(url, {
+    method,
+    headers: { 'Content-Type': contentType },
+    ...(body !== undefined && { body: JSON.stringify(body) }),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, any> };
+};
+const member = (name: string, role = 'developer') => ({
+  apiVersion: 'roster.dev/v1alpha1',
+  kind: 'Membership',
+  metadata: { name, namespace: 'default' },
+  spec: { org: 'acme', user: `${name}@acme.example`, role },
+});
+
+describe('the test API server', () => {
+  it('serves discovery that kubectl uses for short names and categories', async () => {
+    const shortName = await kubectl(['get', 'mship']);
+    expect(shortName.status, shortName.stderr).toBe(0);
+    const category = await kubectl(['get', 'roster']);
+    expect(category.status, category.stderr).toBe(0);
+    const resources = await kubectl(['api-resources', '--api-group=roster.dev', '-o', 'name']);
+    expect(resources.stdout.trim().split('\n').sort()).toEqual([
+      'contacts.roster.dev',
+      'grants.roster.dev',
+      'memberships.roster.dev',
+      'organizations.roster.dev',
+      'plans.roster.dev',
+      'roles.roster.dev',
+    ]);
+  });
+
+  it('checks the CRD schema: types, patterns, enums, required fields; defaults filled in', async () => {
+    const bad = await kubectl(
+      ['apply', '--validate=false', '-f', '-'],
+      'apiVersion: roster.dev/v1alpha1\nkind: Membership\nmetadata: { name: bad }\nspec: { org: "Not A Name", user: nobody, seat: 3 }\n',
+    );
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toContain('spec.org');
+    expect(bad.stderr).toContain('spec.user');
+    expect(bad.stderr).toContain('spec.role: Required value');
+    expect(bad.stderr).toContain('spec.seat: Invalid value');
+    const created = await request('POST', base(), member('dana'));
+    expect(created.status).toBe(200);
+    expect(created.body.spec.deletionPolicy).toBe('Delete');
+    const strict = await request('POST', `${base()}?fieldValidation=Strict`, {
+      ...member('erin'),
+      spec: { ...member('erin').spec, colour: 'blue' },
+    });
+    expect(strict.status).toBe(400);
+    expect(strict.body.message).toContain('unknown field "spec.colour"');
+    const pruned = await request('POST', base(), {
+      ...member('fay'),
+      spec: { ...member('fay').spec, colour: 'blue' },
+    });
+    expect(pruned.body.spec.colour).toBeUndefined();
+  });
+
+  it('answers 409 to a write with a stale resourceVersion, and to a second create', async () => {
+    const { body: current } = await request('GET', `${base()}/dana`);
+    const first = await request('PUT', `${base()}/dana`, {
+      ...current,
+      spec: { ...current.spec, role: 'billing' },
+    });
+    expect(first.status).toBe(200);
+    const stale = await request('PUT', `${base()}/dana`, {
+      ...current,
+      spec: { ...current.spec, role: 'administrator' },
+    });
+    expect(stale.status).toBe(409);
+    expect(stale.body.reason).toBe('Conflict');
+    const stalePatch = await request(
+      'PATCH',
+      `${base()}/dana`,
+      {
+        metadata: { resourceVersion: current.metadata.resourceVersion },
+        spec: { role: 'administrator' },
+      },
+      'application/merge-patch+json',
+    );
+    expect(stalePatch.status).toBe(409);
+    expect((await request('POST', base(), member('dana'))).body.reason).toBe('AlreadyExists');
+  });
+
+  it('bumps metadata.generation on spec changes only; status goes through /status alone', async () => {
+    const before = (await request('GET', `${base()}/dana`)).body;
+    const annotated = await request(
+      'PATCH',
+      `${base()}/dana`,
+      { metadata: { annotations: { a: 'b' } } },
+      'application/merge-patch+json',
+    );
+    expect(annotated.body.metadata.generation).toBe(before.metadata.generation);
+    const ignored = await request(
+      'PATCH',
+      `${base()}/dana`,
+      { status: { memberStatus: 'active' } },
+      'application/merge-patch+json',
+    );
+    expect(ignored.body.status).toBeUndefined();
+    const status = await request(
+      'PATCH',
+      `${base()}/dana/status`,
+      { status: { memberStatus: 'active' }, spec: { role: 'owner' } },
+      'application/merge-patch+json',
+    );
+    expect(status.body.status).toEqual({ memberStatus: 'active' });
+    expect(status.body.spec.role).toBe('billing');
+    expect(status.body.metadata.generation).toBe(before.metadata.generation);
+    const changed = await request(
+      'PATCH',
+      `${base()}/dana`,
+      { spec: { role: 'developer' } },
+      'application/merge-patch+json',
+    );
+    expect(changed.body.metadata.generation).toBe(before.metadata.generation + 1);
+    expect(Number(changed.body.metadata.resourceVersion)).toBeGreaterThan(
+      Number(before.metadata.resourceVersion),
+    );
+  });
+
+  it('holds a resource with finalizers until they are removed', async () => {
+    await request(
+      'PATCH',
+      `${base()}/dana`,
+      { metadata: { finalizers: ['example.com/hold'] } },
+      'application/merge-patch+json',
+    );
+    const deleting = await request('DELETE', `${base()}/dana`);
+    expect(deleting.status).toBe(200);
+    expect(deleting.body.metadata.deletionTimestamp).toBeDefined();
+    expect((await request('GET', `${base()}/dana`)).status).toBe(200);
+    const added = await request(
+      'PATCH',
+      `${base()}/dana`,
+      { metadata: { finalizers: ['example.com/hold', 'x/y'] } },
+      'application/merge-patch+json',
+    );
+    expect(added.status).toBe(422);
+    await request(
+      'PATCH',
+      `${base()}/dana`,
+      { metadata: { finalizers: null } },
+      'application/merge-patch+json',
+    );
+    expect((await request('GET', `${base()}/dana`)).status).toBe(404);
+  });
+
+  it('streams watch events from a resourceVersion, and answers 410 Gone once it is compacted', async () => {
+    const list = (await request('GET', base())).body;
+    const from = list.metadata.resourceVersion as string;
+    const controller = new AbortController();
+    const response = await fetch(`${base()}?watch=true&resourceVersion=${from}`, {
+      signal: controller.signal,
+    });
+    const reader = response.body!.getReader();
+    await request('POST', base(), member('gus'));
+    const { value } = await reader.read();
+    const event = JSON.parse(new TextDecoder().decode(value).split('\n')[0] as string);
+    expect(event.type).toBe('ADDED');
+    expect(event.object.metadata.name).toBe('gus');
+    controller.abort();
+    api.compact();
+    await request('POST', base(), member('hal'));
+    const gone = await fetch(`${base()}?watch=true&resourceVersion=${from}`);
+    const text = await gone.text();
+    expect(JSON.parse(text.trim())).toMatchObject({
+      type: 'ERROR',
+      object: { code: 410, reason: 'Expired' },
+    });
+  });
+
+  it('prints tables with the CRD printer columns', async () => {
+    const table = await kubectl(['get', 'memberships', '-o', 'wide']);
+    expect(table.stdout.split('\n')[0]).toMatch(
+      /^NAME\s+ORG\s+USER\s+ROLE\s+STATUS\s+INVITATION\s+READY\s+AGE$/,
+    );
+    expect(table.stdout).toMatch(/gus\s+acme\s+gus@acme.example\s+developer/);
+  });
+
+  it('refuses objects in a namespace that does not exist', async () => {
+    const run = await kubectl(
+      ['apply', '--validate=false', '-n', 'nowhere', '-f', '-'],
+      JSON.stringify({ ...member('ivy'), metadata: { name: 'ivy' } }),
+    );
+    expect(run.stderr).toContain('namespaces "nowhere" not found');
+  });
+
+  it('evaluates JSONPath filters and merge patches as Kubernetes does', () => {
+    const o = {
+      status: {
+        conditions: [
+          { type: 'Synced', status: 'False' },
+          { type: 'Ready', status: 'True' },
+        ],
+      },
+    };
+    expect(jsonPath(o, '.status.conditions[?(@.type=="Ready")].status')).toBe('True');
+    expect(jsonPath(o, '.status.conditions[0].type')).toBe('Synced');
+    expect(mergePatch({ a: 1, b: { c: 2, d: 3 } }, { b: { c: null, e: 4 }, f: [1] })).toEqual({
+      a: 1,
+      b: { d: 3, e: 4 },
+      f: [1],
+    });
+  });
+});
