@@ -35,8 +35,22 @@ const request = async (
     headers: { 'Content-Type': contentType },
     ...(body !== undefined && { body: JSON.stringify(body) }),
   });
-  return { status: response.status, body: (await response.json()) as Record<string, any> };
+  return { status: response.status, body: (await response.json()) as Body };
 };
+/** An object or a Status, as far as these tests read it. */
+interface Body {
+  metadata: {
+    name: string;
+    generation: number;
+    resourceVersion: string;
+    deletionTimestamp?: string;
+  };
+  spec: Record<string, unknown>;
+  status?: Record<string, unknown>;
+  message?: string;
+  reason?: string;
+}
+
 const member = (name: string, role = 'developer') => ({
   apiVersion: 'roster.dev/v1alpha1',
   kind: 'Membership',
