@@ -203,12 +203,16 @@ describe('the operator', () => {
     });
     expect(condition(s, 'Ready')).toMatchObject({ status: 'False' });
     expect(condition(s, 'Ready')?.message).toMatch(/managed by operator:test\/default/);
+    // Retried with backoff meanwhile, the refusal is recorded once, not once per retry.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(Number(/result="error"\} (\d+)/.exec(operator.metrics.render())?.[1])).toBeGreaterThan(
+      2,
+    );
     const events = await kubectl('get', 'events', '-n', 'team-b', '-o', 'json');
-    expect(
-      (JSON.parse(events.stdout).items as { type: string; reason: string }[]).some(
-        (e) => e.type === 'Warning' && e.reason === 'Refused',
-      ),
-    ).toBe(true);
+    const refusals = (JSON.parse(events.stdout).items as { type: string; reason: string }[]).filter(
+      (e) => e.type === 'Warning' && e.reason === 'Refused',
+    );
+    expect(refusals).toHaveLength(1);
     const owners = await query(
       `SELECT u.email FROM memberships m JOIN organizations o USING (org_id) JOIN users u USING (user_id)
         WHERE o.name = 'pixel-forge' AND m.role = 'owner'`,

@@ -66,6 +66,9 @@ export interface OperatorOptions {
   readonly onLostLeadership?: () => void;
 }
 
+/** The same event on the same object is recorded at most once in this interval. */
+const EVENT_REPEAT_MS = 10 * 60_000;
+
 const statusCodeOf = (error: unknown): number | undefined =>
   typeof error === 'object' && error !== null && 'code' in error
     ? Number((error as { code: unknown }).code)
@@ -79,6 +82,7 @@ export class Operator {
     Informer<KubernetesObject> & ObjectCache<KubernetesObject>
   >();
   private readonly lastKey = new Map<string, string>();
+  private readonly recentEvents = new Map<string, number>();
   private readonly custom: CustomObjectsApi;
   private readonly core: CoreV1Api;
   private readonly elector: LeaderElector | undefined;
@@ -198,6 +202,13 @@ export class Operator {
         }
       },
       event: (kind, o, type, reason, message) => {
+        // A refusal retried with backoff would repeat its event: one per object, reason and
+        // message per interval, as client-go's event recorder aggregates them.
+        const seen = `${o.metadata.uid ?? o.metadata.name}/${reason}/${message}`;
+        const last = this.recentEvents.get(seen);
+        if (last !== undefined && Date.now() - last < EVENT_REPEAT_MS) return;
+        if (this.recentEvents.size > 10_000) this.recentEvents.clear();
+        this.recentEvents.set(seen, Date.now());
         const namespace = o.metadata.namespace ?? 'default';
         const now = new Date();
         this.core

@@ -130,6 +130,17 @@ export class Reconciler {
     };
   }
 
+  private async snapshot(scope: readonly string[]): Promise<ActualState> {
+    const client = await this.pool.connect();
+    try {
+      return await readSnapshot(client, scope, {
+        organizations: scope.length > 0 ? 'scope' : 'all',
+      });
+    } finally {
+      client.release();
+    }
+  }
+
   async reconcile(key: WorkKey): Promise<ReconcileResult> {
     return key.kind === 'Organization'
       ? this.reconcileOrganization(key)
@@ -331,13 +342,7 @@ export class Reconciler {
     }
     await this.ensureFinalizers(entries.filter((e) => !isPaused(e.object)));
 
-    const client = await this.pool.connect();
-    let snapshot: ActualState;
-    try {
-      snapshot = await readSnapshot(client, [org]);
-    } finally {
-      client.release();
-    }
+    const snapshot = await this.snapshot([org]);
 
     const orgDeleting = orgEntry !== undefined && isDeleting(orgEntry.object);
     const orgRemoved = orgDeleting && deletionPolicyOf(orgEntry.object) === 'Delete';
@@ -416,6 +421,7 @@ export class Reconciler {
           records: desired,
           removals,
           releases,
+          narrowSnapshot: true,
           options: this.planOptions(namespace, {
             scope: [org],
             ...(orgRemoved && { maxOrgRemovalRatio: 1 }),
@@ -567,13 +573,7 @@ export class Reconciler {
       );
     if (object === undefined) {
       // Deleted without the finalizer's help (or never here): remove what this namespace wrote.
-      const client = await this.pool.connect();
-      let snapshot: ActualState;
-      try {
-        snapshot = await readSnapshot(client, []);
-      } finally {
-        client.release();
-      }
+      const snapshot = await this.snapshot([]);
       const mine = snapshot.records.find(
         (r) => recordKey(r.id) === recordKey(id) && r.managedBy === manager,
       );
@@ -596,13 +596,7 @@ export class Reconciler {
         await this.releaseFinalizers([entry]);
         return { plan: result.plan, rowsWritten: result.rowsWritten, follow };
       }
-      const client = await this.pool.connect();
-      let snapshot: ActualState;
-      try {
-        snapshot = await readSnapshot(client, []);
-      } finally {
-        client.release();
-      }
+      const snapshot = await this.snapshot([]);
       const { errors, records } = this.check([entry], namespace, snapshot, undefined);
       const invalid = errors.get(entry.file);
       if (invalid !== undefined) {

@@ -67,6 +67,11 @@ export type ApplyInput =
       readonly removals: readonly RecordId[];
       /** Records left in place but no longer managed (an orphaning delete). */
       readonly releases?: readonly RecordId[];
+      /**
+       * Read only the organizations in scope (see `SnapshotOptions`): for changes to one
+       * organization's records that create or delete no plan or role.
+       */
+      readonly narrowSnapshot?: boolean;
       readonly options: PlanOptions;
     }
   | { readonly plan: Plan };
@@ -84,7 +89,8 @@ export async function applyChanges(
     open = true;
     await takeApplyLock(client, context.lockWaitMs);
     const scope = 'plan' in input ? input.plan.options.scope : input.options.scope;
-    const snapshot = await readSnapshot(client, scope);
+    const narrow = 'records' in input && input.narrowSnapshot === true;
+    const snapshot = await readSnapshot(client, scope, narrow ? { organizations: 'scope' } : {});
     let plan: Plan;
     if ('plan' in input) {
       if (fingerprint(snapshot) !== input.plan.basis) throw new StalePlanError();

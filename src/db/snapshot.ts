@@ -15,10 +15,25 @@ type Queryable = Pick<pg.PoolClient, 'query'>;
 const fields = (value: unknown): Fields | null => (value === null ? null : (value as Fields));
 const iso = (value: Date | null): string | null => (value === null ? null : value.toISOString());
 
+/** How much of the catalog a snapshot reads besides the scope. */
+export interface SnapshotOptions {
+  /**
+   * `all` (default): every organization, so that deleting a plan sees the organizations using it.
+   * `scope`: only the organizations in scope, for a driver that writes one organization's records
+   * and no plan or role (the operator): its reads stay constant as the tenants grow.
+   */
+  readonly organizations?: 'all' | 'scope';
+}
+
 /** Reads the records of the scope. */
-export async function readSnapshot(db: Queryable, scope: SnapshotScope): Promise<ActualState> {
+export async function readSnapshot(
+  db: Queryable,
+  scope: SnapshotScope,
+  options: SnapshotOptions = {},
+): Promise<ActualState> {
   const records: ActualRecord[] = [];
   const orgFilter = scope === 'all' ? null : [...scope];
+  const narrow = options.organizations === 'scope' && orgFilter !== null;
 
   const plans = await db.query(
     `SELECT name, display_name, paid_seats, free_seats, max_resources, features,
@@ -60,7 +75,8 @@ export async function readSnapshot(db: Queryable, scope: SnapshotScope): Promise
   const orgs = await db.query(
     `SELECT name, display_name, plan, invitation_expiry_days, invitation_max_resends,
             managed_by, last_applied
-       FROM organizations`,
+       FROM organizations ${narrow ? 'WHERE name = ANY($1::text[])' : ''}`,
+    narrow ? [orgFilter] : [],
   );
   for (const r of orgs.rows) {
     records.push({

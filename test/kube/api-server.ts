@@ -646,15 +646,7 @@ export class KubeApiServer {
   ): KubeObject {
     const current = this.find(t, namespace, name);
     const next = this.checkIdentity(t, namespace, input);
-    const rv = next.metadata.resourceVersion;
-    if (rv !== undefined && rv !== current.metadata.resourceVersion) {
-      throw new ApiError(
-        409,
-        'Conflict',
-        `Operation cannot be fulfilled on ${resourceName(t)} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
-        { name, group: t.group, kind: t.plural },
-      );
-    }
+    checkResourceVersion(t, current, next);
     return this.replace(t, current, next, subresource, url);
   }
 
@@ -743,14 +735,7 @@ export class KubeApiServer {
       );
     }
     const patched = this.checkIdentity(t, namespace, next);
-    const rv = patched.metadata.resourceVersion;
-    if (rv !== undefined && rv !== current.metadata.resourceVersion) {
-      throw new ApiError(
-        409,
-        'Conflict',
-        `Operation cannot be fulfilled on ${resourceName(t)} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
-      );
-    }
+    checkResourceVersion(t, current, patched);
     return this.replace(t, current, patched, subresource, url);
   }
 
@@ -832,6 +817,19 @@ export class KubeApiServer {
 
 function storeKey(o: KubeObject): string {
   return `${String(o.metadata.namespace ?? '')}/${String(o.metadata.name)}`;
+}
+
+/** 409 Conflict when a write carries a resourceVersion that is not the current one. */
+function checkResourceVersion(t: ResourceType, current: KubeObject, next: KubeObject): void {
+  const rv = next.metadata.resourceVersion;
+  if (rv === undefined || rv === current.metadata.resourceVersion) return;
+  const name = String(current.metadata.name);
+  throw new ApiError(
+    409,
+    'Conflict',
+    `Operation cannot be fulfilled on ${resourceName(t)} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+    { name, group: t.group, kind: t.plural },
+  );
 }
 
 function resourceName(t: ResourceType): string {
