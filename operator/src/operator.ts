@@ -81,7 +81,10 @@ export class Operator {
     Kind,
     Informer<KubernetesObject> & ObjectCache<KubernetesObject>
   >();
+  /** The work key each resource (by uid) was last filed under. */
   private readonly lastKey = new Map<string, string>();
+  /** The resources of each work key, so that a reconcile does not scan every resource. */
+  private readonly index = new Map<string, Map<string, { kind: Kind; object: RosterObject }>>();
   private readonly recentEvents = new Map<string, number>();
   private readonly custom: CustomObjectsApi;
   private readonly core: CoreV1Api;
@@ -122,7 +125,10 @@ export class Operator {
       () => this.queue.depth,
       () => this.isLeader,
     );
-    const view: ClusterView = { objects: (kind, namespace) => this.objects(kind, namespace) };
+    const view: ClusterView = {
+      objects: (kind, namespace) => this.objects(kind, namespace),
+      members: (key) => [...(this.index.get(formatKey(key))?.values() ?? [])],
+    };
     this.reconciler = new Reconciler(options.pool, view, this.writer(), {
       cluster: options.cluster,
       lockWaitMs: 30_000,
@@ -248,16 +254,28 @@ export class Operator {
     if (key !== undefined) this.queue.add(formatKey(key));
   }
 
-  private onObject(kind: Kind, o: KubernetesObject): void {
+  private onObject(kind: Kind, o: KubernetesObject, deleted = false): void {
     const object = o as unknown as RosterObject;
     const key = keyOf(kind, object);
-    const uid = object.metadata.uid ?? '';
+    const uid =
+      object.metadata.uid ?? `${kind}/${object.metadata.namespace}/${object.metadata.name}`;
+    const next = key === undefined || deleted ? undefined : formatKey(key);
     const previous = this.lastKey.get(uid);
-    // A resource moved to another organization: its old organization has records to remove.
-    if (previous !== undefined && (key === undefined || previous !== formatKey(key))) {
+    if (previous !== undefined && previous !== next) {
+      this.index.get(previous)?.delete(uid);
+      // Moved to another organization, or gone: its old organization has records to remove.
       this.queue.add(previous);
     }
-    if (key !== undefined) this.lastKey.set(uid, formatKey(key));
+    if (next === undefined) this.lastKey.delete(uid);
+    else {
+      this.lastKey.set(uid, next);
+      let members = this.index.get(next);
+      if (members === undefined) {
+        members = new Map();
+        this.index.set(next, members);
+      }
+      members.set(uid, { kind, object });
+    }
     this.enqueue(key);
   }
 
@@ -291,6 +309,8 @@ export class Operator {
     await Promise.all(this.workers);
     await Promise.all([...this.informers.values()].map((i) => i.stop().catch(() => undefined)));
     this.informers.clear();
+    this.index.clear();
+    this.lastKey.clear();
     await this.delivering;
     if (this.listener !== undefined) {
       const listener = this.listener;
@@ -320,7 +340,7 @@ export class Operator {
     this.informers.set(kind, informer);
     informer.on('add', (o) => this.onObject(kind, o));
     informer.on('update', (o) => this.onObject(kind, o));
-    informer.on('delete', (o) => this.onObject(kind, o));
+    informer.on('delete', (o) => this.onObject(kind, o, true));
     let failures = 0;
     informer.on('connect', () => {
       failures = 0;

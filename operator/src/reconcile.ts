@@ -21,6 +21,7 @@ import type { ParsedDocument } from '../../src/core/parse.js';
 import {
   DEFAULT_MAX_ORG_REMOVAL_RATIO,
   orgOf,
+  planRecordChanges,
   type ActualState,
   type Plan,
   type PlanOptions,
@@ -52,6 +53,8 @@ import { conditionsFor, type Condition } from './status.js';
 /** What the reconciler reads from the cluster (the informers' caches). */
 export interface ClusterView {
   objects(kind: Kind, namespace: string): readonly RosterObject[];
+  /** The resources filed under a work key (an Organization and what names it). */
+  members(key: WorkKey): readonly { kind: Kind; object: RosterObject }[];
 }
 
 /** What the reconciler writes to the cluster. */
@@ -149,24 +152,24 @@ export class Reconciler {
 
   /** Adds the finalizer to live resources that lack it. */
   private async ensureFinalizers(entries: readonly Entry[]): Promise<void> {
-    for (const { kind, object } of entries) {
-      if (isDeleting(object) || hasFinalizer(object)) continue;
+    await eachLimited(entries, async ({ kind, object }) => {
+      if (isDeleting(object) || hasFinalizer(object)) return;
       await this.writer.setFinalizers(kind, object, [
         ...(object.metadata.finalizers ?? []),
         FINALIZER,
       ]);
-    }
+    });
   }
 
   private async releaseFinalizers(entries: readonly Entry[]): Promise<void> {
-    for (const { kind, object } of entries) {
-      if (!hasFinalizer(object)) continue;
+    await eachLimited(entries, async ({ kind, object }) => {
+      if (!hasFinalizer(object)) return;
       await this.writer.setFinalizers(
         kind,
         object,
         (object.metadata.finalizers ?? []).filter((f) => f !== FINALIZER),
       );
-    }
+    });
   }
 
   private async writeStatus(entry: Entry, status: Record<string, unknown>): Promise<void> {
@@ -321,23 +324,22 @@ export class Reconciler {
   private async reconcileOrganization(key: WorkKey): Promise<ReconcileResult> {
     const { namespace, name: org } = key;
     const manager = managerOf(this.options.cluster, namespace);
-    const entries: Entry[] = [];
-    for (const kind of ['Organization', 'Membership', 'Grant', 'Contact'] as const) {
-      for (const object of this.view.objects(kind, namespace)) {
-        const belongs =
-          kind === 'Organization' ? object.metadata.name === org : object.spec?.org === org;
-        if (belongs) entries.push({ kind, object, file: documentFile(kind, object) });
-      }
-    }
+    const entries: Entry[] = this.view
+      .members(key)
+      .map(({ kind, object }) => ({ kind, object, file: documentFile(kind, object) }))
+      .sort(
+        (a, b) =>
+          KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) || a.file.localeCompare(b.file),
+      );
     const orgEntry = entries.find((e) => e.kind === 'Organization');
     if (orgEntry !== undefined && isPaused(orgEntry.object) && !isDeleting(orgEntry.object)) {
-      for (const entry of entries) {
-        await this.setConditions(entry, {
+      await eachLimited(entries, (entry) =>
+        this.setConditions(entry, {
           ready: 'unchanged',
           reason: 'Paused',
           message: `${PAUSED_MESSAGE} (on Organization ${org})`,
-        });
-      }
+        }),
+      );
       return { rowsWritten: 0, follow: [] };
     }
     await this.ensureFinalizers(entries.filter((e) => !isPaused(e.object)));
@@ -412,35 +414,40 @@ export class Reconciler {
           .map((r) => r.id)
       : [];
 
-    let plan: Plan | undefined;
+    const planOptions = this.planOptions(namespace, {
+      scope: [org],
+      ...(orgRemoved && { maxOrgRemovalRatio: 1 }),
+    });
+    // Most reconciles (resyncs, status updates) change nothing: a plan on the snapshot already
+    // read says so without taking the apply lock. Anything else is planned again under the lock.
+    let plan: Plan = planRecordChanges(
+      desired,
+      removals,
+      snapshot,
+      planOptions,
+      releases,
+    );
     let rowsWritten = 0;
     try {
-      const result = await applyChanges(
-        this.pool,
-        {
-          records: desired,
-          removals,
-          releases,
-          narrowSnapshot: true,
-          options: this.planOptions(namespace, {
-            scope: [org],
-            ...(orgRemoved && { maxOrgRemovalRatio: 1 }),
-          }),
-        },
-        {
-          actor: manager,
-          source: { operator: this.options.cluster, namespace },
-          ...(this.options.lockWaitMs !== undefined && { lockWaitMs: this.options.lockWaitMs }),
-        },
-      );
-      plan = result.plan;
-      rowsWritten = result.rowsWritten;
+      if (plan.changes.length > 0 || plan.refusals.length > 0) {
+        const result = await applyChanges(
+          this.pool,
+          { records: desired, removals, releases, narrowSnapshot: true, options: planOptions },
+          {
+            actor: manager,
+            source: { operator: this.options.cluster, namespace },
+            ...(this.options.lockWaitMs !== undefined && { lockWaitMs: this.options.lockWaitMs }),
+          },
+        );
+        plan = result.plan;
+        rowsWritten = result.rowsWritten;
+      }
     } catch (error) {
       if (error instanceof PlanRefusedError) {
         const message = error.refusals.map((r) => r.message).join('; ');
-        for (const entry of entries) {
-          await this.setConditions(entry, { ready: false, reason: 'Refused', message });
-        }
+        await eachLimited(entries, (entry) =>
+          this.setConditions(entry, { ready: false, reason: 'Refused', message }),
+        );
         if (orgEntry !== undefined) {
           this.writer.event('Organization', orgEntry.object, 'Warning', 'Refused', message);
         } else if (entries[0] !== undefined) {
@@ -448,9 +455,11 @@ export class Reconciler {
         }
       } else {
         const message = error instanceof Error ? error.message : String(error);
-        for (const entry of entries.filter((e) => !isDeleting(e.object))) {
-          await this.setConditions(entry, { ready: 'unchanged', reason: 'ApplyFailed', message });
-        }
+        await eachLimited(
+          entries.filter((e) => !isDeleting(e.object)),
+          (entry) =>
+            this.setConditions(entry, { ready: 'unchanged', reason: 'ApplyFailed', message }),
+        );
       }
       throw error;
     }
@@ -484,15 +493,15 @@ export class Reconciler {
 
     // Status of the others.
     const facts = await readFacts(this.pool, org);
-    for (const entry of entries) {
-      if (isDeleting(entry.object)) continue;
+    await eachLimited(entries, async (entry) => {
+      if (isDeleting(entry.object)) return;
       if (isPaused(entry.object)) {
         await this.setConditions(entry, {
           ready: 'unchanged',
           reason: 'Paused',
           message: PAUSED_MESSAGE,
         });
-        continue;
+        return;
       }
       const invalid = errors.get(entry.file);
       if (invalid !== undefined) {
@@ -504,7 +513,7 @@ export class Reconciler {
           reason,
           message: describeFindings(invalid),
         });
-        continue;
+        return;
       }
       if (blocked.has(entry.file)) {
         const why =
@@ -518,14 +527,14 @@ export class Reconciler {
           reason: 'OrganizationNotReady',
           message: why,
         });
-        continue;
+        return;
       }
       await this.setConditions(
         entry,
         { ready: true, reason: 'Applied', message: 'The access database matches this resource' },
         facts.statusOf(entry.kind, entry.object),
       );
-    }
+    });
     const invalidCount = [...errors.keys()].length;
     if (invalidCount > 0) {
       const summary = [...errors.entries()]
@@ -633,6 +642,22 @@ export class Reconciler {
     }
   }
 }
+
+/** Writes to the API server for one reconcile run this many at a time. */
+const WRITE_CONCURRENCY = 8;
+
+async function eachLimited<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, items.length) }, lane));
+}
+
+const KIND_ORDER: readonly Kind[] = ['Organization', 'Membership', 'Grant', 'Contact'];
 
 /** Findings about a reference to something that may yet appear. */
 const REFERENCE_CODES = new Set([
