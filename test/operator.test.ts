@@ -114,12 +114,17 @@ describe('the operator', () => {
     });
     const org = await statusOf('organization/pixel-forge');
     expect(org?.status?.members).toBe(5);
-    const events = await kubectl('get', 'events', '-o', 'json');
-    const reasons = (
-      JSON.parse(events.stdout).items as { reason: string; involvedObject: { name: string } }[]
-    )
-      .filter((e) => e.involvedObject.name === 'pixel-forge-samir')
-      .map((e) => e.reason);
+    const reasons = await eventually('invitation events', async () => {
+      const events = await kubectl('get', 'events', '-o', 'json');
+      const items = JSON.parse(events.stdout).items as {
+        reason: string;
+        involvedObject: { name: string };
+      }[];
+      const found = items
+        .filter((e) => e.involvedObject.name === 'pixel-forge-samir')
+        .map((e) => e.reason);
+      return found.includes('InvitationSent') ? found : undefined;
+    });
     expect(reasons).toContain('InvitationQueued');
   });
 

@@ -90,6 +90,7 @@ export class Operator {
   private readonly core: CoreV1Api;
   private readonly elector: LeaderElector | undefined;
   private readonly reconciler: Reconciler;
+  private readonly clusterWriter: ClusterWriter;
   private readonly timers: NodeJS.Timeout[] = [];
   private workers: Promise<void>[] = [];
   private listener: pg.PoolClient | undefined;
@@ -129,7 +130,8 @@ export class Operator {
       objects: (kind, namespace) => this.objects(kind, namespace),
       members: (key) => [...(this.index.get(formatKey(key))?.values() ?? [])],
     };
-    this.reconciler = new Reconciler(options.pool, view, this.writer(), {
+    this.clusterWriter = this.writer();
+    this.reconciler = new Reconciler(options.pool, view, this.clusterWriter, {
       cluster: options.cluster,
       lockWaitMs: 30_000,
       ...(options.maxOrgRemovalRatio !== undefined && {
@@ -491,11 +493,7 @@ export class Operator {
         if (report.sent > 0) {
           this.metrics.invitationsSent.inc({}, report.sent);
           this.options.log.info('invitations sent', { sent: report.sent, failed: report.failed });
-          const { rows } = await this.options.pool.query<{ name: string }>(
-            `SELECT DISTINCT o.name FROM invitations i JOIN organizations o USING (org_id) WHERE i.sent_at >= $1`,
-            [since],
-          );
-          for (const row of rows) this.enqueueOrganization(row.name);
+          await this.reportSent(since);
         }
         if (report.failed > 0) {
           this.options.log.warn('invitations not sent; will retry', { failed: report.failed });
@@ -510,6 +508,50 @@ export class Operator {
         }
       }
     })();
+  }
+
+  /**
+   * After a delivery: an `InvitationSent` event on each Membership or Grant whose invitation went
+   * out, and a reconcile of their organizations (status shows `sentAt`).
+   */
+  private async reportSent(since: Date): Promise<void> {
+    const { rows } = await this.options.pool.query<{
+      org: string;
+      email: string;
+      subject: string;
+      resource: string | null;
+    }>(
+      `SELECT o.name AS org, u.email, i.subject,
+              CASE WHEN i.resource_type IS NULL THEN NULL ELSE i.resource_type || '/' || i.resource_name END AS resource
+         FROM invitations i JOIN organizations o USING (org_id) JOIN users u USING (user_id)
+        WHERE i.sent_at >= $1`,
+      [since],
+    );
+    const orgs = new Set<string>();
+    for (const row of rows) {
+      orgs.add(row.org);
+      const kind = row.subject === 'grant' ? 'Grant' : 'Membership';
+      for (const [key, members] of this.index) {
+        const parsed = parseKey(key);
+        if (parsed.kind !== 'Organization' || parsed.name !== row.org) continue;
+        for (const member of members.values()) {
+          const spec = member.object.spec ?? {};
+          const matches =
+            member.kind === kind &&
+            String(spec.user ?? '').toLowerCase() === row.email &&
+            (row.resource === null || spec.resource === row.resource);
+          if (!matches) continue;
+          this.clusterWriter.event(
+            kind,
+            member.object,
+            'Normal',
+            'InvitationSent',
+            `Invitation e-mailed to ${row.email}`,
+          );
+        }
+      }
+    }
+    for (const org of orgs) this.enqueueOrganization(org);
   }
 
   private async serveProbes(port: number): Promise<void> {

@@ -420,13 +420,7 @@ export class Reconciler {
     });
     // Most reconciles (resyncs, status updates) change nothing: a plan on the snapshot already
     // read says so without taking the apply lock. Anything else is planned again under the lock.
-    let plan: Plan = planRecordChanges(
-      desired,
-      removals,
-      snapshot,
-      planOptions,
-      releases,
-    );
+    let plan: Plan = planRecordChanges(desired, removals, snapshot, planOptions, releases);
     let rowsWritten = 0;
     try {
       if (plan.changes.length > 0 || plan.refusals.length > 0) {
