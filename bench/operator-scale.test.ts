@@ -1,0 +1,85 @@
+/**
+ * The operator at scale (opt-in: `npm run bench:operator -- 2000`, or ROSTER_BENCH_OPERATOR_ORGS):
+ * N organizations of one owner and 10 Membership resources each, applied with kubectl to the
+ * test API server; reports how long the operator takes to converge (records written, every
+ * resource Ready) and a no-change resync pass. Figures, not assertions on time; they are in
+ * docs/operator.md. The test API server runs in this process, on the same cores.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Operator } from '../operator/src/operator.js';
+import { eventually, startCluster } from '../test/kube/harness.js';
+
+const orgs = Number(process.env.ROSTER_BENCH_OPERATOR_ORGS ?? 0);
+const MEMBERS = 10;
+
+describe.runIf(orgs > 0)('operator at scale', () => {
+  it(`converges on ${orgs} organizations`, async () => {
+    const cluster = await startCluster();
+    try {
+      const docs = [
+        `apiVersion: roster.dev/v1alpha1\nkind: Plan\nmetadata: { name: bench }\nspec: { seats: { paid: 100 }, features: [members] }\n`,
+      ];
+      for (let o = 0; o < orgs; o++) {
+        docs.push(
+          `apiVersion: roster.dev/v1alpha1\nkind: Organization\nmetadata: { name: org-${o} }\nspec: { plan: bench, owner: owner@org-${o}.example }\n`,
+        );
+        for (let m = 0; m < MEMBERS; m++) {
+          docs.push(
+            `apiVersion: roster.dev/v1alpha1\nkind: Membership\nmetadata: { name: org-${o}-m${m} }\nspec: { org: org-${o}, user: m${m}@org-${o}.example, role: developer }\n`,
+          );
+        }
+      }
+      let started = Date.now();
+      const applied = await cluster.kubectl(
+        ['apply', '--validate=false', '-f', '-'],
+        docs.join('---\n'),
+      );
+      expect(applied.status, applied.stderr).toBe(0);
+      const kubectlMs = Date.now() - started;
+
+      started = Date.now();
+      const operator: Operator = await cluster.startOperator({ delivery: undefined });
+      await eventually(
+        'every membership written',
+        async () =>
+          (await cluster.db.pool.query('SELECT count(*)::int AS n FROM memberships')).rows[0].n ===
+          orgs * (MEMBERS + 1),
+        1_800_000,
+      );
+      const writtenMs = Date.now() - started;
+      await eventually(
+        'every resource Ready',
+        () =>
+          cluster.api
+            .list('roster.dev', 'v1alpha1', 'memberships')
+            .every((m) =>
+              JSON.stringify(m.status ?? {}).includes('"type":"Ready","status":"True"'),
+            ),
+        1_800_000,
+      );
+      const readyMs = Date.now() - started;
+
+      started = Date.now();
+      (operator as unknown as { resync(): void }).resync();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await eventually(
+        'resync done',
+        () => /roster_operator_queue_depth 0\n/.test(operator.metrics.render()),
+        1_800_000,
+      );
+      const resyncMs = Date.now() - started;
+      const figures = {
+        organizations: orgs,
+        resources: docs.length,
+        kubectlApplyMs: kubectlMs,
+        recordsWrittenMs: writtenMs,
+        allReadyMs: readyMs,
+        noChangeResyncMs: resyncMs,
+        perOrganizationResyncMs: Math.round((resyncMs / orgs) * 100) / 100,
+      };
+      console.log(JSON.stringify(figures, null, 2));
+    } finally {
+      await cluster.dispose();
+    }
+  }, 3_600_000);
+});
