@@ -278,6 +278,33 @@ describe('the operator', () => {
     expect(watchRestarts(operator)).toBeGreaterThan(restartsBefore);
   });
 
+  it('carries on when the database drops every connection, LISTEN included', async () => {
+    await query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+    );
+    await apply(membership('pixel-forge-yan', 'pixel-forge', 'yan@pixelforge.studio', 'developer'));
+    await eventually(
+      'yan in the database',
+      async () => (await roleOf('pixel-forge', 'yan@pixelforge.studio'))?.role === 'developer',
+    );
+    const mail = await eventually('yan invited', () =>
+      cluster.smtp.messages.find((m) => recipientOf(m) === 'yan@pixelforge.studio'),
+    );
+    // The acceptance shows without a resync: the LISTEN connection was opened again.
+    await eventually('listening again', () =>
+      cluster.logs.some((l) => l.includes('lost the LISTEN connection')),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await acceptInvitation(cluster.db.pool, linkOf(mail).split('/').pop() ?? '');
+    await eventually(
+      'Accepted',
+      async () =>
+        (await statusOf('membership/pixel-forge-yan'))?.status?.invitation?.state === 'Accepted',
+      5_000,
+    );
+  });
+
   it('serves metrics, liveness and readiness', async () => {
     const base = `http://127.0.0.1:${operator.port}`;
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
@@ -379,7 +406,11 @@ describe('the operator across replicas and restarts', () => {
     await secondApply(`${planYaml}---\n${organization('north', 'ann@north.example', 'basic')}`);
     const a = await second.startOperator({ identity: 'replica-a' });
     await eventually('a leads', () => a.isLeader);
-    const b = await second.startOperator({ identity: 'replica-b' });
+    let lost = false;
+    const b = await second.startOperator({
+      identity: 'replica-b',
+      onLostLeadership: () => (lost = true),
+    });
     await eventually(
       'north applied',
       async () => (await secondRole('north', 'ann@north.example')) === 'owner',
@@ -397,7 +428,30 @@ describe('the operator across replicas and restarts', () => {
       'b reconciles',
       async () => (await secondRole('north', 'bob@north.example')) === 'developer',
     );
+    // Someone else takes the Lease (a replica that thinks b is gone): b stops and says so.
+    const renewTime = new Date(Date.now() + 60_000).toISOString().replace('Z', '000Z');
+    await second.kubectl([
+      'patch',
+      'lease',
+      'roster-operator',
+      '--type',
+      'merge',
+      '-p',
+      JSON.stringify({ spec: { holderIdentity: 'intruder', renewTime } }),
+    ]);
+    await eventually('b lost the lease', () => lost);
+    expect(b.isLeader).toBe(false);
     await b.stop();
+    // The intruder goes away: hand the Lease back for the next test.
+    await second.kubectl([
+      'patch',
+      'lease',
+      'roster-operator',
+      '--type',
+      'merge',
+      '-p',
+      JSON.stringify({ spec: { holderIdentity: '' } }),
+    ]);
   });
 
   it('converges after a restart: changes made while it was down, and drift in the database', async () => {

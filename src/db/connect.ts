@@ -50,9 +50,20 @@ export async function openAccessDatabase(options: OpenOptions): Promise<AccessDa
   }
 }
 
+/**
+ * A server that goes away (restart, failover, a terminated backend) must fail the operation in
+ * progress, not the process: pg emits 'error' on an idle pooled client, and on a checked-out
+ * client between two queries, and an unheard 'error' event would crash Node. The query in
+ * progress (or the next one) reports the failure; the pool drops the dead client.
+ */
+export function survivesDroppedConnections(pool: pg.Pool): void {
+  pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
+}
+
 function openUrl(url: string, applicationName: string): AccessDatabase {
   const pool = new pg.Pool({ connectionString: url, application_name: applicationName, max: 4 });
-  pool.on('error', () => undefined); // Idle clients dropped by the server; queries report it.
+  survivesDroppedConnections(pool);
   return { pool, description: describeUrl(url), close: () => pool.end() };
 }
 
@@ -83,7 +94,7 @@ async function openEmbedded(home: string, applicationName: string): Promise<Acce
       application_name: applicationName,
       max: 4,
     });
-    pool.on('error', () => undefined);
+    survivesDroppedConnections(pool);
     return pool;
   };
 

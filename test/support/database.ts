@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
+import { survivesDroppedConnections } from '../../src/db/connect.js';
 
 /** A test database: its URL, a pool, and a way to drop it. */
 export interface TestDatabase {
@@ -21,6 +22,8 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   const pool = new pg.Pool({ connectionString: url.toString(), max: 4 });
+  // A test may terminate connections: the next query reports it, the process carries on.
+  survivesDroppedConnections(pool);
   return {
     url: url.toString(),
     pool,
