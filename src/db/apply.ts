@@ -21,6 +21,8 @@ import { readSnapshot } from './snapshot.js';
 
 /** Changes per audit-log statement. */
 const AUDIT_BATCH = 50_000;
+/** Rows per statement when writing records and invitations. */
+const WRITE_BATCH = 50_000;
 
 /** The advisory lock every apply takes ("rost", 1). */
 export const APPLY_LOCK: readonly [number, number] = [0x726f7374, 1];
@@ -195,8 +197,17 @@ export async function executePlan(
   const managedBy = (c: PlannedChange) => (c.manage === 'release' ? null : plan.manager);
   const lastApplied = (c: PlannedChange) => (c.manage === 'release' ? null : json(c.after));
   const steps: [string, () => Promise<unknown>][] = [];
-  const step = (what: string, changes: readonly PlannedChange[], fn: () => Promise<unknown>) => {
-    if (changes.length > 0) steps.push([what, fn]);
+  // One statement per kind and batch: arrays of a few tens of thousands of rows keep each
+  // statement's memory bounded and fast to parse, however large the plan.
+  const step = (
+    what: string,
+    changes: readonly PlannedChange[],
+    fn: (batch: readonly PlannedChange[]) => Promise<unknown>,
+  ) => {
+    for (let start = 0; start < changes.length; start += WRITE_BATCH) {
+      const batch = changes.slice(start, start + WRITE_BATCH);
+      steps.push([what, () => fn(batch)]);
+    }
   };
 
   // Users first: every e-mail a membership or grant names.
@@ -209,18 +220,19 @@ export async function executePlan(
         .map((c) => c.id.user ?? ''),
     ),
   ];
-  if (emails.length > 0) {
+  for (let start = 0; start < emails.length; start += WRITE_BATCH) {
+    const batch = emails.slice(start, start + WRITE_BATCH);
     steps.push([
       'users',
       () =>
         run(`INSERT INTO users (email) SELECT unnest($1::text[]) ON CONFLICT (email) DO NOTHING`, [
-          emails,
+          batch,
         ]),
     ]);
   }
 
   const plans = byKind('plan', false);
-  step('plans', plans, () =>
+  step('plans', plans, (plans) =>
     run(
       `INSERT INTO plans AS p (name, display_name, paid_seats, free_seats, max_resources, features,
               invitation_expiry_days, invitation_max_resends, managed_by, last_applied)
@@ -249,7 +261,7 @@ export async function executePlan(
   );
 
   const roles = byKind('role', false);
-  step('roles', roles, async () => {
+  step('roles', roles, async (roles) => {
     await run(
       `INSERT INTO roles AS r (name, scope, description, managed_by, last_applied)
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[])
@@ -276,7 +288,7 @@ export async function executePlan(
   });
 
   const orgs = byKind('organization', false);
-  step('organizations', orgs, () =>
+  step('organizations', orgs, (orgs) =>
     run(
       `INSERT INTO organizations AS o (name, display_name, plan, managed_by, last_applied,
               invitation_expiry_days, invitation_max_resends)
@@ -298,7 +310,7 @@ export async function executePlan(
   );
 
   const resources = byKind('resource', false);
-  step('resources', resources, () =>
+  step('resources', resources, (resources) =>
     run(
       `INSERT INTO resources (org_id, type, name, managed_by)
        SELECT o.org_id, x.type, x.name, x.managed_by
@@ -315,13 +327,16 @@ export async function executePlan(
   );
 
   const memberships = byKind('membership', false);
-  step('memberships', memberships, () =>
+  step('memberships', memberships, (memberships) =>
     run(
       `INSERT INTO memberships AS m (org_id, user_id, role, seat, status, invited_by, managed_by, last_applied)
        SELECT o.org_id, u.user_id, x.role, x.seat,
-              CASE WHEN x.suspended THEN 'suspended' ELSE 'invited' END, $7, x.managed_by, x.last_applied
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::text[], $8::jsonb[])
-              AS x(org, email, role, seat, suspended, managed_by, last_applied)
+              CASE WHEN x.suspended THEN 'suspended' ELSE 'invited' END, $7, x.managed_by,
+              -- What Roster wrote (the change's fields), built here rather than sent as jsonb.
+              CASE WHEN x.managed_by IS NOT NULL
+                   THEN jsonb_build_object('role', x.role, 'seat', x.seat, 'suspended', x.suspended) END
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::text[])
+              AS x(org, email, role, seat, suspended, managed_by)
          JOIN organizations o ON o.name = x.org
          JOIN users u ON u.email = x.email
        ON CONFLICT (org_id, user_id) DO UPDATE SET role = EXCLUDED.role, seat = EXCLUDED.seat,
@@ -337,18 +352,19 @@ export async function executePlan(
         memberships.map((c) => c.after?.suspended === true),
         memberships.map(managedBy),
         context.actor,
-        memberships.map(lastApplied),
       ],
     ),
   );
 
   const grants = byKind('grant', false);
-  step('grants', grants, () =>
+  step('grants', grants, (grants) =>
     run(
       `INSERT INTO grants AS g (org_id, user_id, resource_type, resource_name, role, expires_at, invited_by, managed_by, last_applied)
-       SELECT o.org_id, u.user_id, x.type, x.name, x.role, x.expires, $7, x.managed_by, x.last_applied
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $8::text[], $9::jsonb[])
-              AS x(org, email, type, name, role, expires, managed_by, last_applied)
+       SELECT o.org_id, u.user_id, x.type, x.name, x.role, x.expires::timestamptz, $7, x.managed_by,
+              CASE WHEN x.managed_by IS NOT NULL
+                   THEN jsonb_build_object('role', x.role, 'expires', x.expires) END
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $8::text[])
+              AS x(org, email, type, name, role, expires, managed_by)
          JOIN organizations o ON o.name = x.org
          JOIN users u ON u.email = x.email
        ON CONFLICT (org_id, user_id, resource_type, resource_name) DO UPDATE SET role = EXCLUDED.role,
@@ -363,28 +379,32 @@ export async function executePlan(
         grants.map((c) => c.after?.expires ?? null),
         context.actor,
         grants.map(managedBy),
-        grants.map(lastApplied),
       ],
     ),
   );
 
   const contacts = byKind('contact', false);
-  step('contacts', contacts, () =>
+  step('contacts', contacts, (contacts) =>
     run(
       `INSERT INTO contacts AS c (org_id, email, name, categories, managed_by, last_applied)
-       SELECT o.org_id, x.email, x.name, ARRAY(SELECT jsonb_array_elements_text(x.categories)), x.managed_by, x.last_applied
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[], $6::jsonb[])
-              AS x(org, email, name, categories, managed_by, last_applied)
+       SELECT o.org_id, x.email, x.name, x.categories, x.managed_by,
+              CASE WHEN x.managed_by IS NOT NULL
+                   THEN jsonb_build_object('name', x.name, 'categories', to_jsonb(x.categories)) END
+         FROM jsonb_to_recordset($1::jsonb)
+              AS x(org text, email text, name text, categories text[], managed_by text)
          JOIN organizations o ON o.name = x.org
        ON CONFLICT (org_id, email) DO UPDATE SET name = EXCLUDED.name, categories = EXCLUDED.categories,
               managed_by = EXCLUDED.managed_by, last_applied = EXCLUDED.last_applied, updated_at = now()`,
       [
-        contacts.map((c) => c.id.org),
-        contacts.map((c) => c.id.email),
-        contacts.map((c) => c.after?.name ?? null),
-        contacts.map((c) => json(c.after?.categories ?? [])),
-        contacts.map(managedBy),
-        contacts.map(lastApplied),
+        JSON.stringify(
+          contacts.map((c) => ({
+            org: c.id.org,
+            email: c.id.email,
+            name: c.after?.name ?? null,
+            categories: c.after?.categories ?? [],
+            managed_by: managedBy(c),
+          })),
+        ),
       ],
     ),
   );
@@ -395,7 +415,7 @@ export async function executePlan(
       (c.id.kind === 'membership' || c.id.kind === 'grant') &&
       (c.action === 'delete' || (c.action === 'update' && c.fields.some((f) => f.name === 'role'))),
   );
-  step('invitations revoked', revoked, () =>
+  step('invitations revoked', revoked, (revoked) =>
     run(
       `UPDATE invitations i SET status = 'revoked'
          FROM unnest($1::text[], $2::text[], $3::text[]) AS x(org, email, resource), organizations o, users u
@@ -409,8 +429,8 @@ export async function executePlan(
       ],
     ),
   );
-  const invitations = plan.invitations;
-  if (invitations.length > 0) {
+  for (let start = 0; start < plan.invitations.length; start += WRITE_BATCH) {
+    const invitations = plan.invitations.slice(start, start + WRITE_BATCH);
     steps.push([
       'invitations',
       () =>
@@ -474,7 +494,7 @@ export async function executePlan(
 
   // Deletes, children first.
   const deleteContacts = byKind('contact', true);
-  step('contacts removed', deleteContacts, () =>
+  step('contacts removed', deleteContacts, (deleteContacts) =>
     run(
       `DELETE FROM contacts c USING unnest($1::text[], $2::text[]) AS x(org, email), organizations o
         WHERE o.name = x.org AND c.org_id = o.org_id AND c.email = x.email`,
@@ -482,7 +502,7 @@ export async function executePlan(
     ),
   );
   const deleteGrants = byKind('grant', true);
-  step('grants removed', deleteGrants, () =>
+  step('grants removed', deleteGrants, (deleteGrants) =>
     run(
       `DELETE FROM grants g USING unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS x(org, email, type, name),
               organizations o, users u
@@ -497,7 +517,7 @@ export async function executePlan(
     ),
   );
   const deleteMemberships = byKind('membership', true);
-  step('memberships removed', deleteMemberships, () =>
+  step('memberships removed', deleteMemberships, (deleteMemberships) =>
     run(
       `DELETE FROM memberships m USING unnest($1::text[], $2::text[]) AS x(org, email), organizations o, users u
         WHERE o.name = x.org AND u.email = x.email AND m.org_id = o.org_id AND m.user_id = u.user_id`,
@@ -505,7 +525,7 @@ export async function executePlan(
     ),
   );
   const deleteResources = byKind('resource', true);
-  step('resources removed', deleteResources, () =>
+  step('resources removed', deleteResources, (deleteResources) =>
     run(
       `DELETE FROM resources r USING unnest($1::text[], $2::text[], $3::text[]) AS x(org, type, name), organizations o
         WHERE o.name = x.org AND r.org_id = o.org_id AND r.type = x.type AND r.name = x.name`,
@@ -522,8 +542,8 @@ export async function executePlan(
     ['plan', 'plans'],
   ] as const) {
     const gone = byKind(kind, true);
-    step(`${table} removed`, gone, () =>
-      run(`DELETE FROM ${table} WHERE name = ANY($1::text[])`, [gone.map((c) => c.id.name)]),
+    step(`${table} removed`, gone, (batch) =>
+      run(`DELETE FROM ${table} WHERE name = ANY($1::text[])`, [batch.map((c) => c.id.name)]),
     );
   }
 
