@@ -343,11 +343,16 @@ function computePlan(
     else if (c.action === 'update') change++;
     else destroy++;
   }
+  let basis: string | undefined;
   return {
     formatVersion: PLAN_FORMAT_VERSION,
     createdAt: options.now.toISOString(),
     manager,
-    basis: fingerprint(actual),
+    // Computed when read (a saved or printed plan): hashing every record costs seconds at 1M,
+    // and an apply under the lock never needs it.
+    get basis() {
+      return (basis ??= fingerprint(actual));
+    },
     options: {
       prune: options.prune,
       maxRemovals: options.maxRemovals ?? null,
@@ -360,7 +365,7 @@ function computePlan(
     refusals,
     summary: { add, change, destroy },
     awaitingAcceptance: actual.records.filter(
-      (r) => r.facts?.status === 'invited' && !deleted.has(recordKey(r.id)),
+      (r) => r.facts?.status === 'invited' && (deleted.size === 0 || !deleted.has(recordKey(r.id))),
     ).length,
   };
 }
@@ -401,8 +406,21 @@ function checkResultingState(
   options: PlanOptions,
   refuse: (code: string, org: string | null, message: string) => void,
 ): void {
-  const result = new Map(actual.records.map((r) => [recordKey(r.id), r.fields]));
-  const ids = new Map(actual.records.map((r) => [recordKey(r.id), r.id]));
+  if (changes.length === 0) return;
+  // Only organizations a change touches can break a rule because of this plan; every
+  // organization is read only when a plan or a role is deleted (is it still in use?).
+  const touched = new Set(changes.map((c) => c.org).filter((o): o is string => o !== null));
+  const everything = changes.some(
+    (c) => c.action === 'delete' && (c.id.kind === 'plan' || c.id.kind === 'role'),
+  );
+  const relevant = everything
+    ? actual.records
+    : actual.records.filter((r) => {
+        const org = orgOf(r.id);
+        return r.id.kind === 'plan' || (org !== null && touched.has(org));
+      });
+  const result = new Map(relevant.map((r) => [recordKey(r.id), r.fields]));
+  const ids = new Map(relevant.map((r) => [recordKey(r.id), r.id]));
   for (const c of changes) {
     const key = recordKey(c.id);
     if (c.after === null) result.delete(key);
@@ -449,7 +467,6 @@ function checkResultingState(
     } else if (id.kind === 'grant') rolesInUse.add(String(fields.role));
   }
 
-  const touched = new Set(changes.map((c) => c.org).filter((o): o is string => o !== null));
   for (const [org, t] of orgs) {
     if (!t.exists && touched.has(org) && t.owners + t.paid + t.free + t.resources > 0) {
       refuse(
@@ -530,7 +547,7 @@ function checkResultingState(
     );
   }
   const membersBefore = new Map<string, number>();
-  for (const r of actual.records) {
+  for (const r of relevant) {
     if (r.id.kind === 'membership') {
       membersBefore.set(r.id.org ?? '', (membersBefore.get(r.id.org ?? '') ?? 0) + 1);
     }
@@ -558,17 +575,22 @@ function plannedInvitations(
   changes: readonly PlannedChange[],
   actual: ActualState,
 ): PlannedInvitation[] {
-  const active = new Set<string>();
-  for (const r of actual.records) {
-    if ((r.id.kind === 'membership' || r.id.kind === 'grant') && r.facts?.status === 'active') {
-      active.add(`${r.id.org}\u0000${r.id.user}`);
-    }
-  }
-  const pending = new Map(
-    actual.records
-      .filter((r) => r.id.kind === 'membership')
-      .map((r) => [recordKey(r.id), r.facts?.status]),
+  // Only the organizations of changed memberships and grants matter.
+  const orgs = new Set(
+    changes
+      .filter((c) => (c.id.kind === 'membership' || c.id.kind === 'grant') && c.after !== null)
+      .map((c) => c.id.org ?? ''),
   );
+  if (orgs.size === 0) return [];
+  const active = new Set<string>();
+  const pending = new Map<string, string | undefined>();
+  for (const r of actual.records) {
+    if ((r.id.kind !== 'membership' && r.id.kind !== 'grant') || !orgs.has(r.id.org ?? '')) {
+      continue;
+    }
+    if (r.facts?.status === 'active') active.add(`${r.id.org}\u0000${r.id.user}`);
+    if (r.id.kind === 'membership') pending.set(recordKey(r.id), r.facts?.status);
+  }
   const invitations: PlannedInvitation[] = [];
   for (const c of changes) {
     if ((c.id.kind !== 'membership' && c.id.kind !== 'grant') || c.after === null) continue;
