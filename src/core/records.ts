@@ -79,15 +79,7 @@ const keys = new WeakMap<RecordId, string>();
 export function recordKey(id: RecordId): string {
   let key = keys.get(id);
   if (key === undefined) {
-    key = [
-      id.kind,
-      id.org ?? '',
-      id.name ?? '',
-      id.user ?? '',
-      id.email ?? '',
-      id.type ?? '',
-      id.resource ?? '',
-    ].join('\u0000');
+    key = `${id.kind}\u0000${id.org ?? ''}\u0000${id.name ?? ''}\u0000${id.user ?? ''}\u0000${id.email ?? ''}\u0000${id.type ?? ''}\u0000${id.resource ?? ''}`;
     keys.set(id, key);
   }
   return key;

@@ -18,6 +18,15 @@ const FOREIGN_YAML = /^(Pulumi(\.[^.]+)?|PulumiPlugin|kustomization|Chart)\.ya?m
 /** The name standard input is reported under. */
 export const STDIN_NAME = '<stdin>';
 
+/** Files read at once when reading a directory. */
+const READ_CONCURRENCY = 32;
+
+/** A file found in a directory, to be read. */
+interface PlannedFile {
+  readonly absolute: string;
+  readonly shown: string;
+}
+
 /** Options of `readSources`. */
 export interface ReadOptions {
   /** Base for relative display names; paths are shown as the user typed them. */
@@ -47,23 +56,51 @@ export async function readSources(
     sources.push({ path: shown, content: await readCapped(absolute, maxBytes) });
   };
 
-  const walk = async (directory: string, shown: string) => {
+  /** Lists a directory's manifests, recursively, in a stable order (stats run in parallel). */
+  const walk = async (directory: string, shown: string, files: PlannedFile[]) => {
     const real = await realpath(directory);
     if (seen.has(real)) return;
     seen.add(real);
-    const entries = (await readdir(directory, { withFileTypes: true })).sort((a, b) =>
-      a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+    const entries = (await readdir(directory, { withFileTypes: true }))
+      .filter(
+        (e) => !e.name.startsWith('.') && e.name !== 'node_modules' && !FOREIGN_YAML.test(e.name),
+      )
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const infos = await Promise.all(
+      entries.map((e) => stat(join(directory, e.name)).catch(() => undefined)),
     );
-    for (const entry of entries) {
-      if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
-      if (FOREIGN_YAML.test(entry.name)) continue;
+    for (const [i, entry] of entries.entries()) {
+      const info = infos[i];
       const absolute = join(directory, entry.name);
       const entryShown = join(shown, entry.name);
-      const info = await stat(absolute).catch(() => undefined);
-      if (info?.isDirectory()) await walk(absolute, entryShown);
+      if (info?.isDirectory()) await walk(absolute, entryShown, files);
       else if (info?.isFile() && /\.ya?ml$/i.test(entry.name)) {
-        await readFileCapped(absolute, entryShown);
+        files.push({ absolute, shown: entryShown });
       }
+    }
+  };
+
+  /**
+   * Reads the listed files, READ_CONCURRENCY at a time (a tree of ten thousand files otherwise
+   * waits on the disk one file after another), keeping their order; a file reached twice
+   * (symlinks) is read once.
+   */
+  const readAll = async (files: readonly PlannedFile[]) => {
+    const read: { real: string; shown: string; content: Uint8Array }[] = new Array(files.length);
+    let next = 0;
+    const lane = async () => {
+      while (next < files.length) {
+        const i = next++;
+        const file = files[i] as PlannedFile;
+        const real = await realpath(file.absolute);
+        read[i] = { real, shown: file.shown, content: await readCapped(file.absolute, maxBytes) };
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, files.length) }, lane));
+    for (const file of read) {
+      if (seen.has(file.real)) continue;
+      seen.add(file.real);
+      sources.push({ path: file.shown, content: file.content });
     }
   };
 
@@ -79,8 +116,11 @@ export async function readSources(
     const shown = isAbsolute(path) ? absolute : relative(cwd, absolute) || '.';
     try {
       const info = await stat(absolute);
-      if (info.isDirectory()) await walk(absolute, shown);
-      else await readFileCapped(absolute, shown);
+      if (info.isDirectory()) {
+        const files: PlannedFile[] = [];
+        await walk(absolute, shown, files);
+        await readAll(files);
+      } else await readFileCapped(absolute, shown);
     } catch (cause) {
       const code = (cause as NodeJS.ErrnoException).code;
       problem(
