@@ -7,7 +7,8 @@
  *     const result = await applyPlan(db, state, { actor: 'onboarding-pipeline' });
  */
 import { DEFAULT_LIMITS } from './core/limits.js';
-import { loadSources, type LoadOptions, type LoadResult } from './core/load.js';
+import type { LoadOptions, LoadResult } from './core/load.js';
+import { loadSourcesInThreads } from './files/parse-threads.js';
 import type { Finding } from './core/findings.js';
 import { readSources } from './files/read-sources.js';
 import type { DesiredState } from './core/model.js';
@@ -61,7 +62,7 @@ export async function loadManifests(
     maxFileBytes: limits.maxFileBytes,
     ...(options.cwd !== undefined && { cwd: options.cwd }),
   });
-  const loaded = loadSources(read.sources, options);
+  const loaded = await loadSourcesInThreads(read.sources, options);
   const findings: Finding[] = [...read.findings, ...loaded.findings];
   return { ...loaded, findings, errors: loaded.errors + read.findings.length };
 }

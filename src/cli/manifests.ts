@@ -1,8 +1,8 @@
 /** Loading manifests for a command: findings go to stderr, errors stop the command. */
 import { DEFAULT_LIMITS } from '../core/limits.js';
-import { loadSources } from '../core/load.js';
 import type { DesiredState } from '../core/model.js';
 import { renderFindingsText, summarizeFindings } from '../core/render-findings.js';
+import { loadSourcesInThreads } from '../files/parse-threads.js';
 import { readSources } from '../files/read-sources.js';
 import type { CliIo } from './io.js';
 
@@ -13,7 +13,7 @@ export async function loadDesiredState(
   strict = false,
 ): Promise<DesiredState | undefined> {
   const read = await readSources(paths, { cwd: io.cwd, stdin: io.stdin });
-  const loaded = loadSources(read.sources, { limits: DEFAULT_LIMITS });
+  const loaded = await loadSourcesInThreads(read.sources, { limits: DEFAULT_LIMITS });
   const findings = [...read.findings, ...loaded.findings];
   io.stderr.write(renderFindingsText(findings));
   const errors = loaded.errors + read.findings.length;

@@ -8,7 +8,7 @@ import { buildDesiredState } from './desired-state.js';
 import { compareFindings, countFindings, type Finding } from './findings.js';
 import { DEFAULT_LIMITS, type InputLimits } from './limits.js';
 import type { DesiredState } from './model.js';
-import { parseSource, type Source } from './parse.js';
+import { parseSource, type ParsedSource, type Source } from './parse.js';
 import { checkRules } from './rules.js';
 
 /** Options of `loadSources`. */
@@ -31,28 +31,50 @@ export interface LoadResult {
 /** Parses, checks and builds the desired state of a set of sources. */
 export function loadSources(sources: readonly Source[], options: LoadOptions = {}): LoadResult {
   const limits = options.limits ?? DEFAULT_LIMITS;
-  const findings: Finding[] = [];
-  const checked: CheckedDocument[] = [];
-  const unchecked = new Set<string>();
-  let documents = 0;
-  for (const source of sources) {
-    const parsed = parseSource(source, limits);
-    findings.push(...parsed.findings);
+  return loadParsed(
+    sources.map((source) => parseSource(source, limits)),
+    options,
+  );
+}
+
+/** Checks and builds the desired state of parsed sources (parsed here or on worker threads). */
+export function loadParsed(
+  parsedSources: readonly ParsedSource[],
+  options: LoadOptions = {},
+): LoadResult {
+  const loader = new DocumentChecker();
+  for (const parsed of parsedSources) loader.add(parsed);
+  return loader.finish(options);
+}
+
+/** Checks parsed sources one by one, in order (as they arrive), then builds the state. */
+export class DocumentChecker {
+  private readonly findings: Finding[] = [];
+  private readonly checked: CheckedDocument[] = [];
+  private readonly unchecked = new Set<string>();
+  private documents = 0;
+
+  add(parsed: ParsedSource): void {
+    this.findings.push(...parsed.findings);
     for (const document of parsed.documents) {
-      documents++;
+      this.documents++;
       const result = checkDocument(document);
       if (Array.isArray(result)) {
-        findings.push(...result);
+        this.findings.push(...result);
         const name = declaredName(document.value);
-        if (name !== undefined) unchecked.add(name);
+        if (name !== undefined) this.unchecked.add(name);
       } else {
-        checked.push(result);
+        this.checked.push(result);
       }
     }
   }
-  const { state, findings: buildFindings } = buildDesiredState(checked);
-  findings.push(...buildFindings);
-  findings.push(...checkRules(state, { now: options.now ?? new Date(), unchecked }));
-  findings.sort(compareFindings);
-  return { state, findings, documents, ...countFindings(findings) };
+
+  finish(options: LoadOptions = {}): LoadResult {
+    const { findings, unchecked } = this;
+    const { state, findings: buildFindings } = buildDesiredState(this.checked);
+    findings.push(...buildFindings);
+    findings.push(...checkRules(state, { now: options.now ?? new Date(), unchecked }));
+    findings.sort(compareFindings);
+    return { state, findings, documents: this.documents, ...countFindings(findings) };
+  }
 }

@@ -123,6 +123,15 @@ const NEEDS_EXACT_PARSE = /[*&!]|^%|(^|[\s,[{])\?(\s|$)|__proto__|constructor|pr
  * only files with findings pay for positions, and they get the same positions.
  */
 function parseFast(file: string, text: string, limits: InputLimits): ParsedSource | undefined {
+  const values = fastValues(text, limits);
+  return values === undefined ? undefined : fastDocuments(file, () => text, values, limits);
+}
+
+/**
+ * The values of a plain file read by js-yaml, or undefined when the file must take the exact
+ * path. Pure and self-contained, so that worker threads can run it (`src/files/parse-threads.ts`).
+ */
+export function fastValues(text: string, limits: InputLimits): unknown[] | undefined {
   if (
     NEEDS_EXACT_PARSE.test(text) ||
     HIDDEN_CHARACTER.test(text) ||
@@ -139,9 +148,22 @@ function parseFast(file: string, text: string, limits: InputLimits): ParsedSourc
     return undefined;
   }
   if (values.length > limits.maxDocumentsPerFile) return undefined;
+  return values;
+}
+
+/**
+ * The documents of values the fast path read; `text` gives the file's text back when a position
+ * is first asked for (the exact parse then runs once for the file).
+ */
+export function fastDocuments(
+  file: string,
+  text: () => string,
+  values: readonly unknown[],
+  limits: InputLimits,
+): ParsedSource {
   let exact: ParsedSource | undefined;
   const exactDocument = (index: number) => {
-    exact ??= parseExact(file, text, limits);
+    exact ??= parseExact(file, text(), limits);
     return exact.documents.find((d) => d.index === index);
   };
   const documents: ParsedDocument[] = [];
@@ -226,14 +248,14 @@ function parseExact(file: string, text: string, limits: InputLimits): ParsedSour
   return { documents, findings };
 }
 
-interface ShapeProblem {
+export interface ShapeProblem {
   message: string;
   code: string;
   line: number;
   column: number;
 }
 
-function decodeText(content: Uint8Array | string): string | ShapeProblem {
+export function decodeText(content: Uint8Array | string): string | ShapeProblem {
   let text: string;
   if (typeof content === 'string') {
     text = content;

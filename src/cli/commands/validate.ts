@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { UsageError } from '../../core/errors.js';
 import { DEFAULT_LIMITS } from '../../core/limits.js';
-import { loadSources } from '../../core/load.js';
+import { loadSourcesInThreads } from '../../files/parse-threads.js';
 import {
   findingsReport,
   renderFindingsText,
@@ -60,7 +60,7 @@ export async function validateCommand(args: string[], io: CliIo): Promise<number
     maxFileBytes: limits.maxFileBytes,
     stdin: io.stdin,
   });
-  const loaded = loadSources(read.sources, { limits });
+  const loaded = await loadSourcesInThreads(read.sources, { limits });
   const findings = [...read.findings, ...loaded.findings];
   const report = findingsReport(findings, loaded.documents, values.strict === true);
 
