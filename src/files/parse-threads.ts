@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { DEFAULT_LIMITS, type InputLimits } from '../core/limits.js';
+import { DEFAULT_LIMITS } from '../core/limits.js';
 import { DocumentChecker, type LoadOptions, type LoadResult } from '../core/load.js';
 import {
   decodeText,
