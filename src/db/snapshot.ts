@@ -25,6 +25,35 @@ export interface SnapshotOptions {
   readonly organizations?: 'all' | 'scope';
 }
 
+/**
+ * Facts of members who have not joined are shared (most are alike: invited by the same actor), so
+ * a million members do not keep a million copies.
+ */
+function memberFactsCache() {
+  const shared = new Map<string, MemberFacts>();
+  return (status: MemberFacts['status'], joinedAt: string | null, invitedBy: string | null) => {
+    if (joinedAt !== null) return { status, joinedAt, invitedBy };
+    const key = invitedBy === null ? `${status}\u0001` : `${status}\u0000${invitedBy}`;
+    let facts = shared.get(key);
+    if (facts === undefined) {
+      facts = Object.freeze({ status, joinedAt, invitedBy });
+      shared.set(key, facts);
+    }
+    return facts;
+  };
+}
+
+/** `lastApplied` as the row's own fields when equal (no drift): one object instead of two. */
+function appliedOrSame(applied: Fields | null, current: Fields): Fields | null {
+  if (applied === null) return null;
+  const keys = Object.keys(current);
+  if (Object.keys(applied).length !== keys.length) return applied;
+  for (const key of keys) {
+    if (JSON.stringify(applied[key]) !== JSON.stringify(current[key])) return applied;
+  }
+  return current;
+}
+
 /** Reads the records of the scope. */
 export async function readSnapshot(
   db: Queryable,
@@ -32,6 +61,7 @@ export async function readSnapshot(
   options: SnapshotOptions = {},
 ): Promise<ActualState> {
   const records: ActualRecord[] = [];
+  const factsOf = memberFactsCache();
   const orgFilter = scope === 'all' ? null : [...scope];
   const narrow = options.organizations === 'scope' && orgFilter !== null;
 
@@ -110,23 +140,24 @@ export async function readSnapshot(
 
   const memberships = await db.query(
     `SELECT o.name AS org, u.email, m.role, m.seat, m.status, m.invited_by, m.joined_at,
-            m.managed_by, m.last_applied
+            m.managed_by, m.last_applied IS NOT NULL AS applied,
+            -- Sent only when it differs from the row (drift): at a million rows, parsing and
+            -- keeping a copy of every row's last_applied costs seconds and hundreds of MB.
+            CASE WHEN m.last_applied = jsonb_build_object('role', m.role, 'seat', m.seat,
+                                                          'suspended', m.status = 'suspended')
+                 THEN NULL ELSE m.last_applied END AS last_applied
        FROM memberships m JOIN organizations o USING (org_id) JOIN users u USING (user_id)
       WHERE ${scoped}`,
     [orgFilter],
   );
   for (const r of memberships.rows) {
-    const facts: MemberFacts = {
-      status: r.status,
-      joinedAt: iso(r.joined_at),
-      invitedBy: r.invited_by,
-    };
+    const memberFields = { role: r.role, seat: r.seat, suspended: r.status === 'suspended' };
     records.push({
       id: { kind: 'membership', org: r.org, user: r.email },
-      fields: { role: r.role, seat: r.seat, suspended: r.status === 'suspended' },
+      fields: memberFields,
       managedBy: r.managed_by,
-      lastApplied: fields(r.last_applied),
-      facts,
+      lastApplied: r.applied ? (fields(r.last_applied) ?? memberFields) : null,
+      facts: factsOf(r.status, iso(r.joined_at), r.invited_by),
     });
   }
 
@@ -138,6 +169,7 @@ export async function readSnapshot(
     [orgFilter],
   );
   for (const r of grants.rows) {
+    const grantFields = { role: r.role, expires: iso(r.expires_at) };
     records.push({
       id: {
         kind: 'grant',
@@ -145,10 +177,10 @@ export async function readSnapshot(
         user: r.email,
         resource: `${r.resource_type}/${r.resource_name}`,
       },
-      fields: { role: r.role, expires: iso(r.expires_at) },
+      fields: grantFields,
       managedBy: r.managed_by,
-      lastApplied: fields(r.last_applied),
-      facts: { status: r.status, joinedAt: iso(r.joined_at), invitedBy: r.invited_by },
+      lastApplied: appliedOrSame(fields(r.last_applied), grantFields),
+      facts: factsOf(r.status, iso(r.joined_at), r.invited_by),
     });
   }
 
@@ -158,11 +190,12 @@ export async function readSnapshot(
     [orgFilter],
   );
   for (const r of contacts.rows) {
+    const contactFields = { name: r.name, categories: [...r.categories].sort() };
     records.push({
       id: { kind: 'contact', org: r.org, email: r.email },
-      fields: { name: r.name, categories: [...r.categories].sort() },
+      fields: contactFields,
       managedBy: r.managed_by,
-      lastApplied: fields(r.last_applied),
+      lastApplied: appliedOrSame(fields(r.last_applied), contactFields),
     });
   }
 
