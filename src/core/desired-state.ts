@@ -81,7 +81,9 @@ export function buildDesiredState(documents: readonly CheckedDocument[]): {
 
   for (const { parsed, document } of documents) {
     const source: SourceRef = { document: parsed, path: [] };
-    const nameKey = `${document.kind}\u0000${document.metadata.namespace ?? ''}\u0000${document.metadata.name}`;
+    const nameKey = [document.kind, document.metadata.namespace ?? '', document.metadata.name].join(
+      '\u0000',
+    );
     const sameName = documentNames.get(nameKey);
     if (sameName !== undefined) {
       const firstAt = locate(sameName, ['metadata', 'name']);

@@ -113,15 +113,15 @@ export interface DesiredState {
 
 /** The key of a membership: one per (org, user). */
 export function membershipKey(m: { org: string; user: string }): string {
-  return `${m.org}\u0000${m.user}`;
+  return [m.org, m.user].join('\u0000'); // join: a flat string, cheaper to hash than a rope
 }
 
 /** The key of a grant: one per (org, user, resource). */
 export function grantKey(g: { org: string; user: string; resource: string }): string {
-  return `${g.org}\u0000${g.user}\u0000${g.resource}`;
+  return [g.org, g.user, g.resource].join('\u0000');
 }
 
 /** The key of a contact: one per (org, email). */
 export function contactKey(c: { org: string; email: string }): string {
-  return `${c.org}\u0000${c.email}`;
+  return [c.org, c.email].join('\u0000');
 }

@@ -176,8 +176,11 @@ function computePlan(
   listedReleases: ReadonlySet<string> = new Set(),
 ): Plan {
   const { manager } = options;
-  const desiredByKey = new Map(desired.map((r) => [recordKey(r.id), r]));
-  const actualByKey = new Map(actual.records.map((r) => [recordKey(r.id), r]));
+  // Plain loops rather than `new Map(list.map(...))`: no million short-lived pairs to collect.
+  const desiredKeys = new Set<string>();
+  for (const r of desired) desiredKeys.add(recordKey(r.id));
+  const actualByKey = new Map<string, ActualRecord>();
+  for (const r of actual.records) actualByKey.set(recordKey(r.id), r);
   const inputOrgs = new Set(
     desired.filter((r) => r.id.kind === 'organization').map((r) => r.id.name ?? ''),
   );
@@ -256,7 +259,7 @@ function computePlan(
   // Records in the database the input does not declare.
   for (const record of actual.records) {
     const key = recordKey(record.id);
-    if (desiredByKey.has(key)) continue;
+    if (desiredKeys.has(key)) continue;
     const org = orgOf(record.id);
     const orgInInput = org !== null && inputOrgs.has(org);
     const ownedByUs = record.managedBy === manager;
@@ -419,8 +422,13 @@ function checkResultingState(
         const org = orgOf(r.id);
         return r.id.kind === 'plan' || (org !== null && touched.has(org));
       });
-  const result = new Map(relevant.map((r) => [recordKey(r.id), r.fields]));
-  const ids = new Map(relevant.map((r) => [recordKey(r.id), r.id]));
+  const result = new Map<string, Fields>();
+  const ids = new Map<string, RecordId>();
+  for (const r of relevant) {
+    const key = recordKey(r.id);
+    result.set(key, r.fields);
+    ids.set(key, r.id);
+  }
   for (const c of changes) {
     const key = recordKey(c.id);
     if (c.after === null) result.delete(key);
