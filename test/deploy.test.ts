@@ -7,6 +7,9 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { ROOT } from './support/run-roster.js';
+import { KINDS } from '../src/core/schema/index.js';
+
+const CRD_NAMES = KINDS.map((k) => `${k.plural}.roster.dev`).sort();
 
 interface Container {
   args: string[];
@@ -42,14 +45,7 @@ describe('deploy/', () => {
       byKind('CustomResourceDefinition')
         .map((c) => c.metadata.name)
         .sort(),
-    ).toEqual([
-      'contacts.roster.dev',
-      'grants.roster.dev',
-      'memberships.roster.dev',
-      'organizations.roster.dev',
-      'plans.roster.dev',
-      'roles.roster.dev',
-    ]);
+    ).toEqual(CRD_NAMES);
     expect(byKind('Namespace')[0]?.metadata.name).toBe('roster-system');
     for (const m of manifests.filter(
       (m) =>

@@ -391,6 +391,16 @@ describe('the operator across replicas and restarts', () => {
     await second?.dispose();
   });
 
+  const patchLease = (spec: Record<string, unknown>) =>
+    second.kubectl([
+      'patch',
+      'lease',
+      'roster-operator',
+      '--type',
+      'merge',
+      '-p',
+      JSON.stringify({ spec }),
+    ]);
   const secondApply = (yaml: string) =>
     second.kubectl(['apply', '--validate=false', '-f', '-'], yaml);
   const secondRole = async (org: string, email: string) =>
@@ -430,28 +440,12 @@ describe('the operator across replicas and restarts', () => {
     );
     // Someone else takes the Lease (a replica that thinks b is gone): b stops and says so.
     const renewTime = new Date(Date.now() + 60_000).toISOString().replace('Z', '000Z');
-    await second.kubectl([
-      'patch',
-      'lease',
-      'roster-operator',
-      '--type',
-      'merge',
-      '-p',
-      JSON.stringify({ spec: { holderIdentity: 'intruder', renewTime } }),
-    ]);
+    await patchLease({ holderIdentity: 'intruder', renewTime });
     await eventually('b lost the lease', () => lost);
     expect(b.isLeader).toBe(false);
     await b.stop();
     // The intruder goes away: hand the Lease back for the next test.
-    await second.kubectl([
-      'patch',
-      'lease',
-      'roster-operator',
-      '--type',
-      'merge',
-      '-p',
-      JSON.stringify({ spec: { holderIdentity: '' } }),
-    ]);
+    await patchLease({ holderIdentity: '' });
   });
 
   it('converges after a restart: changes made while it was down, and drift in the database', async () => {

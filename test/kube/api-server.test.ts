@@ -6,6 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../support/run-roster.js';
 import { KubeApiServer, jsonPath, mergePatch } from './api-server.js';
 import { kubectlFor, type Kubectl } from './kubectl.js';
+import { KINDS } from '../../src/core/schema/index.js';
+
+const CRD_NAMES = KINDS.map((k) => `${k.plural}.roster.dev`).sort();
 
 let api: KubeApiServer;
 let kubectl: Kubectl;
@@ -65,14 +68,7 @@ describe('the test API server', () => {
     const category = await kubectl(['get', 'roster']);
     expect(category.status, category.stderr).toBe(0);
     const resources = await kubectl(['api-resources', '--api-group=roster.dev', '-o', 'name']);
-    expect(resources.stdout.trim().split('\n').sort()).toEqual([
-      'contacts.roster.dev',
-      'grants.roster.dev',
-      'memberships.roster.dev',
-      'organizations.roster.dev',
-      'plans.roster.dev',
-      'roles.roster.dev',
-    ]);
+    expect(resources.stdout.trim().split('\n').sort()).toEqual(CRD_NAMES);
   });
 
   it('checks the CRD schema: types, patterns, enums, required fields; defaults filled in', async () => {
