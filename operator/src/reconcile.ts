@@ -34,6 +34,7 @@ import {
 } from '../../src/core/records.js';
 import { checkRules } from '../../src/core/rules.js';
 import type { Kind } from '../../src/core/schema/index.js';
+import { RosterError } from '../../src/core/errors.js';
 import { applyChanges, PlanRefusedError } from '../../src/db/apply.js';
 import { readSnapshot } from '../../src/db/snapshot.js';
 import {
@@ -82,7 +83,18 @@ export interface ReconcilerOptions {
 }
 
 /** A reconcile outcome that retrying will not change (bad input): not retried, shown in status. */
-export class TerminalError extends Error {}
+export class TerminalError extends RosterError {
+  constructor(message: string) {
+    super('terminal', message);
+  }
+}
+
+/** A reference to a plan, role or organization that does not exist yet: retried with backoff. */
+export class MissingReferenceError extends RosterError {
+  constructor(message: string) {
+    super('missing-reference', message);
+  }
+}
 
 /** What one reconcile did. */
 export interface ReconcileResult {
@@ -537,7 +549,7 @@ export class Reconciler {
       // A reference to something not there yet (a Plan applied after its Organization, a plan
       // made with the CLI) can resolve by itself: retried with backoff.
       const waiting = [...errors.values()].flat().every((f) => REFERENCE_CODES.has(f.code));
-      if (waiting) throw new Error(`waiting for references: ${summary}`);
+      if (waiting) throw new MissingReferenceError(`waiting for references: ${summary}`);
       // Bad input: reconciling again will not help until the resource changes (which queues it).
       throw new TerminalError(
         `${invalidCount} resource(s) of organization ${org} are invalid: ${[...errors.entries()].map(([file, f]) => `${file}: ${describeFindings(f)}`).join(' | ')}`,
