@@ -399,7 +399,11 @@ function compareChanges(a: PlannedChange, b: PlannedChange): number {
     const kind = APPLY_ORDER.indexOf(c.id.kind);
     return c.action === 'delete' ? 100 - kind : kind;
   };
-  return rank(a) - rank(b) || recordKey(a.id).localeCompare(recordKey(b.id));
+  // Code-point order: stable across machines' locales, and ICU collation of a million keys
+  // costs over a second.
+  const ka = recordKey(a.id);
+  const kb = recordKey(b.id);
+  return rank(a) - rank(b) || (ka < kb ? -1 : ka > kb ? 1 : 0);
 }
 
 /** The rules a plan must keep, checked on the state the apply would leave. */
