@@ -427,26 +427,20 @@ export class Operator {
     }
   }
 
-  /** Every key there is: each organization named by a resource, each plan and role. */
-  private allKeys(): WorkKey[] {
-    const keys = new Map<string, WorkKey>();
-    for (const { kind } of KINDS) {
-      for (const o of this.informers.get(kind)?.list() ?? []) {
-        const key = keyOf(kind, o as unknown as RosterObject);
-        if (key !== undefined) keys.set(formatKey(key), key);
-      }
-    }
-    return [...keys.values()];
-  }
-
+  /** Every key a resource was ever filed under: organizations, plans, roles. */
   private resync(): void {
-    for (const key of this.allKeys()) this.enqueue(key);
+    for (const key of this.index.keys()) this.queue.add(key);
   }
 
-  /** Queues every namespace's key of an organization (after an acceptance, a delivery). */
   private enqueueOrganization(org: string): void {
-    for (const key of this.allKeys()) {
-      if (key.kind === 'Organization' && key.name === org) this.enqueue(key);
+    this.enqueueOrganizations(new Set([org]));
+  }
+
+  /** Queues every namespace's key of these organizations (one pass over the index). */
+  private enqueueOrganizations(orgs: ReadonlySet<string>): void {
+    for (const key of this.index.keys()) {
+      const parsed = parseKey(key);
+      if (parsed.kind === 'Organization' && orgs.has(parsed.name)) this.queue.add(key);
     }
   }
 
@@ -527,31 +521,37 @@ export class Operator {
         WHERE i.sent_at >= $1`,
       [since],
     );
-    const orgs = new Set<string>();
+    const sent = new Map<string, typeof rows>();
     for (const row of rows) {
-      orgs.add(row.org);
-      const kind = row.subject === 'grant' ? 'Grant' : 'Membership';
-      for (const [key, members] of this.index) {
-        const parsed = parseKey(key);
-        if (parsed.kind !== 'Organization' || parsed.name !== row.org) continue;
-        for (const member of members.values()) {
-          const spec = member.object.spec ?? {};
-          const matches =
-            member.kind === kind &&
-            String(spec.user ?? '').toLowerCase() === row.email &&
-            (row.resource === null || spec.resource === row.resource);
-          if (!matches) continue;
-          this.clusterWriter.event(
-            kind,
-            member.object,
-            'Normal',
-            'InvitationSent',
-            `Invitation e-mailed to ${row.email}`,
-          );
-        }
+      const list = sent.get(row.org) ?? [];
+      list.push(row);
+      sent.set(row.org, list);
+    }
+    for (const [key, members] of this.index) {
+      const parsed = parseKey(key);
+      const forOrg = parsed.kind === 'Organization' ? sent.get(parsed.name) : undefined;
+      if (forOrg === undefined) continue;
+      for (const member of members.values()) {
+        if (member.kind !== 'Membership' && member.kind !== 'Grant') continue;
+        const spec = member.object.spec ?? {};
+        const user = String(spec.user ?? '').toLowerCase();
+        const row = forOrg.find(
+          (r) =>
+            r.subject === member.kind.toLowerCase() &&
+            r.email === user &&
+            (r.resource === null || spec.resource === r.resource),
+        );
+        if (row === undefined) continue;
+        this.clusterWriter.event(
+          member.kind,
+          member.object,
+          'Normal',
+          'InvitationSent',
+          `Invitation e-mailed to ${row.email}`,
+        );
       }
     }
-    for (const org of orgs) this.enqueueOrganization(org);
+    this.enqueueOrganizations(new Set(sent.keys()));
   }
 
   private async serveProbes(port: number): Promise<void> {
