@@ -31,20 +31,9 @@ export interface LoadResult {
 /** Parses, checks and builds the desired state of a set of sources. */
 export function loadSources(sources: readonly Source[], options: LoadOptions = {}): LoadResult {
   const limits = options.limits ?? DEFAULT_LIMITS;
-  return loadParsed(
-    sources.map((source) => parseSource(source, limits)),
-    options,
-  );
-}
-
-/** Checks and builds the desired state of parsed sources (parsed here or on worker threads). */
-export function loadParsed(
-  parsedSources: readonly ParsedSource[],
-  options: LoadOptions = {},
-): LoadResult {
-  const loader = new DocumentChecker();
-  for (const parsed of parsedSources) loader.add(parsed);
-  return loader.finish(options);
+  const checker = new DocumentChecker();
+  for (const source of sources) checker.add(parseSource(source, limits));
+  return checker.finish(options);
 }
 
 /** Checks parsed sources one by one, in order (as they arrive), then builds the state. */

@@ -19,9 +19,10 @@ import type { DesiredRecord, RecordId, RecordKind } from '../core/records.js';
 import { explainDatabaseError, LockHeldError, StalePlanError } from './errors.js';
 import { readSnapshot } from './snapshot.js';
 
-/** Changes per audit-log statement. */
-const AUDIT_BATCH = 50_000;
-/** Rows per statement when writing records and invitations. */
+/**
+ * Rows per statement: bounds each statement's memory, and keeps the audit log's JSON document
+ * well under the 256 MB a jsonb value may hold.
+ */
 const WRITE_BATCH = 50_000;
 
 /** The advisory lock every apply takes ("rost", 1). */
@@ -199,13 +200,13 @@ export async function executePlan(
   const steps: [string, () => Promise<unknown>][] = [];
   // One statement per kind and batch: arrays of a few tens of thousands of rows keep each
   // statement's memory bounded and fast to parse, however large the plan.
-  const step = (
+  const step = <T>(
     what: string,
-    changes: readonly PlannedChange[],
-    fn: (batch: readonly PlannedChange[]) => Promise<unknown>,
+    items: readonly T[],
+    fn: (batch: readonly T[]) => Promise<unknown>,
   ) => {
-    for (let start = 0; start < changes.length; start += WRITE_BATCH) {
-      const batch = changes.slice(start, start + WRITE_BATCH);
+    for (let start = 0; start < items.length; start += WRITE_BATCH) {
+      const batch = items.slice(start, start + WRITE_BATCH);
       steps.push([what, () => fn(batch)]);
     }
   };
@@ -220,16 +221,11 @@ export async function executePlan(
         .map((c) => c.id.user ?? ''),
     ),
   ];
-  for (let start = 0; start < emails.length; start += WRITE_BATCH) {
-    const batch = emails.slice(start, start + WRITE_BATCH);
-    steps.push([
-      'users',
-      () =>
-        run(`INSERT INTO users (email) SELECT unnest($1::text[]) ON CONFLICT (email) DO NOTHING`, [
-          batch,
-        ]),
-    ]);
-  }
+  step('users', emails, (batch) =>
+    run(`INSERT INTO users (email) SELECT unnest($1::text[]) ON CONFLICT (email) DO NOTHING`, [
+      batch,
+    ]),
+  );
 
   const plans = byKind('plan', false);
   step('plans', plans, (plans) =>
@@ -429,68 +425,58 @@ export async function executePlan(
       ],
     ),
   );
-  for (let start = 0; start < plan.invitations.length; start += WRITE_BATCH) {
-    const invitations = plan.invitations.slice(start, start + WRITE_BATCH);
-    steps.push([
-      'invitations',
-      () =>
-        run(
-          `WITH created AS (
-             INSERT INTO invitations (org_id, user_id, subject, resource_type, resource_name, role, invited_by)
-             SELECT o.org_id, u.user_id, x.subject, nullif(x.type, ''), nullif(x.name, ''), x.role, $7
-               FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-                    AS x(org, email, subject, type, name, role)
-               JOIN organizations o ON o.name = x.org
-               JOIN users u ON u.email = x.email
-             RETURNING org_id, invitation_id)
-           INSERT INTO outbox (org_id, kind, idempotency_key, payload)
-           SELECT org_id, 'invitation', 'invitation:' || org_id || ':' || invitation_id,
-                  jsonb_build_object('orgId', org_id, 'invitationId', invitation_id)
-             FROM created`,
-          [
-            invitations.map((i) => i.org),
-            invitations.map((i) => i.user),
-            invitations.map((i) => i.subject),
-            invitations.map((i) => splitResource(i.resource)[0]),
-            invitations.map((i) => splitResource(i.resource)[1]),
-            invitations.map((i) => i.role),
-            context.actor,
-          ],
-        ),
-    ]);
-  }
+  step('invitations', plan.invitations, (invitations) =>
+    run(
+      `WITH created AS (
+         INSERT INTO invitations (org_id, user_id, subject, resource_type, resource_name, role, invited_by)
+         SELECT o.org_id, u.user_id, x.subject, nullif(x.type, ''), nullif(x.name, ''), x.role, $7
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+                AS x(org, email, subject, type, name, role)
+           JOIN organizations o ON o.name = x.org
+           JOIN users u ON u.email = x.email
+         RETURNING org_id, invitation_id)
+       INSERT INTO outbox (org_id, kind, idempotency_key, payload)
+       SELECT org_id, 'invitation', 'invitation:' || org_id || ':' || invitation_id,
+              jsonb_build_object('orgId', org_id, 'invitationId', invitation_id)
+         FROM created`,
+      [
+        invitations.map((i) => i.org),
+        invitations.map((i) => i.user),
+        invitations.map((i) => i.subject),
+        invitations.map((i) => splitResource(i.resource)[0]),
+        invitations.map((i) => splitResource(i.resource)[1]),
+        invitations.map((i) => i.role),
+        context.actor,
+      ],
+    ),
+  );
 
   // The audit log, written before deletes so that organizations can still be named by id. One
   // JSON document per batch: PostgreSQL parses it far faster than arrays of jsonb, and a batch
   // stays well under the 256 MB a jsonb value may hold.
-  for (let start = 0; start < plan.changes.length; start += AUDIT_BATCH) {
-    const batch = plan.changes.slice(start, start + AUDIT_BATCH);
-    steps.push([
-      'audit log',
-      () =>
-        run(
-          `INSERT INTO audit_log (org_id, actor, action, record, record_key, before, after, source)
-           SELECT o.org_id, $1, x.action, x.record, x.record_key, x.before, x.after, x.source
-             FROM jsonb_to_recordset($2::jsonb)
-                  AS x(org text, action text, record text, record_key text, before jsonb, after jsonb, source jsonb)
-             LEFT JOIN organizations o ON o.name = x.org`,
-          [
-            context.actor,
-            JSON.stringify(
-              batch.map((c) => ({
-                org: c.org,
-                action: c.action,
-                record: c.id.kind,
-                record_key: JSON.stringify(c.id),
-                before: c.before,
-                after: c.after,
-                source: { ...context.source, ...sourceOf(c) },
-              })),
-            ),
-          ],
+  step('audit log', plan.changes, (batch) =>
+    run(
+      `INSERT INTO audit_log (org_id, actor, action, record, record_key, before, after, source)
+       SELECT o.org_id, $1, x.action, x.record, x.record_key, x.before, x.after, x.source
+         FROM jsonb_to_recordset($2::jsonb)
+              AS x(org text, action text, record text, record_key text, before jsonb, after jsonb, source jsonb)
+         LEFT JOIN organizations o ON o.name = x.org`,
+      [
+        context.actor,
+        JSON.stringify(
+          batch.map((c) => ({
+            org: c.org,
+            action: c.action,
+            record: c.id.kind,
+            record_key: JSON.stringify(c.id),
+            before: c.before,
+            after: c.after,
+            source: { ...context.source, ...sourceOf(c) },
+          })),
         ),
-    ]);
-  }
+      ],
+    ),
+  );
 
   // Deletes, children first.
   const deleteContacts = byKind('contact', true);

@@ -10,7 +10,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { DEFAULT_LIMITS } from '../core/limits.js';
-import { DocumentChecker, type LoadOptions, type LoadResult } from '../core/load.js';
+import { DocumentChecker, loadSources, type LoadOptions, type LoadResult } from '../core/load.js';
 import {
   decodeText,
   fastDocuments,
@@ -54,12 +54,11 @@ export async function loadSourcesInThreads(
     (sum, s) => sum + (typeof s.content === 'string' ? s.content.length : s.content.byteLength),
     0,
   );
-  const checker = new DocumentChecker();
   const threads = parseThreads(bytes);
   if (threads <= 0 || sources.length === 0 || !existsSync(fileURLToPath(WORKER))) {
-    for (const source of sources) checker.add(parseSource(source, limits));
-    return checker.finish(options);
+    return loadSources(sources, options);
   }
+  const checker = new DocumentChecker();
 
   const results: (ParsedSource | undefined)[] = new Array(sources.length);
   let checkedUpTo = 0;
