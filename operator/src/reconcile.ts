@@ -17,7 +17,7 @@ import {
 import { buildDesiredState } from '../../src/core/desired-state.js';
 import { organizationSpec, planSpec, roleSpec } from '../../src/core/export.js';
 import type { Finding } from '../../src/core/findings.js';
-import type { ParsedDocument } from '../../src/core/parse.js';
+import { inMemoryDocument } from '../../src/core/parse.js';
 import {
   DEFAULT_MAX_ORG_REMOVAL_RATIO,
   orgOf,
@@ -28,6 +28,7 @@ import {
 } from '../../src/core/plan.js';
 import {
   desiredRecords,
+  IDENTITY_PLACEHOLDERS,
   recordKey,
   type DesiredRecord,
   type RecordId,
@@ -111,10 +112,6 @@ interface Entry {
 }
 
 const documentFile = (kind: Kind, o: RosterObject) => describeObject(kind, o);
-
-function parsedOf(file: string, value: unknown): ParsedDocument {
-  return { file, index: 0, value, locate: (path) => ({ file, line: 0, column: 0, path }) };
-}
 
 /** The message of findings, one per line, paths included. */
 function describeFindings(findings: readonly Finding[]): string {
@@ -228,7 +225,7 @@ export class Reconciler {
 
     for (const entry of entries) {
       const value = documentOf(entry.kind, entry.object);
-      const result = checkDocument(parsedOf(entry.file, value));
+      const result = checkDocument(inMemoryDocument(entry.file, value));
       if (Array.isArray(result)) {
         addError(
           entry.file,
@@ -247,7 +244,9 @@ export class Reconciler {
       for (const kind of ['Plan', 'Role'] as const) {
         for (const o of this.view.objects(kind, namespace)) {
           if (isDeleting(o)) continue;
-          const result = checkDocument(parsedOf(documentFile(kind, o), documentOf(kind, o)));
+          const result = checkDocument(
+            inMemoryDocument(documentFile(kind, o), documentOf(kind, o)),
+          );
           if (Array.isArray(result)) unchecked.add(`${kind}/${o.metadata.name ?? ''}`);
           else context.push(result);
           declared.add(`${kind}/${o.metadata.name ?? ''}`);
@@ -293,12 +292,7 @@ export class Reconciler {
 
   /** The record ids a resource declares, from its identity fields alone (even if invalid). */
   private identities(kind: Kind, o: RosterObject, snapshot: ActualState): RecordId[] | undefined {
-    const placeholders: Record<string, Record<string, unknown>> = {
-      Organization: { owner: 'placeholder@roster.invalid' },
-      Membership: { role: 'developer' },
-      Grant: { role: 'resource-developer' },
-      Contact: { categories: ['general'] },
-    };
+    const placeholders: Partial<Record<Kind, Record<string, unknown>>> = IDENTITY_PLACEHOLDERS;
     const spec = o.spec ?? {};
     const identity =
       kind === 'Organization'
@@ -317,7 +311,7 @@ export class Reconciler {
           };
     const clean = Object.fromEntries(Object.entries(identity).filter(([, v]) => v !== undefined));
     const file = documentFile(kind, o);
-    const result = checkDocument(parsedOf(file, { ...documentOf(kind, o), spec: clean }));
+    const result = checkDocument(inMemoryDocument(file, { ...documentOf(kind, o), spec: clean }));
     if (Array.isArray(result)) return undefined;
     const { state } = buildDesiredState([result]);
     const ids = desiredRecords(state).map((r) => r.id);
@@ -681,7 +675,7 @@ function databaseDocument(
   spec: Record<string, unknown>,
 ): CheckedDocument {
   const value = { apiVersion: 'roster.dev/v1alpha1', kind, metadata: { name }, spec };
-  const result = checkDocument(parsedOf(`database:${kind}/${name}`, value));
+  const result = checkDocument(inMemoryDocument(`database:${kind}/${name}`, value));
   if (Array.isArray(result)) {
     throw new Error(
       `the database's ${kind} ${name} does not read back: ${describeFindings(result)}`,

@@ -6,7 +6,7 @@ import { checkDocument } from '../../src/core/check-document.js';
 import { buildDesiredState, expiryInstant } from '../../src/core/desired-state.js';
 import type { Finding } from '../../src/core/findings.js';
 import { organizationSpec, planSpec, roleSpec } from '../../src/core/export.js';
-import type { ParsedDocument } from '../../src/core/parse.js';
+import { inMemoryDocument } from '../../src/core/parse.js';
 import type { ActualState } from '../../src/core/plan.js';
 import {
   desiredRecords,
@@ -49,15 +49,6 @@ function documentOf(type: ResourceType, inputs: Properties): Record<string, unkn
   };
 }
 
-function parsedOf(type: ResourceType, document: unknown): ParsedDocument {
-  return {
-    file: type.token,
-    index: 0,
-    value: document,
-    locate: (path) => ({ file: type.token, line: 0, column: 0, path }),
-  };
-}
-
 /** The property a finding is about: `spec.role` -> `role`, `metadata.name` -> `name`. */
 function propertyOf(finding: Finding): string {
   const path = finding.location?.path ?? [];
@@ -93,7 +84,7 @@ export function checkInputs(
     }
   }
   const document = documentOf(type, known);
-  const result = checkDocument(parsedOf(type, document));
+  const result = checkDocument(inMemoryDocument(type.token, document));
   let findings: Finding[];
   if (Array.isArray(result)) {
     findings = result;
@@ -117,7 +108,7 @@ export function checkInputs(
 
 /** The desired records of a resource's (checked, known) inputs. */
 export function recordsOf(type: ResourceType, inputs: Properties): DesiredRecord[] {
-  const result = checkDocument(parsedOf(type, documentOf(type, inputs)));
+  const result = checkDocument(inMemoryDocument(type.token, documentOf(type, inputs)));
   if (Array.isArray(result)) throw new Error(result.map((f) => f.message).join('; '));
   const { state, findings } = buildDesiredState([result]);
   const errors = findings.filter((f) => f.severity === 'error');

@@ -12,7 +12,7 @@ import providerPb from '@pulumi/pulumi/proto/provider_pb.js';
 import pg from 'pg';
 import { RosterError } from '../../src/core/errors.js';
 import { DEFAULT_MAX_ORG_REMOVAL_RATIO, type PlanOptions } from '../../src/core/plan.js';
-import type { RecordId } from '../../src/core/records.js';
+import { IDENTITY_PLACEHOLDERS, type RecordId } from '../../src/core/records.js';
 import { applyChanges } from '../../src/db/apply.js';
 import { migrate } from '../../src/db/migrate.js';
 import { readSnapshot } from '../../src/db/snapshot.js';
@@ -393,20 +393,7 @@ function inputsFromId(type: ResourceType, id: string): Properties {
 
 /** Valid stand-ins for the non-identity fields, so that identity alone maps to record ids. */
 function placeholderInputs(type: ResourceType): Properties {
-  switch (type.kind) {
-    case 'Plan':
-      return { seats: { paid: 1 } };
-    case 'Role':
-      return { scope: 'organization', permissions: ['members.view'] };
-    case 'Organization':
-      return { owner: 'placeholder@roster.invalid' };
-    case 'Membership':
-      return { role: 'developer' };
-    case 'Grant':
-      return { role: 'resource-developer' };
-    case 'Contact':
-      return { categories: ['general'] };
-  }
+  return structuredClone(IDENTITY_PLACEHOLDERS[type.kind]) as Properties;
 }
 
 function toServiceError(error: unknown): grpc.ServiceError {

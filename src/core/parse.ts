@@ -83,6 +83,14 @@ export function describeCharacter(ch: string): string {
 /** Keys that would reach an object's prototype if some consumer copied them naively. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
+/**
+ * A document that comes from no file (a Pulumi resource's inputs, a Kubernetes object): `file`
+ * names it in findings, which have no line or column.
+ */
+export function inMemoryDocument(file: string, value: unknown): ParsedDocument {
+  return { file, index: 0, value, locate: (path) => ({ file, line: 0, column: 0, path }) };
+}
+
 /** Parses one source into documents and findings; never throws for bad input. */
 export function parseSource(source: Source, limits: InputLimits): ParsedSource {
   const file = source.path;

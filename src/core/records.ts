@@ -98,6 +98,20 @@ export function recordKey(id: RecordId): string {
   return key;
 }
 
+/**
+ * Valid stand-ins for each kind's non-identity spec fields, so that a resource's identity alone
+ * (its name, or org/user/resource/email) maps to record ids: to find the records of a resource
+ * whose other fields are unknown or invalid.
+ */
+export const IDENTITY_PLACEHOLDERS = {
+  Plan: { seats: { paid: 1 } },
+  Role: { scope: 'organization', permissions: ['members.view'] },
+  Organization: { owner: 'placeholder@roster.invalid' },
+  Membership: { role: 'developer' },
+  Grant: { role: 'resource-developer' },
+  Contact: { categories: ['general'] },
+} as const satisfies Record<string, Record<string, unknown>>;
+
 /** How a record is named to people: `membership bob@dev.io`, `grant dave@x.io on site/shop`. */
 export function describeRecord(id: RecordId): string {
   switch (id.kind) {
