@@ -10,4 +10,10 @@ if (!existsSync(entry)) {
 }
 const { main } = await import(entry.href);
 const { processIo } = await import(new URL('../dist/src/cli/io.js', import.meta.url).href);
-process.exitCode = await main(process.argv.slice(2), processIo());
+const code = await main(process.argv.slice(2), processIo());
+process.exitCode = code;
+// Exit with the command's code as soon as its output is flushed: a library's exit hook (the
+// embedded PostgreSQL registers one that exits 0 on 'beforeExit') must not replace it, and a
+// handle left open after a forced shutdown must not keep the process alive.
+await new Promise((resolve) => process.stdout.write('', () => process.stderr.write('', resolve)));
+process.exit(code);

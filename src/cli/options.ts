@@ -33,3 +33,15 @@ export function parseSize(value: string, flag: string): number {
   }
   return Math.floor(Number(match[1]) * unit);
 }
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** `30s`, `2m`, `500ms`, `1h`, or a plain number of seconds -> milliseconds. */
+export function parseDuration(value: string, flag: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/i.exec(value.trim());
+  if (match === null) {
+    throw new UsageError(`${flag} must be a duration such as 30s, 2m or 500ms, not "${value}"`);
+  }
+  const unit = DURATION_UNITS[(match[2] ?? 's').toLowerCase()] ?? 1000;
+  return Math.round(Number(match[1]) * unit);
+}

@@ -29,6 +29,35 @@ export interface OpenOptions {
   readonly applicationName: string;
   /** Apply pending migrations (default true). */
   readonly migrate?: boolean;
+  /** How the connection pool behaves (a long-running server sets limits a one-shot command does not need). */
+  readonly pool?: PoolSettings;
+}
+
+/** Limits of the connection pool. */
+export interface PoolSettings {
+  /** Connections at most (default 4). */
+  readonly max?: number;
+  /**
+   * How long a caller may wait for a free connection before failing (pg's
+   * `connectionTimeoutMillis`, which bounds both opening a connection and waiting in the queue).
+   * Default: no limit, as a one-shot command would rather wait than fail.
+   */
+  readonly acquireTimeoutMs?: number;
+  /** `statement_timeout` of every session, in milliseconds (default: the server's). */
+  readonly statementTimeoutMs?: number;
+}
+
+/** The pg pool options that carry `settings`. */
+function poolOptions(settings: PoolSettings | undefined): pg.PoolConfig {
+  return {
+    max: settings?.max ?? 4,
+    ...(settings?.acquireTimeoutMs !== undefined && {
+      connectionTimeoutMillis: settings.acquireTimeoutMs,
+    }),
+    ...(settings?.statementTimeoutMs !== undefined && {
+      statement_timeout: settings.statementTimeoutMs,
+    }),
+  };
 }
 
 /** The database created in an embedded server. */
@@ -39,8 +68,8 @@ export async function openAccessDatabase(options: OpenOptions): Promise<AccessDa
   const url = options.env.DATABASE_URL;
   const database =
     url !== undefined && url !== ''
-      ? openUrl(url, options.applicationName)
-      : await openEmbedded(join(options.cwd, '.roster'), options.applicationName);
+      ? openUrl(url, options.applicationName, options.pool)
+      : await openEmbedded(join(options.cwd, '.roster'), options.applicationName, options.pool);
   try {
     if (options.migrate !== false) await migrate(database.pool);
     return database;
@@ -61,8 +90,12 @@ export function survivesDroppedConnections(pool: pg.Pool): void {
   pool.on('connect', (client) => client.on('error', () => undefined));
 }
 
-function openUrl(url: string, applicationName: string): AccessDatabase {
-  const pool = new pg.Pool({ connectionString: url, application_name: applicationName, max: 4 });
+function openUrl(url: string, applicationName: string, settings?: PoolSettings): AccessDatabase {
+  const pool = new pg.Pool({
+    connectionString: url,
+    application_name: applicationName,
+    ...poolOptions(settings),
+  });
   survivesDroppedConnections(pool);
   return { pool, description: describeUrl(url), close: () => pool.end() };
 }
@@ -77,7 +110,11 @@ export function describeUrl(url: string): string {
   }
 }
 
-async function openEmbedded(home: string, applicationName: string): Promise<AccessDatabase> {
+async function openEmbedded(
+  home: string,
+  applicationName: string,
+  settings?: PoolSettings,
+): Promise<AccessDatabase> {
   const dataDirectory = join(home, 'pg');
   // The server runs as the `postgres` user when Roster runs as root: it must be able to traverse
   // .roster/ (but not list it; the password file stays readable by this user only).
@@ -92,7 +129,7 @@ async function openEmbedded(home: string, applicationName: string): Promise<Acce
       password,
       database: EMBEDDED_DATABASE,
       application_name: applicationName,
-      max: 4,
+      ...poolOptions(settings),
     });
     survivesDroppedConnections(pool);
     return pool;

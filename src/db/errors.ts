@@ -29,6 +29,27 @@ export class StalePlanError extends RosterError {
 
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE']);
 
+/** The message of pg-pool's error when no client became free within `connectionTimeoutMillis`. */
+const POOL_TIMEOUT = /timeout exceeded when trying to connect/i;
+
+/**
+ * Whether a failure means the database cannot serve now but may soon: unreachable, shutting down,
+ * out of connections, a statement cancelled by its timeout, or no pooled connection free in time.
+ * A server answers these with 503 and Retry-After instead of 500.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (error instanceof DatabaseError) return error.code === 'database-unavailable';
+  const code = (error as { code?: string } | null)?.code ?? '';
+  const message = error instanceof Error ? error.message : String(error);
+  return (
+    CONNECTION_CODES.has(code) ||
+    /^(08|57P|53)/.test(code) ||
+    code === '57014' ||
+    POOL_TIMEOUT.test(message) ||
+    /Connection terminated|connection timeout/i.test(message)
+  );
+}
+
 /** Turns a driver error into a `DatabaseError` with a message a user can act on. */
 export function explainDatabaseError(error: unknown): RosterError {
   if (error instanceof RosterError) return error;

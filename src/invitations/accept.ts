@@ -21,11 +21,17 @@ export type InvitationView =
       readonly email: string;
       readonly expiresAt: Date;
     }
-  | { readonly state: 'accepted' | 'revoked' | 'expired' | 'unknown' };
+  | { readonly state: 'accepted'; readonly org: string; readonly orgDisplayName: string | null }
+  | { readonly state: 'revoked' | 'expired' | 'unknown' };
 
 /** What accepting did. */
 export type AcceptResult =
-  | { readonly accepted: true; readonly org: string; readonly user: string }
+  | {
+      readonly accepted: true;
+      readonly org: string;
+      readonly orgDisplayName: string | null;
+      readonly user: string;
+    }
   | { readonly accepted: false; readonly state: 'accepted' | 'revoked' | 'expired' | 'unknown' };
 
 /** Reads the invitation behind a token, without changing anything (mail scanners fetch links). */
@@ -45,7 +51,10 @@ export async function viewInvitation(pool: pg.Pool, token: string): Promise<Invi
   );
   const row = rows[0];
   if (row === undefined) return { state: 'unknown' };
-  if (row.status === 'accepted' || row.status === 'revoked') return { state: row.status };
+  if (row.status === 'accepted') {
+    return { state: 'accepted', org: row.name, orgDisplayName: row.display_name };
+  }
+  if (row.status === 'revoked') return { state: 'revoked' };
   if (row.status === 'expired' || row.expires_at === null || row.expires_at <= new Date()) {
     return { state: 'expired' };
   }
@@ -61,61 +70,57 @@ export async function viewInvitation(pool: pg.Pool, token: string): Promise<Invi
   };
 }
 
-/** Accepts the invitation behind a token, once. */
+/**
+ * Accepts the invitation behind a token, once: one statement, so no pooled connection is held
+ * while another is asked for (holding one while waiting for a second deadlocks a small pool under
+ * concurrent accepts). The invitation's conditional update takes a row lock, so of concurrent
+ * accepts of one token exactly one finds it pending; the membership or grant becomes active and
+ * listeners are notified in the same statement.
+ */
 export async function acceptInvitation(pool: pg.Pool, token: string): Promise<AcceptResult> {
   if (!looksLikeToken(token)) return { accepted: false, state: 'unknown' };
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const { rows } = await client.query(
-      `UPDATE invitations i SET status = 'accepted', accepted_at = now()
+  const { rows } = await pool.query<{
+    org: string;
+    display_name: string | null;
+    email: string;
+  }>(
+    `WITH accepted AS (
+       UPDATE invitations i SET status = 'accepted', accepted_at = now()
          FROM invitation_tokens t
         WHERE t.token_hash = $1 AND i.org_id = t.org_id AND i.invitation_id = t.invitation_id
           AND i.status = 'pending' AND i.expires_at > now()
-        RETURNING i.org_id, i.user_id, i.subject, i.resource_type, i.resource_name,
-                  (SELECT name FROM organizations WHERE org_id = i.org_id) AS org,
-                  (SELECT email FROM users WHERE user_id = i.user_id) AS email`,
-      [hashToken(token)],
-    );
-    const accepted = rows[0];
-    if (accepted === undefined) {
-      await client.query('ROLLBACK');
-      const view = await viewInvitation(pool, token);
-      return { accepted: false, state: view.state === 'pending' ? 'expired' : view.state };
-    }
-    if (accepted.subject === 'membership') {
-      await client.query(
-        `UPDATE memberships SET status = CASE WHEN status = 'suspended' THEN status ELSE 'active' END,
-                joined_at = coalesce(joined_at, now()), updated_at = now()
-          WHERE org_id = $1 AND user_id = $2`,
-        [accepted.org_id, accepted.user_id],
-      );
-    } else {
-      await client.query(
-        `UPDATE grants SET status = 'active', joined_at = coalesce(joined_at, now()), updated_at = now()
-          WHERE org_id = $1 AND user_id = $2 AND resource_type = $3 AND resource_name = $4`,
-        [accepted.org_id, accepted.user_id, accepted.resource_type, accepted.resource_name],
-      );
-    }
-    await client.query(`SELECT pg_notify($1, $2)`, [
-      INVITATION_CHANNEL,
-      JSON.stringify({
-        event: 'accepted',
-        org: accepted.org,
-        user: accepted.email,
-        subject: accepted.subject,
-        resource:
-          accepted.resource_type === null
-            ? null
-            : `${accepted.resource_type}/${accepted.resource_name}`,
-      }),
-    ]);
-    await client.query('COMMIT');
-    return { accepted: true, org: accepted.org, user: accepted.email };
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
+        RETURNING i.org_id, i.user_id, i.subject, i.resource_type, i.resource_name),
+     joined AS (
+       UPDATE memberships m SET status = CASE WHEN m.status = 'suspended' THEN m.status ELSE 'active' END,
+              joined_at = coalesce(m.joined_at, now()), updated_at = now()
+         FROM accepted a
+        WHERE a.subject = 'membership' AND m.org_id = a.org_id AND m.user_id = a.user_id
+        RETURNING m.org_id),
+     granted AS (
+       UPDATE grants g SET status = 'active', joined_at = coalesce(g.joined_at, now()), updated_at = now()
+         FROM accepted a
+        WHERE a.subject = 'grant' AND g.org_id = a.org_id AND g.user_id = a.user_id
+          AND g.resource_type = a.resource_type AND g.resource_name = a.resource_name
+        RETURNING g.org_id)
+     SELECT o.name AS org, o.display_name, u.email,
+            pg_notify($2, json_build_object(
+              'event', 'accepted', 'org', o.name, 'user', u.email, 'subject', a.subject,
+              'resource', CASE WHEN a.resource_type IS NULL THEN NULL
+                               ELSE a.resource_type || '/' || a.resource_name END)::text)
+       FROM accepted a
+       JOIN organizations o ON o.org_id = a.org_id
+       JOIN users u ON u.user_id = a.user_id`,
+    [hashToken(token), INVITATION_CHANNEL],
+  );
+  const accepted = rows[0];
+  if (accepted === undefined) {
+    const view = await viewInvitation(pool, token);
+    return { accepted: false, state: view.state === 'pending' ? 'expired' : view.state };
   }
+  return {
+    accepted: true,
+    org: accepted.org,
+    orgDisplayName: accepted.display_name,
+    user: accepted.email,
+  };
 }

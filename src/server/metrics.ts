@@ -95,7 +95,35 @@ export class ServerMetrics {
     'Invitation e-mails that failed and will be retried.',
   );
 
+  private pool: (() => { busy: number; idle: number; waiting: number }) | undefined;
+
+  /** Reports the database pool's connections by state and the callers waiting for one. */
+  watchPool(sample: () => { busy: number; idle: number; waiting: number }): void {
+    this.pool = sample;
+  }
+
   render(): string {
-    return `${[this.requests, this.duration, this.accepted, this.delivered, this.deliveryFailures].map((m) => m.render()).join('\n')}\n`;
+    const parts = [
+      this.requests,
+      this.duration,
+      this.accepted,
+      this.delivered,
+      this.deliveryFailures,
+    ].map((m) => m.render());
+    if (this.pool !== undefined) {
+      const { busy, idle, waiting } = this.pool();
+      parts.push(
+        [
+          '# HELP roster_db_pool_connections Database connections of the pool by state.',
+          '# TYPE roster_db_pool_connections gauge',
+          `roster_db_pool_connections{state="busy"} ${busy}`,
+          `roster_db_pool_connections{state="idle"} ${idle}`,
+          '# HELP roster_db_pool_waiting Requests waiting for a database connection.',
+          '# TYPE roster_db_pool_waiting gauge',
+          `roster_db_pool_waiting ${waiting}`,
+        ].join('\n'),
+      );
+    }
+    return `${parts.join('\n')}\n`;
   }
 }

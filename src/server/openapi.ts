@@ -3,6 +3,16 @@ import { ROSTER_VERSION } from '../version.js';
 
 const error = { $ref: '#/components/schemas/Error' };
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
+const badPath = {
+  description: 'A malformed percent-escape or a control character in the path or a parameter.',
+  ...json(error),
+};
+const unavailable = {
+  description:
+    'The access database is down, or no connection freed in time: retry after the number of seconds in Retry-After.',
+  headers: { 'Retry-After': { schema: { type: 'integer' } } },
+  ...json(error),
+};
 
 /** The document. */
 export const OPENAPI_DOCUMENT = {
@@ -67,8 +77,12 @@ export const OPENAPI_DOCUMENT = {
               },
             }),
           },
-          '400': { description: 'A parameter is missing.', ...json(error) },
+          '400': {
+            description: 'A parameter is missing, or holds a control character.',
+            ...json(error),
+          },
           '401': { description: 'No valid API key.', ...json(error) },
+          '503': unavailable,
         },
       },
     },
@@ -112,7 +126,9 @@ export const OPENAPI_DOCUMENT = {
               },
             }),
           },
+          '400': badPath,
           '401': { description: 'No valid API key.', ...json(error) },
+          '503': unavailable,
         },
       },
     },
@@ -151,8 +167,10 @@ export const OPENAPI_DOCUMENT = {
               },
             }),
           },
+          '400': badPath,
           '401': { description: 'No valid API key.', ...json(error) },
           '404': { description: 'No such organization.', ...json(error) },
+          '503': unavailable,
         },
       },
     },

@@ -81,10 +81,18 @@ export function unusablePage(state: keyof typeof REASONS): { status: number; htm
   };
 }
 
-/** Shown after accepting when no application URL is configured. */
-export function acceptedPage(org: string): string {
+/** Shown after accepting when no application URL is configured: the organization's display name. */
+export function welcomePage(org: string): string {
   return page(
     'Invitation accepted',
     `<h1>Welcome to ${escape(org)}</h1>\n<p>Your invitation is accepted. You can close this page and sign in.</p>`,
+  );
+}
+
+/** Shown when the access database cannot answer: nothing happened, try again. */
+export function unavailablePage(): string {
+  return page(
+    'Try again in a moment',
+    `<h1>Try again in a moment</h1>\n<p>The service is busy or briefly unavailable. Nothing was changed: reload this page in a few seconds. Your invitation link still works.</p>`,
   );
 }

@@ -1,25 +1,45 @@
 /**
  * `roster serve`: the invitation pages, the access API, health and metrics, on node:http. Tokens
  * never reach a log: invitation paths are logged as `/invitations/:token`.
+ *
+ * Every request is matched to a route first, so errors are counted under the route they belong
+ * to. Bad parameters answer 400; a database that is down, out of connections or too slow answers
+ * 503 with Retry-After (as JSON on the API, as a page on the invitation pages); anything else is
+ * a 500 whose cause goes to the log only.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type pg from 'pg';
 import { CONTACT_CATEGORIES } from '../core/catalog.js';
 import { checkAccess, contactsOf, organizationsOfUser } from '../access/queries.js';
+import { isDatabaseUnavailable } from '../db/errors.js';
 import { acceptInvitation, viewInvitation } from '../invitations/accept.js';
 import { ApiKeyVerifier } from './api-keys.js';
 import type { ServerMetrics } from './metrics.js';
 import { OPENAPI_DOCUMENT } from './openapi.js';
-import { acceptedPage, invitationPage, unusablePage } from './pages.js';
+import { invitationPage, unavailablePage, unusablePage, welcomePage } from './pages.js';
+import type { PoolHealth } from './pool-health.js';
 
 /** What the server needs. */
 export interface ServerOptions {
   readonly pool: pg.Pool;
   readonly metrics: ServerMetrics;
+  /** Watches the pool for /healthz and /readyz; without it only a query decides readiness. */
+  readonly health?: PoolHealth;
   /** Where to send a person after accepting; `?org=NAME` is added. Default: a built-in page. */
   readonly appUrl?: string;
   /** One line per request, already free of secrets. */
   readonly log?: (line: string) => void;
+  /** Seconds a client is told to wait after a 503 (default 5). */
+  readonly retryAfterSeconds?: number;
+}
+
+/** The server and what a graceful shutdown needs to know of it. */
+export interface RosterServer {
+  readonly server: Server;
+  /** Requests being answered now. */
+  inFlight(): number;
+  /** From now on /readyz answers 503, so load balancers stop sending traffic. */
+  drain(): void;
 }
 
 const SECURITY_HEADERS = {
@@ -31,26 +51,56 @@ const SECURITY_HEADERS = {
   'cache-control': 'no-store',
 };
 
+/** A failure with the status it answers. */
 class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    readonly headers: Readonly<Record<string, string>> = {},
   ) {
     super(message);
   }
 }
 
+/** What a route handler gets. */
+interface RequestContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly url: URL;
+  /** The path's captured segments, percent-decoded and checked. */
+  readonly params: readonly string[];
+}
+
+/** How errors are answered on a route: JSON (the API) or an HTML page (the invitation pages). */
+type Audience = 'api' | 'page' | 'plain';
+
+interface Route {
+  readonly name: string;
+  readonly pattern: RegExp;
+  readonly methods: readonly string[];
+  readonly audience: Audience;
+  readonly handle: (context: RequestContext) => Promise<void>;
+}
+
 /** Creates the server (not yet listening). */
 export function createRosterServer(options: ServerOptions): Server {
+  return createRosterService(options).server;
+}
+
+/** Creates the server with the hooks `roster serve` uses to shut down gracefully. */
+export function createRosterService(options: ServerOptions): RosterServer {
   const keys = new ApiKeyVerifier(options.pool);
-  const { metrics } = options;
+  const { metrics, pool, health } = options;
+  const retryAfter = String(options.retryAfterSeconds ?? 5);
+  let draining = false;
+  let inFlight = 0;
 
   const send = (
     res: ServerResponse,
     status: number,
     type: string,
     body: string,
-    headers: Record<string, string> = {},
+    headers: Readonly<Record<string, string>> = {},
   ) => {
     res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': type, ...headers });
     res.end(body);
@@ -59,6 +109,8 @@ export function createRosterServer(options: ServerOptions): Server {
     send(res, status, 'application/json; charset=utf-8', `${JSON.stringify(body)}\n`);
   const sendHtml = (res: ServerResponse, status: number, html: string) =>
     send(res, status, 'text/html; charset=utf-8', html);
+  const sendText = (res: ServerResponse, status: number, text: string) =>
+    send(res, status, 'text/plain; charset=utf-8', `${text}\n`);
 
   const authenticate = async (req: IncomingMessage) => {
     const header = req.headers.authorization ?? '';
@@ -67,141 +119,291 @@ export function createRosterServer(options: ServerOptions): Server {
       throw new HttpError(401, 'a valid API key is required: Authorization: Bearer rk_…');
     }
   };
+  const required = (url: URL, name: string) => {
+    const value = url.searchParams.get(name);
+    if (value === null || value === '') {
+      throw new HttpError(400, `the query parameter "${name}" is required`);
+    }
+    return value;
+  };
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<string> => {
-    const url = new URL(req.url ?? '/', 'http://roster.invalid');
-    const path = url.pathname;
-    const method = req.method ?? 'GET';
-
-    const invitation = /^\/invitations\/([^/]+)(\/accept)?$/.exec(path);
-    if (invitation !== null) {
-      const token = decodeURIComponent(invitation[1] ?? '');
-      if (invitation[2] === undefined && (method === 'GET' || method === 'HEAD')) {
-        const view = await viewInvitation(options.pool, token);
+  const routes: Route[] = [
+    {
+      name: '/invitations/:token',
+      pattern: /^\/invitations\/([^/]+)$/,
+      methods: ['GET', 'HEAD'],
+      audience: 'page',
+      async handle({ res, params: [token = ''] }) {
+        const view = await viewInvitation(pool, token);
         const page = invitationPage(view, `/invitations/${encodeURIComponent(token)}/accept`);
         sendHtml(res, page.status, page.html);
-        return '/invitations/:token';
-      }
-      if (invitation[2] !== undefined && method === 'POST') {
-        const result = await acceptInvitation(options.pool, token);
+      },
+    },
+    {
+      name: '/invitations/:token/accept',
+      pattern: /^\/invitations\/([^/]+)\/accept$/,
+      methods: ['POST'],
+      audience: 'page',
+      async handle({ res, params: [token = ''] }) {
+        const result = await acceptInvitation(pool, token);
         if (!result.accepted) {
           const page = unusablePage(result.state);
           sendHtml(res, page.status, page.html);
-        } else {
-          metrics.accepted.inc();
-          const target =
-            options.appUrl === undefined
-              ? `/accepted?org=${encodeURIComponent(result.org)}`
-              : `${options.appUrl}${options.appUrl.includes('?') ? '&' : '?'}org=${encodeURIComponent(result.org)}`;
-          send(res, 303, 'text/plain; charset=utf-8', 'Accepted.\n', { location: target });
+          return;
         }
-        return '/invitations/:token/accept';
-      }
-      throw new HttpError(405, 'method not allowed');
-    }
-
-    if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, 'method not allowed');
-    switch (path) {
-      case '/accepted':
-        sendHtml(res, 200, acceptedPage(url.searchParams.get('org') ?? 'the organization'));
-        return path;
-      case '/healthz':
-        send(res, 200, 'text/plain; charset=utf-8', 'ok\n');
-        return path;
-      case '/readyz':
+        metrics.accepted.inc();
+        const org = encodeURIComponent(result.org);
+        const target =
+          options.appUrl === undefined
+            ? `/invitations/${encodeURIComponent(token)}/welcome`
+            : `${options.appUrl}${options.appUrl.includes('?') ? '&' : '?'}org=${org}`;
+        send(res, 303, 'text/plain; charset=utf-8', 'Accepted.\n', { location: target });
+      },
+    },
+    {
+      // Only the holder of an accepted token sees whom they joined: no organization is named to
+      // anyone else.
+      name: '/invitations/:token/welcome',
+      pattern: /^\/invitations\/([^/]+)\/welcome$/,
+      methods: ['GET', 'HEAD'],
+      audience: 'page',
+      async handle({ res, params: [token = ''] }) {
+        const view = await viewInvitation(pool, token);
+        if (view.state !== 'accepted') {
+          const page =
+            view.state === 'pending'
+              ? invitationPage(view, `/invitations/${encodeURIComponent(token)}/accept`)
+              : unusablePage(view.state);
+          sendHtml(res, page.status, page.html);
+          return;
+        }
+        sendHtml(res, 200, welcomePage(view.orgDisplayName ?? view.org));
+      },
+    },
+    {
+      name: '/healthz',
+      pattern: /^\/healthz$/,
+      methods: ['GET', 'HEAD'],
+      audience: 'plain',
+      async handle({ res }) {
+        const dead = health?.deadReason() ?? null;
+        if (dead === null) sendText(res, 200, 'ok');
+        else sendText(res, 503, dead);
+      },
+    },
+    {
+      name: '/readyz',
+      pattern: /^\/readyz$/,
+      methods: ['GET', 'HEAD'],
+      audience: 'plain',
+      async handle({ res }) {
+        if (draining) return sendText(res, 503, 'shutting down');
+        const busy = health?.notReadyReason() ?? null;
+        if (busy !== null) return sendText(res, 503, busy);
         try {
-          await options.pool.query('SELECT 1');
-          send(res, 200, 'text/plain; charset=utf-8', 'ready\n');
+          await pool.query('SELECT 1');
+          sendText(res, 200, 'ready');
         } catch {
-          send(res, 503, 'text/plain; charset=utf-8', 'the database is unreachable\n');
+          sendText(res, 503, 'the database is unreachable');
         }
-        return path;
-      case '/metrics':
+      },
+    },
+    {
+      name: '/metrics',
+      pattern: /^\/metrics$/,
+      methods: ['GET', 'HEAD'],
+      audience: 'plain',
+      async handle({ res }) {
         send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', metrics.render());
-        return path;
-      case '/api/openapi.json':
+      },
+    },
+    {
+      name: '/api/openapi.json',
+      pattern: /^\/api\/openapi\.json$/,
+      methods: ['GET', 'HEAD'],
+      audience: 'api',
+      async handle({ res }) {
         sendJson(res, 200, OPENAPI_DOCUMENT);
-        return path;
-      case '/api/v1/check': {
+      },
+    },
+    {
+      name: '/api/v1/check',
+      pattern: /^\/api\/v1\/check$/,
+      methods: ['GET', 'HEAD'],
+      audience: 'api',
+      async handle({ req, res, url }) {
         await authenticate(req);
-        const need = (name: string) => {
-          const value = url.searchParams.get(name);
-          if (value === null || value === '') {
-            throw new HttpError(400, `the query parameter "${name}" is required`);
-          }
-          return value;
-        };
-        const decision = await checkAccess(options.pool, {
-          user: need('user'),
-          permission: need('permission'),
-          org: need('org'),
+        const decision = await checkAccess(pool, {
+          user: required(url, 'user'),
+          permission: required(url, 'permission'),
+          org: required(url, 'org'),
           resource: url.searchParams.get('resource'),
         });
         sendJson(res, 200, decision);
-        return path;
-      }
+      },
+    },
+    {
+      name: '/api/v1/users/:email/organizations',
+      pattern: /^\/api\/v1\/users\/([^/]+)\/organizations$/,
+      methods: ['GET', 'HEAD'],
+      audience: 'api',
+      async handle({ req, res, params: [email = ''] }) {
+        await authenticate(req);
+        sendJson(res, 200, { organizations: await organizationsOfUser(pool, email) });
+      },
+    },
+    {
+      name: '/api/v1/organizations/:org/contacts',
+      pattern: /^\/api\/v1\/organizations\/([^/]+)\/contacts$/,
+      methods: ['GET', 'HEAD'],
+      audience: 'api',
+      async handle({ req, res, url, params: [org = ''] }) {
+        await authenticate(req);
+        const category = url.searchParams.get('category');
+        if (category !== null && !(CONTACT_CATEGORIES as readonly string[]).includes(category)) {
+          throw new HttpError(400, `category must be one of ${CONTACT_CATEGORIES.join(', ')}`);
+        }
+        const contacts = await contactsOf(pool, org, category);
+        if (contacts === null) throw new HttpError(404, 'no such organization');
+        sendJson(res, 200, { contacts });
+      },
+    },
+  ];
+
+  const answerFailure = (res: ServerResponse, audience: Audience, error: unknown) => {
+    const failure = describeFailure(error, retryAfter);
+    if (failure.status === 500) {
+      options.log?.(`error: ${error instanceof Error ? error.message : String(error)}`);
     }
-    const userOrgs = /^\/api\/v1\/users\/([^/]+)\/organizations$/.exec(path);
-    if (userOrgs !== null) {
-      await authenticate(req);
-      sendJson(res, 200, {
-        organizations: await organizationsOfUser(
-          options.pool,
-          decodeURIComponent(userOrgs[1] ?? ''),
-        ),
-      });
-      return '/api/v1/users/:email/organizations';
+    if (res.headersSent) {
+      res.destroy();
+      return;
     }
-    const orgContacts = /^\/api\/v1\/organizations\/([^/]+)\/contacts$/.exec(path);
-    if (orgContacts !== null) {
-      await authenticate(req);
-      const category = url.searchParams.get('category');
-      if (category !== null && !(CONTACT_CATEGORIES as readonly string[]).includes(category)) {
-        throw new HttpError(400, `category must be one of ${CONTACT_CATEGORIES.join(', ')}`);
-      }
-      const contacts = await contactsOf(
-        options.pool,
-        decodeURIComponent(orgContacts[1] ?? ''),
-        category,
+    if (audience === 'api') {
+      send(
+        res,
+        failure.status,
+        'application/json; charset=utf-8',
+        `${JSON.stringify({ error: failure.message })}\n`,
+        failure.headers,
       );
-      if (contacts === null) throw new HttpError(404, 'no such organization');
-      sendJson(res, 200, { contacts });
-      return '/api/v1/organizations/:org/contacts';
+    } else if (audience === 'page' && failure.status === 503) {
+      send(res, 503, 'text/html; charset=utf-8', unavailablePage(), failure.headers);
+    } else {
+      send(
+        res,
+        failure.status,
+        'text/plain; charset=utf-8',
+        `${failure.message}\n`,
+        failure.headers,
+      );
     }
-    throw new HttpError(404, 'not found');
   };
 
-  return createServer((req, res) => {
+  const server = createServer((req, res) => {
     const started = process.hrtime.bigint();
-    let route = 'unmatched';
-    handle(req, res)
-      .then((r) => {
-        route = r;
-      })
-      .catch((error: unknown) => {
-        const status = error instanceof HttpError ? error.status : 500;
-        const message = error instanceof HttpError ? error.message : 'internal error';
-        if (!res.headersSent) {
-          if ((req.url ?? '').startsWith('/api/')) sendJson(res, status, { error: message });
-          else send(res, status, 'text/plain; charset=utf-8', `${message}\n`);
-        }
-        if (!(error instanceof HttpError)) {
-          options.log?.(`error: ${error instanceof Error ? error.message : String(error)}`);
-        }
-      })
+    inFlight += 1;
+    let routeName = 'unmatched';
+    let audience: Audience = (req.url ?? '').startsWith('/api/') ? 'api' : 'plain';
+    const run = async () => {
+      const url = parseRequestUrl(req.url);
+      const method = req.method ?? 'GET';
+      const matches = routes
+        .map((route) => ({ route, match: route.pattern.exec(url.pathname) }))
+        .filter((m) => m.match !== null);
+      const found = matches.find((m) => m.route.methods.includes(method)) ?? matches[0];
+      if (found === undefined || found.match === null) throw new HttpError(404, 'not found');
+      routeName = found.route.name;
+      audience = found.route.audience;
+      if (!found.route.methods.includes(method)) {
+        throw new HttpError(405, 'method not allowed', {
+          allow: found.route.methods.join(', '),
+        });
+      }
+      checkQuery(url);
+      const params = found.match.slice(1).map(decodeSegment);
+      await found.route.handle({ req, res, url, params });
+    };
+    run()
+      .catch((error: unknown) => answerFailure(res, audience, error))
       .finally(() => {
+        inFlight -= 1;
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        metrics.requests.inc({ route, status: String(res.statusCode) });
-        metrics.duration.observe(seconds, { route });
+        metrics.requests.inc({ route: routeName, status: String(res.statusCode) });
+        metrics.duration.observe(seconds, { route: routeName });
         options.log?.(
           JSON.stringify({
             time: new Date().toISOString(),
             method: req.method,
-            route,
+            route: routeName,
             status: res.statusCode,
             ms: Math.round(seconds * 1000),
           }),
         );
       });
   });
+  return {
+    server,
+    inFlight: () => inFlight,
+    drain: () => {
+      draining = true;
+    },
+  };
+}
+
+/** The request's URL; a target that is not a path answers 400. */
+function parseRequestUrl(target: string | undefined): URL {
+  if (target === undefined || !target.startsWith('/')) {
+    throw new HttpError(400, 'the request target must be a path');
+  }
+  try {
+    return new URL(target, 'http://roster.invalid');
+  } catch {
+    throw new HttpError(400, 'the request target is not a valid URL path');
+  }
+}
+
+/** Text no parameter may hold: NUL and the other C0 controls, which PostgreSQL text refuses or which no address contains. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+
+/** A path segment, percent-decoded; a malformed escape or a control character answers 400. */
+function decodeSegment(segment: string | undefined): string {
+  let value: string;
+  try {
+    value = decodeURIComponent(segment ?? '');
+  } catch {
+    throw new HttpError(400, 'the path has a malformed percent-escape');
+  }
+  if (CONTROL_CHARACTERS.test(value)) {
+    throw new HttpError(400, 'the path holds a control character');
+  }
+  return value;
+}
+
+/** Query parameters are decoded leniently by URLSearchParams; control characters still answer 400. */
+function checkQuery(url: URL): void {
+  for (const [name, value] of url.searchParams) {
+    if (CONTROL_CHARACTERS.test(name) || CONTROL_CHARACTERS.test(value)) {
+      throw new HttpError(400, `the query parameter "${name}" holds a control character`);
+    }
+  }
+}
+
+/** The status, message and headers a failure answers with. */
+function describeFailure(
+  error: unknown,
+  retryAfter: string,
+): { status: number; message: string; headers: Readonly<Record<string, string>> } {
+  if (error instanceof HttpError) {
+    return { status: error.status, message: error.message, headers: error.headers };
+  }
+  if (isDatabaseUnavailable(error)) {
+    return {
+      status: 503,
+      message: 'the access database is unavailable or busy; try again shortly',
+      headers: { 'retry-after': retryAfter },
+    };
+  }
+  return { status: 500, message: 'internal error', headers: {} };
 }

@@ -6,8 +6,10 @@ import { UsageError } from '../../core/errors.js';
 import { openAccessDatabase } from '../../db/connect.js';
 import { deliverOutbox } from '../../invitations/deliver.js';
 import { ServerMetrics } from '../../server/metrics.js';
-import { createRosterServer } from '../../server/server.js';
+import { PoolHealth } from '../../server/pool-health.js';
+import { createRosterService, type RosterServer } from '../../server/server.js';
 import type { CliIo } from '../io.js';
+import { parseDuration } from '../options.js';
 import { deliveryOptionsFrom } from '../delivery-config.js';
 import { whoAmI } from '../session.js';
 
@@ -22,11 +24,40 @@ Options:
       --port N                   port to listen on (default 8080, or PORT)
       --host ADDRESS             address to bind (default 127.0.0.1; 0.0.0.0 in a container)
       --delivery-interval S      seconds between delivery rounds (default 10; 0 turns delivery off)
+      --db-connections N         database connections at most (default 10)
+      --shutdown-timeout DURATION
+                                 on SIGTERM, how long requests in flight may take to finish
+                                 before their connections are closed (default 20s)
+
+A request that finds no free database connection within 5 s, or a database that is down,
+answers 503 with Retry-After. /readyz answers 503 while every connection is busy with none
+returned for 2 s, and while shutting down; /healthz answers 503 once none has been returned
+for 60 s (a stuck process a liveness probe should restart).
 
 Environment: DATABASE_URL, SMTP_URL, ROSTER_PUBLIC_URL (the address people reach this server
 at, for the links in e-mails), ROSTER_APP_URL (where to send people after they accept),
 ROSTER_MAIL_FROM. Stops gracefully on SIGINT or SIGTERM.
 `;
+
+/** Pool and probe limits; the environment may shorten them (the test suite does). */
+function serveLimits(env: NodeJS.ProcessEnv, connections: number) {
+  const ms = (name: string, fallback: number) => {
+    const value = Number(env[name] ?? '');
+    return env[name] !== undefined && env[name] !== '' && value > 0 ? value : fallback;
+  };
+  return {
+    pool: {
+      max: connections,
+      acquireTimeoutMs: ms('ROSTER_DB_ACQUIRE_TIMEOUT_MS', 5_000),
+      statementTimeoutMs: ms('ROSTER_DB_STATEMENT_TIMEOUT_MS', 15_000),
+    },
+    health: {
+      max: connections,
+      readyStallMs: ms('ROSTER_READY_STALL_MS', 2_000),
+      liveStallMs: ms('ROSTER_LIVE_STALL_MS', 60_000),
+    },
+  };
+}
 
 /** Runs the command until a signal; returns the exit code. */
 export async function serveCommand(
@@ -40,6 +71,8 @@ export async function serveCommand(
       port: { type: 'string' },
       host: { type: 'string', default: '127.0.0.1' },
       'delivery-interval': { type: 'string', default: '10' },
+      'db-connections': { type: 'string', default: '10' },
+      'shutdown-timeout': { type: 'string', default: '20s' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -49,25 +82,38 @@ export async function serveCommand(
   }
   const port = Number(values.port ?? io.env.PORT ?? '8080');
   const interval = Number(values['delivery-interval']);
+  const connections = Number(values['db-connections']);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new UsageError(`--port must be a port number, not "${values.port}"`);
   }
   if (!(interval >= 0)) throw new UsageError('--delivery-interval must be a number of seconds');
+  if (!Number.isInteger(connections) || connections < 2) {
+    throw new UsageError(
+      `--db-connections must be a whole number of at least 2, not "${values['db-connections']}"`,
+    );
+  }
+  const graceMs = parseDuration(values['shutdown-timeout'], '--shutdown-timeout');
+  const limits = serveLimits(io.env, connections);
 
   const database = await openAccessDatabase({
     env: io.env,
     cwd: io.cwd,
     applicationName: `roster serve (${whoAmI()})`,
+    pool: limits.pool,
   });
   const metrics = new ServerMetrics();
+  const health = new PoolHealth(database.pool, limits.health);
+  metrics.watchPool(() => health.sample());
   const delivery = deliveryOptionsFrom(io);
   const log = (line: string) => io.stderr.write(`${line}\n`);
-  const server = createRosterServer({
+  const service = createRosterService({
     pool: database.pool,
     metrics,
+    health,
     ...(io.env.ROSTER_APP_URL ? { appUrl: io.env.ROSTER_APP_URL } : {}),
     log,
   });
+  const { server } = service;
   server.listen(port, values.host);
   await once(server, 'listening');
   const address = server.address() as AddressInfo;
@@ -75,9 +121,11 @@ export async function serveCommand(
     `Roster is serving on http://${values.host}:${address.port} (mail: ${delivery.transport.description})\n`,
   );
 
+  const stopDelivery = new AbortController();
   let delivering: Promise<void> = Promise.resolve();
   const deliverRound = () => {
-    delivering = deliverOutbox(database.pool, delivery)
+    if (stopDelivery.signal.aborted) return;
+    delivering = deliverOutbox(database.pool, { ...delivery, signal: stopDelivery.signal })
       .then((report) => {
         metrics.delivered.inc({}, report.sent);
         metrics.deliveryFailures.inc({}, report.failed);
@@ -101,10 +149,54 @@ export async function serveCommand(
   });
   log('shutting down');
   if (timer !== undefined) clearInterval(timer);
-  server.close();
-  server.closeAllConnections();
-  await delivering;
+  await shutDown({ service, graceMs, log, delivering, stopDelivery });
   delivery.transport.close();
-  await database.close();
+  await within(2_000, database.close());
   return 0;
+}
+
+/**
+ * Stops taking requests, lets those in flight and the delivery round finish for up to `graceMs`,
+ * then closes whatever connections remain: the process exits within the grace period whatever is
+ * in flight (a request that never got its connection, a mail server that never answers).
+ */
+async function shutDown(options: {
+  service: RosterServer;
+  graceMs: number;
+  log: (line: string) => void;
+  delivering: Promise<void>;
+  stopDelivery: AbortController;
+}): Promise<void> {
+  const { service, graceMs, log } = options;
+  service.drain();
+  const closed = new Promise<void>((resolve) => service.server.close(() => resolve()));
+  service.server.closeIdleConnections();
+  const finished = await within(graceMs, closed);
+  options.stopDelivery.abort();
+  if (!finished) {
+    log(
+      `shutdown: ${service.inFlight()} request(s) still in flight after ${graceMs} ms; closing their connections`,
+    );
+  }
+  service.server.closeAllConnections();
+  await within(Math.max(1_000, graceMs / 4), options.delivering);
+}
+
+/** Waits for `promise` at most `ms`; true if it settled in time. */
+async function within(ms: number, promise: Promise<unknown>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
