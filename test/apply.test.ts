@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { copyFileSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, tableCounts, type TestDatabase } from './support/database.js';
 import { hasStackTrace, ROOT } from './support/run-roster.js';
@@ -59,7 +60,7 @@ describe('apply, then plan', () => {
     const plan = ws.roster(['plan', '-f', 'examples/', '--detailed-exitcode']);
     expect(plan.status).toBe(0);
     expect(plan.stdout).toBe(
-      'No changes. The access database matches the input.\n27 members have not accepted their invitation yet (roster invitations list).\n',
+      'No changes. The access database matches the input.\n23 members and 4 grant holders have not accepted their invitation yet (roster invitations list).\n',
     );
 
     const again = ws.roster(['apply', '-f', 'examples/', '--yes']);
@@ -372,6 +373,77 @@ describe('concurrency and crashes', () => {
     } finally {
       first.kill('SIGKILL');
     }
+  });
+
+  it('waits for the lock with --wait-for-lock, then applies', async () => {
+    ws.write('t.yaml', [TEAM_PLAN, tenant('acme', 'alice@acme.io', ['bob@acme.io'])].join('---\n'));
+    const first = await startPausedApply('t.yaml');
+    const released = new Promise((resolve) => first.on('exit', resolve));
+    setTimeout(() => first.kill('SIGKILL'), 1_500);
+    const started = Date.now();
+    const second = await ws.rosterAsync([
+      'apply',
+      '-f',
+      't.yaml',
+      '--yes',
+      '--wait-for-lock',
+      '20s',
+    ]);
+    await released;
+    expect(second.status, second.stderr).toBe(0);
+    expect(second.stdout).toContain('Apply complete: 5 added');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+    ws.write(
+      't.yaml',
+      [TEAM_PLAN, tenant('acme', 'alice@acme.io', ['bob@acme.io', 'carol@acme.io'])].join('---\n'),
+    );
+    const short = await startPausedApply('t.yaml');
+    try {
+      const impatient = ws.roster(['apply', '-f', 't.yaml', '--yes', '--wait-for-lock', '300ms']);
+      expect(impatient.status).toBe(1);
+      expect(impatient.stderr).toMatch(/^roster: another apply is running \(roster apply/);
+      expect(ws.roster(['apply', '-f', 't.yaml', '--wait-for-lock', 'soon']).stderr).toContain(
+        '--wait-for-lock must be a duration such as 30s, 2m or 500ms, not "soon"',
+      );
+    } finally {
+      short.kill('SIGKILL');
+    }
+  });
+
+  it('starts an error on its own line after a progress line on a terminal', async () => {
+    ws.write('t.yaml', [TEAM_PLAN, tenant('acme', 'alice@acme.io', ['bob@acme.io'])].join('---\n'));
+    // Writes to memberships wait on this lock until lock_timeout fails them, after the plan and
+    // organization steps have shown their progress.
+    const locker = await db.pool.connect();
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE memberships IN EXCLUSIVE MODE');
+    let stderr = '';
+    try {
+      const url = new URL(db.url);
+      url.searchParams.set('options', '-c lock_timeout=300');
+      const { main } = await import('../src/cli/main.js');
+      const sink = (onText: (text: string) => void) =>
+        Object.assign(
+          new Writable({ write: (chunk, _enc, done) => (onText(String(chunk)), done()) }),
+          {
+            isTTY: true,
+          },
+        );
+      const code = await main(['apply', '-f', join(ws.dir, 't.yaml'), '--yes'], {
+        stdout: sink(() => undefined),
+        stderr: sink((text) => (stderr += text)),
+        stdin: Readable.from([]),
+        cwd: ws.dir,
+        env: { ...process.env, DATABASE_URL: url.toString(), ROSTER_DEBUG: '' },
+      });
+      expect(code).toBe(1);
+    } finally {
+      await locker.query('ROLLBACK');
+      locker.release();
+    }
+    // The progress line (ended by "erase to end of line") is closed before the error.
+    expect(stderr).toMatch(/\rApplying: \d+\/\d+ [a-z]+\S*\[K\nroster: /);
+    expect(stderr).not.toMatch(/\[K(?!\n)roster:/);
   });
 
   it('leaves the database as before when killed mid-apply; a re-run converges', async () => {

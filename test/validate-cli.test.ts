@@ -2,7 +2,7 @@
  * `roster validate` end to end: the built command in a child process, on the examples and on a
  * tree of broken and hostile files.
  */
-import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -143,9 +143,15 @@ describe('roster validate', () => {
   it('takes a larger size cap on request', () => {
     const dir = join(scratch, 'big');
     cpSync(join(ROOT, 'examples/small-saas'), dir, { recursive: true });
+    // The message gives the file's real size, not where the reader stopped.
     expect(runRoster(['validate', '-f', dir, '--max-file-size', '100B']).stderr).toContain(
-      '[file-too-large]',
+      'error: file is 872 bytes, over the limit of 100: split it into several files (or raise --max-file-size) [file-too-large]',
     );
+    // From standard input the size is unknown past the limit, and the message says so.
+    const piped = runRoster(['validate', '-f', '-', '--max-file-size', '100B'], {
+      input: readFileSync(join(dir, 'tenant.yaml')),
+    });
+    expect(piped.stderr).toContain('error: file is more than 100 bytes, over the limit of 100');
     expect(runRoster(['validate', '-f', dir, '--max-file-size', '1MiB']).status).toBe(0);
   });
 

@@ -23,6 +23,11 @@ import { CORE_SCHEMA, loadAll } from 'js-yaml';
 export interface Source {
   readonly path: string;
   readonly content: Uint8Array | string;
+  /**
+   * The whole file's size when `content` was cut at the size limit (a reader stops one byte past
+   * it): the message then gives the real size. Absent for a stream, whose size is unknown.
+   */
+  readonly size?: number;
 }
 
 /** A step into a document: a map key or a sequence index. */
@@ -99,13 +104,17 @@ export function parseSource(source: Source, limits: InputLimits): ParsedSource {
     findings: [{ severity: 'error', code, message, location: { file, line, column } }],
   });
 
-  const size =
+  const read =
     typeof source.content === 'string'
       ? Buffer.byteLength(source.content)
       : source.content.byteLength;
-  if (size > limits.maxFileBytes) {
+  if (read > limits.maxFileBytes) {
+    const size =
+      source.size !== undefined && source.size >= read
+        ? `${source.size} bytes`
+        : `more than ${limits.maxFileBytes} bytes`;
     return fail(
-      `file is ${size} bytes, over the limit of ${limits.maxFileBytes}: split it into several files`,
+      `file is ${size}, over the limit of ${limits.maxFileBytes}: split it into several files (or raise --max-file-size)`,
       'file-too-large',
     );
   }

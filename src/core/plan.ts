@@ -124,6 +124,33 @@ export interface Plan {
   readonly summary: { readonly add: number; readonly change: number; readonly destroy: number };
   /** Memberships and grants in scope whose invitation is not accepted yet (before this plan). */
   readonly awaitingAcceptance: number;
+  /** The same, by kind. */
+  readonly awaitingAcceptanceBy: { readonly memberships: number; readonly grants: number };
+  /**
+   * Invitations queued in the outbox and not sent yet (a fact of the database read by the command,
+   * not planned): an apply that stopped after its commit leaves them, and `roster apply` or
+   * `roster deliver` sends them.
+   */
+  readonly queuedInvitations?: number;
+}
+
+/** Invited members and grant holders who have not accepted, besides those the plan deletes. */
+function awaitingAcceptance(
+  actual: ActualState,
+  deleted: ReadonlySet<string>,
+): Pick<Plan, 'awaitingAcceptance' | 'awaitingAcceptanceBy'> {
+  let memberships = 0;
+  let grants = 0;
+  for (const r of actual.records) {
+    if (r.facts?.status !== 'invited') continue;
+    if (deleted.size > 0 && deleted.has(recordKey(r.id))) continue;
+    if (r.id.kind === 'grant') grants += 1;
+    else memberships += 1;
+  }
+  return {
+    awaitingAcceptance: memberships + grants,
+    awaitingAcceptanceBy: { memberships, grants },
+  };
 }
 
 /** Parents before children: the order of `RECORD_KINDS`. */
@@ -367,9 +394,7 @@ function computePlan(
     invitations,
     refusals,
     summary: { add, change, destroy },
-    awaitingAcceptance: actual.records.filter(
-      (r) => r.facts?.status === 'invited' && (deleted.size === 0 || !deleted.has(recordKey(r.id))),
-    ).length,
+    ...awaitingAcceptance(actual, deleted),
   };
 }
 

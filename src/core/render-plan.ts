@@ -98,12 +98,36 @@ export function renderPlanText(plan: Plan): string {
     out.push('');
   }
   out.push(summaryLine(plan));
-  if (plan.awaitingAcceptance > 0) {
-    out.push(
-      `${plan.awaitingAcceptance} member${plan.awaitingAcceptance === 1 ? ' has' : 's have'} not accepted their invitation yet (roster invitations list).`,
+  out.push(...invitationNotes(plan));
+  return `${out.join('\n')}\n`;
+}
+
+/**
+ * Lines about invitations outside the plan: who has not accepted yet (members and grant holders
+ * counted apart), and what the outbox still holds unsent.
+ */
+export function invitationNotes(plan: Plan): string[] {
+  const notes: string[] = [];
+  const { memberships, grants } = plan.awaitingAcceptanceBy ?? {
+    memberships: plan.awaitingAcceptance,
+    grants: 0,
+  };
+  const who = [
+    ...(memberships > 0 ? [`${memberships} member${memberships === 1 ? '' : 's'}`] : []),
+    ...(grants > 0 ? [`${grants} grant holder${grants === 1 ? '' : 's'}`] : []),
+  ];
+  if (who.length > 0) {
+    notes.push(
+      `${who.join(' and ')} ${memberships + grants === 1 ? 'has' : 'have'} not accepted their invitation yet (roster invitations list).`,
     );
   }
-  return `${out.join('\n')}\n`;
+  const queued = plan.queuedInvitations ?? 0;
+  if (queued > 0) {
+    notes.push(
+      `${queued} invitation${queued === 1 ? ' is' : 's are'} queued and not sent yet: "roster apply" sends them, or run "roster deliver".`,
+    );
+  }
+  return notes;
 }
 
 /** GitHub rejects comments over 65,536 characters; stay well below. */
@@ -169,6 +193,9 @@ export function renderPlanMarkdown(plan: Plan, limit = DEFAULT_MARKDOWN_LIMIT): 
       `#### Invitations that will be sent (${plan.invitations.length})\n\n| Organization | User | Role | Resource |\n|---|---|---|---|\n${rows.join('\n')}`,
     );
   }
+
+  const notes = invitationNotes(plan);
+  if (notes.length > 0) sections.push(notes.join('\n'));
 
   let body = head.join('\n');
   for (let i = 0; i < sections.length; i++) {

@@ -53,7 +53,7 @@ export async function readSources(
     const real = await realpath(absolute);
     if (seen.has(real)) return;
     seen.add(real);
-    sources.push({ path: shown, content: await readCapped(absolute, maxBytes) });
+    sources.push({ path: shown, ...(await readCapped(absolute, maxBytes)) });
   };
 
   /** Lists a directory's manifests, recursively, in a stable order (stats run in parallel). */
@@ -86,21 +86,23 @@ export async function readSources(
    * (symlinks) is read once.
    */
   const readAll = async (files: readonly PlannedFile[]) => {
-    const read: { real: string; shown: string; content: Uint8Array }[] = new Array(files.length);
+    const read: { real: string; shown: string; content: Uint8Array; size: number }[] = new Array(
+      files.length,
+    );
     let next = 0;
     const lane = async () => {
       while (next < files.length) {
         const i = next++;
         const file = files[i] as PlannedFile;
         const real = await realpath(file.absolute);
-        read[i] = { real, shown: file.shown, content: await readCapped(file.absolute, maxBytes) };
+        read[i] = { real, shown: file.shown, ...(await readCapped(file.absolute, maxBytes)) };
       }
     };
     await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, files.length) }, lane));
     for (const file of read) {
       if (seen.has(file.real)) continue;
       seen.add(file.real);
-      sources.push({ path: file.shown, content: file.content });
+      sources.push({ path: file.shown, content: file.content, size: file.size });
     }
   };
 
@@ -136,18 +138,25 @@ export async function readSources(
   return { sources, findings };
 }
 
-/** Reads at most `max + 1` bytes, so that an oversize file is detected without reading it all. */
-async function readCapped(path: string, max: number): Promise<Uint8Array> {
+/**
+ * Reads at most `max + 1` bytes, so that an oversize file is detected without reading it all, and
+ * the file's size, for the message.
+ */
+async function readCapped(
+  path: string,
+  max: number,
+): Promise<{ content: Uint8Array; size: number }> {
   const handle = await open(path, 'r');
   try {
-    const buffer = Buffer.alloc(Math.min(max + 1, (await handle.stat()).size + 1));
+    const size = (await handle.stat()).size;
+    const buffer = Buffer.alloc(Math.min(max + 1, size + 1));
     let length = 0;
     while (length < buffer.length) {
       const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
       if (bytesRead === 0) break;
       length += bytesRead;
     }
-    return buffer.subarray(0, length);
+    return { content: buffer.subarray(0, length), size: Math.max(size, length) };
   } finally {
     await handle.close();
   }

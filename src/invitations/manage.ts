@@ -12,9 +12,16 @@ export interface InvitationRow {
   readonly sentAt: string | null;
   readonly expiresAt: string | null;
   readonly resends: number;
-  /** `queued`, `sent`, or `retrying (N attempts): last error`. */
+  /**
+   * `queued`, `sent`, `sending (claimed by W at T; held until L)`, `queued again: the delivery by
+   * W … stopped before sending it`, or `retrying (N attempts, next at T): last error`.
+   */
   readonly delivery: string;
 }
+
+/** A timestamp column as ISO 8601 in UTC, to the second. */
+const utc = (column: string) =>
+  `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`;
 
 /** Lists invitations, newest first, optionally of one organization or status. */
 export async function listInvitations(
@@ -25,8 +32,16 @@ export async function listInvitations(
     `SELECT o.name AS org, u.email AS user, i.subject, i.resource_type, i.resource_name, i.role, i.status,
             i.sent_at, i.expires_at, i.resend_count,
             (SELECT CASE WHEN ob.delivered_at IS NOT NULL THEN 'sent'
-                         WHEN ob.attempts = 0 THEN 'queued'
-                         ELSE 'retrying (' || ob.attempts || ' attempts): ' || coalesce(ob.last_error, '') END
+                         WHEN ob.claimed_by IS NOT NULL AND ob.available_at > now()
+                           THEN 'sending (claimed by ' || ob.claimed_by || ' at ' || ${utc('ob.claimed_at')}
+                                || '; held until ' || ${utc('ob.available_at')} || ')'
+                         WHEN ob.claimed_by IS NOT NULL
+                           THEN 'queued again: the delivery by ' || ob.claimed_by || ' claimed it at '
+                                || ${utc('ob.claimed_at')} || ' and stopped before sending it'
+                         WHEN ob.last_error IS NOT NULL
+                           THEN 'retrying (' || ob.attempts || ' attempt' || CASE WHEN ob.attempts = 1 THEN '' ELSE 's' END
+                                || ', next at ' || ${utc('ob.available_at')} || '): ' || ob.last_error
+                         ELSE 'queued' END
                FROM outbox ob
               WHERE ob.kind = 'invitation' AND ob.org_id = i.org_id
                 AND (ob.payload->>'invitationId')::bigint = i.invitation_id

@@ -13,7 +13,13 @@ export interface CapturingSmtp {
 }
 
 /** Starts a server on `port` (0: any free port). */
-export async function startSmtp(port = 0): Promise<CapturingSmtp> {
+export async function startSmtp(
+  port = 0,
+  options: {
+    /** Hold each message this long after receiving (and recording) it, before answering 250. */
+    acceptDelayMs?: number;
+  } = {},
+): Promise<CapturingSmtp> {
   const messages: ParsedMail[] = [];
   const state = { refuse: false };
   const server = new SMTPServer({
@@ -31,7 +37,8 @@ export async function startSmtp(port = 0): Promise<CapturingSmtp> {
       simpleParser(stream)
         .then((mail) => {
           messages.push(mail);
-          callback();
+          if (options.acceptDelayMs === undefined) callback();
+          else setTimeout(() => callback(), options.acceptDelayMs);
         })
         .catch(callback);
     },

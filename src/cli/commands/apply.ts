@@ -14,10 +14,12 @@ import { openAccessDatabase } from '../../db/connect.js';
 import { readSnapshot } from '../../db/snapshot.js';
 import type { CliIo } from '../io.js';
 import { loadDesiredState } from '../manifests.js';
-import { parseFormat } from '../options.js';
+import { parseDuration, parseFormat } from '../options.js';
 import { currentCommit, whoAmI } from '../session.js';
-import { deliverAndReport } from './deliver.js';
-import { renderPlan } from './plan.js';
+import type pg from 'pg';
+import { countQueued } from '../../invitations/deliver.js';
+import { deliverAndReport, describeQueued } from './deliver.js';
+import { noteQueuedInvitations, renderPlan } from './plan.js';
 import { GUARD_HELP, PLAN_ARG_OPTIONS, planOptionsFrom } from './plan-options.js';
 
 /** Help text of the command. */
@@ -33,6 +35,11 @@ Options:
       --format FORMAT              how to show the plan: text (default), markdown or json
       --detailed-exitcode          exit 2 when a dry run has changes
       --no-deliver                 queue invitations without sending them (see "roster deliver")
+      --deliver-timeout DURATION   send queued invitations for at most this long after the
+                                   commit (default 10s); the rest stay queued for
+                                   "roster deliver" or "roster serve"
+      --wait-for-lock DURATION     wait this long for another apply to finish (default: fail at
+                                   once, naming the holder)
 ${GUARD_HELP}
 
 Exit codes: 0 applied or nothing to do, 2 changes pending in a dry run (with
@@ -48,6 +55,8 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
       ...PLAN_ARG_OPTIONS,
       yes: { type: 'boolean', default: false },
       'no-deliver': { type: 'boolean', default: false },
+      'deliver-timeout': { type: 'string', default: '10s' },
+      'wait-for-lock': { type: 'string' },
     },
   });
   if (values.help === true) {
@@ -55,6 +64,11 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
     return 0;
   }
   const format = parseFormat(values.format, ['text', 'markdown', 'json'] as const);
+  const deliverTimeoutMs = parseDuration(values['deliver-timeout'], '--deliver-timeout');
+  const lockWaitMs =
+    values['wait-for-lock'] === undefined
+      ? undefined
+      : parseDuration(values['wait-for-lock'], '--wait-for-lock');
   const files = values.file ?? [];
   let input: ApplyInput;
   if (files.length === 0) {
@@ -86,6 +100,7 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
       } finally {
         client.release();
       }
+      await noteQueuedInvitations(database.pool, plan);
       io.stdout.write(renderPlan(plan, format));
       if (plan.refusals.length > 0) return 1;
       if (plan.changes.length > 0) {
@@ -95,18 +110,20 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
     }
 
     const commit = currentCommit(io);
+    const progress = progressLine(io);
     const context: ApplyContext = {
       actor: `roster-cli ${whoAmI()}`,
       ...(commit !== undefined && { source: { commit } }),
-      ...(io.stderr.isTTY === true && {
-        onProgress: (done: number, total: number, what: string) =>
-          io.stderr.write(
-            `\rApplying: ${done}/${total} ${what}\u001b[K${done === total ? '\n' : ''}`,
-          ),
-      }),
+      ...(progress !== undefined && { onProgress: progress.update }),
+      ...(lockWaitMs !== undefined && { lockWaitMs }),
       ...testPause(io),
     };
-    const result = await applyChanges(database.pool, input, context);
+    let result: Awaited<ReturnType<typeof applyChanges>>;
+    try {
+      result = await applyChanges(database.pool, input, context);
+    } finally {
+      progress?.end();
+    }
     io.stdout.write(renderPlan(result.plan, format));
     if (result.plan.changes.length > 0 && format !== 'json') {
       const { add, change, destroy } = result.plan.summary;
@@ -114,20 +131,61 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
         `Apply complete: ${add} added, ${change} changed, ${destroy} destroyed (${result.rowsWritten} rows written); ${result.plan.invitations.length} invitation${result.plan.invitations.length === 1 ? '' : 's'} queued.\n`,
       );
     }
-    if (values['no-deliver'] !== true && result.plan.invitations.length > 0) {
-      // The apply is committed; a failed send stays queued for "roster deliver" or "roster serve".
-      try {
-        await deliverAndReport(database.pool, io, format === 'json' ? io.stderr : io.stdout);
-      } catch (error) {
-        io.stderr.write(
-          `roster: the apply is committed, but delivering invitations failed: ${(error as Error).message}. They stay queued: run "roster deliver".\n`,
-        );
-      }
-    }
+    await deliverAfterApply(database.pool, io, {
+      out: format === 'json' ? io.stderr : io.stdout,
+      deliver: values['no-deliver'] !== true,
+      deadlineMs: deliverTimeoutMs,
+    });
     return 0;
   } finally {
     await database.close();
   }
+}
+
+/**
+ * After the commit: sends what the outbox holds (this apply's invitations, and any an earlier run
+ * left queued) for at most `deadlineMs`, and says what stays queued. Never fails the apply: it is
+ * committed, and what was not sent is still in the outbox.
+ */
+async function deliverAfterApply(
+  pool: pg.Pool,
+  io: CliIo,
+  options: { out: NodeJS.WritableStream; deliver: boolean; deadlineMs: number },
+): Promise<void> {
+  try {
+    const { queued, held } = await countQueued(pool);
+    if (queued === 0) return;
+    if (!options.deliver) {
+      options.out.write(`${describeQueued(queued, held)}\n`);
+      return;
+    }
+    await deliverAndReport(pool, io, options.out, { deadlineMs: options.deadlineMs });
+  } catch (error) {
+    io.stderr.write(
+      `roster: the apply is committed, but delivering invitations failed: ${(error as Error).message}. They stay queued: run "roster deliver".\n`,
+    );
+  }
+}
+
+/**
+ * A progress line on a terminal (`Applying: 3/9 memberships`), ended with a newline once done or
+ * when the apply fails, so that an error never starts in the middle of it.
+ */
+function progressLine(
+  io: CliIo,
+): { update: (done: number, total: number, what: string) => void; end: () => void } | undefined {
+  if (io.stderr.isTTY !== true) return undefined;
+  let open = false;
+  return {
+    update: (done, total, what) => {
+      open = done !== total;
+      io.stderr.write(`\rApplying: ${done}/${total} ${what}\u001b[K${open ? '' : '\n'}`);
+    },
+    end: () => {
+      if (open) io.stderr.write('\n');
+      open = false;
+    },
+  };
 }
 
 /** Reads a plan saved by `roster plan -o`, checking it is one. */

@@ -19,16 +19,47 @@ Environment: SMTP_URL (without it, .eml files under .roster/outbox/), ROSTER_PUB
 Exit codes: 0 everything due was sent, 1 some sends failed (they stay queued and are retried).
 `;
 
+/** What to do about invitations that stay in the outbox. */
+const QUEUED_HINT = 'run "roster deliver", or keep "roster serve" running';
+
+/** A line about invitations waiting in the outbox (`held` of them leased by a run in progress). */
+export function describeQueued(queued: number, held: number): string {
+  const parts = [
+    `${queued} invitation${queued === 1 ? ' is' : 's are'} queued and not sent yet: ${QUEUED_HINT}`,
+  ];
+  if (held > 0) parts.push(describeHeld(held));
+  return `${parts.join('; ')}.`;
+}
+
+const describeHeld = (held: number) =>
+  `${held} ${held === 1 ? 'is' : 'are'} held by a delivery that is still running or stopped before finishing (they are sent again when its lease ends; see "roster invitations list")`;
+
 /** A one-line account of a delivery run. */
-export function describeDelivery(report: DeliveryReport, where: string): string {
+export function describeDelivery(
+  report: DeliveryReport,
+  where: string,
+  deadlineMs?: number,
+): string {
   const parts = [`${report.sent} invitation${report.sent === 1 ? '' : 's'} sent to ${where}`];
   if (report.failed > 0) {
     parts.push(`${report.failed} failed and will be retried (roster invitations list)`);
   }
   if (report.requeued > 0) parts.push(`${report.requeued} expired re-sent`);
   if (report.expired > 0) parts.push(`${report.expired} expired for good`);
+  if (report.queued > 0) {
+    const why =
+      report.stopped && deadlineMs !== undefined
+        ? ` (delivery stopped after ${formatSeconds(deadlineMs)})`
+        : '';
+    parts.push(
+      `${report.queued} stay${report.queued === 1 ? 's' : ''} queued${why}: ${QUEUED_HINT}`,
+    );
+  }
+  if (report.held > 0) parts.push(describeHeld(report.held));
   return `${parts.join('; ')}.`;
 }
+
+const formatSeconds = (ms: number) => `${Number((ms / 1000).toFixed(1))} s`;
 
 /**
  * One delivery pass with the environment's settings, reported in one line on `out`; returns the
@@ -38,11 +69,12 @@ export async function deliverAndReport(
   pool: pg.Pool,
   io: CliIo,
   out: NodeJS.WritableStream = io.stdout,
+  limits: { deadlineMs?: number; signal?: AbortSignal } = {},
 ): Promise<DeliveryReport> {
   const options = deliveryOptionsFrom(io);
   try {
-    const report = await deliverOutbox(pool, options);
-    out.write(`${describeDelivery(report, options.transport.description)}\n`);
+    const report = await deliverOutbox(pool, { ...options, ...limits });
+    out.write(`${describeDelivery(report, options.transport.description, limits.deadlineMs)}\n`);
     return report;
   } finally {
     options.transport.close();

@@ -8,6 +8,8 @@ import { desiredRecords } from '../../core/records.js';
 import { renderPlanMarkdown, renderPlanText } from '../../core/render-plan.js';
 import { openAccessDatabase } from '../../db/connect.js';
 import { readSnapshot } from '../../db/snapshot.js';
+import type pg from 'pg';
+import { countQueued } from '../../invitations/deliver.js';
 import type { CliIo } from '../io.js';
 import { loadDesiredState } from '../manifests.js';
 import { parseFormat } from '../options.js';
@@ -36,6 +38,17 @@ export function renderPlan(plan: Plan, format: 'text' | 'markdown' | 'json'): st
   if (format === 'json') return `${JSON.stringify(plan, null, 2)}\n`;
   if (format === 'markdown') return renderPlanMarkdown(plan);
   return renderPlanText(plan);
+}
+
+/**
+ * Adds to the plan how many invitations of its scope wait unsent in the outbox (an apply that
+ * stopped after its commit leaves them behind; the plan says so instead of "No changes" alone).
+ */
+export async function noteQueuedInvitations(pool: pg.Pool, plan: Plan): Promise<void> {
+  const scope = plan.options.scope;
+  const { queued } = await countQueued(pool, scope === 'all' ? undefined : scope);
+  // Assigned, not spread: spreading would compute the plan's lazy basis fingerprint.
+  if (queued > 0) Object.assign(plan, { queuedInvitations: queued });
 }
 
 /** Runs the command; returns the exit code. */
@@ -69,6 +82,7 @@ export async function planCommand(args: string[], io: CliIo): Promise<number> {
     } finally {
       client.release();
     }
+    await noteQueuedInvitations(database.pool, plan);
   } finally {
     await database.close();
   }
