@@ -115,7 +115,9 @@ describe.runIf(existsSync(CHROMIUM) || Boolean(process.env.CI))('accepting in a 
     );
     expect(list.invitations).toMatchObject([{ org: 'brightlane', status: 'accepted' }]);
 
-    const key = (await roster(['api-keys', 'create', 'browser-test'])).stdout.trim();
+    const key = (
+      await roster(['api-keys', 'create', 'browser-test', '--org', 'brightlane'])
+    ).stdout.trim();
     const response = await fetch(
       `http://127.0.0.1:${port}/api/v1/users/priya@brightlane.app/organizations`,
       {

@@ -395,7 +395,7 @@ describe('the access API', () => {
     for (const user of ['bob@acme.io', 'dev@freelance.io']) {
       await post(acceptUrl(linkOf(mailTo(user))));
     }
-    key = await createApiKey(db.pool, 'test');
+    key = await createApiKey(db.pool, 'test', { organizations: 'all' });
   });
   const api = (path: string, token: string | null = key) =>
     fetch(

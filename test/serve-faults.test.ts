@@ -30,7 +30,7 @@ beforeAll(async () => {
     ROSTER_PUBLIC_URL: 'http://roster.test',
   });
   expect(run.status, run.stderr).toBe(0);
-  key = await createApiKey(db.pool, 'load');
+  key = await createApiKey(db.pool, 'load', { organizations: ['acme'] });
 });
 afterAll(async () => {
   ws.dispose();

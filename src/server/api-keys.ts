@@ -1,21 +1,58 @@
-/** Bearer API keys for the access API: random, shown once, stored as a SHA-256 hash. */
+/**
+ * Bearer API keys for the access API: random, shown once, stored as a SHA-256 hash, scoped to the
+ * organizations they name (or, made so on purpose, to all), optionally expiring.
+ */
 import { createHash, randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { RosterError } from '../core/errors.js';
 
 const hash = (key: string) => createHash('sha256').update(key, 'utf8').digest();
 
+/** Which organizations a key reads. */
+export type KeyOrganizations = readonly string[] | 'all';
+
+/** What a key may read, once verified. */
+export interface ApiKeyScope {
+  readonly name: string;
+  readonly organizations: ReadonlySet<string> | 'all';
+}
+
+/** Whether `scope` covers organization `org`. */
+export function keyCovers(scope: ApiKeyScope, org: string): boolean {
+  return scope.organizations === 'all' || scope.organizations.has(org);
+}
+
 /** Creates a key; the returned text is the only copy. */
-export async function createApiKey(pool: pg.Pool, name: string): Promise<string> {
+export async function createApiKey(
+  pool: pg.Pool,
+  name: string,
+  options: { readonly organizations: KeyOrganizations; readonly expiresAt?: Date },
+): Promise<string> {
   if (!/^[a-z0-9][a-z0-9._-]{0,62}$/.test(name)) {
     throw new RosterError(
       'usage',
       `an API key name is lowercase letters, digits, ".", "_" or "-", not "${name}"`,
     );
   }
+  if (options.organizations !== 'all' && options.organizations.length === 0) {
+    throw new RosterError(
+      'usage',
+      'an API key needs --org ORG (repeatable) for the organizations it may read, or --all-organizations',
+    );
+  }
   const key = `rk_${randomBytes(32).toString('base64url')}`;
   try {
-    await pool.query('INSERT INTO api_keys (name, key_hash) VALUES ($1, $2)', [name, hash(key)]);
+    await pool.query(
+      `INSERT INTO api_keys (name, key_hash, all_organizations, organizations, expires_at)
+       VALUES ($1, $2, $3, $4, $5)`,
+      [
+        name,
+        hash(key),
+        options.organizations === 'all',
+        options.organizations === 'all' ? [] : [...new Set(options.organizations)].sort(),
+        options.expiresAt ?? null,
+      ],
+    );
   } catch (error) {
     if ((error as { code?: string }).code === '23505') {
       throw new RosterError(
@@ -37,46 +74,97 @@ export async function revokeApiKey(pool: pg.Pool, name: string): Promise<boolean
   return (rowCount ?? 0) > 0;
 }
 
-/** Lists keys (names and dates, never the keys). */
-export async function listApiKeys(
-  pool: pg.Pool,
-): Promise<{ name: string; createdAt: string; revokedAt: string | null }[]> {
+/** A key as `roster api-keys list` shows it (never the key). */
+export interface ApiKeyRow {
+  readonly name: string;
+  readonly organizations: KeyOrganizations;
+  readonly createdAt: string;
+  readonly lastUsedAt: string | null;
+  readonly expiresAt: string | null;
+  readonly revokedAt: string | null;
+}
+
+/** Lists keys: names, scopes and dates. */
+export async function listApiKeys(pool: pg.Pool): Promise<ApiKeyRow[]> {
   const { rows } = await pool.query(
-    'SELECT name, created_at, revoked_at FROM api_keys ORDER BY name',
+    `SELECT name, all_organizations, organizations, created_at, last_used_at, expires_at, revoked_at
+       FROM api_keys ORDER BY name`,
   );
+  const iso = (value: Date | null) => value?.toISOString() ?? null;
   return rows.map((r) => ({
     name: r.name,
+    organizations: r.all_organizations ? 'all' : r.organizations,
     createdAt: r.created_at.toISOString(),
-    revokedAt: r.revoked_at?.toISOString() ?? null,
+    lastUsedAt: iso(r.last_used_at),
+    expiresAt: iso(r.expires_at),
+    revokedAt: iso(r.revoked_at),
   }));
+}
+
+interface CachedKey {
+  readonly scope: ApiKeyScope | null;
+  readonly keyId: string | null;
+  readonly expiresAt: number;
+  readonly until: number;
 }
 
 /**
  * Checks bearer keys, remembering answers for a few seconds so that the access API does not pay a
- * query per request; a revoked key stops working within `ttlMs`.
+ * query per request; a revoked key stops working within `ttlMs`, an expired one at once. The last
+ * use is written at most once a minute per key.
  */
 export class ApiKeyVerifier {
-  private readonly cache = new Map<string, { name: string | null; until: number }>();
+  private readonly cache = new Map<string, CachedKey>();
+  private readonly lastUseWritten = new Map<string, number>();
 
   constructor(
     private readonly pool: pg.Pool,
     private readonly ttlMs = 10_000,
   ) {}
 
-  /** The name of the key, or null if it is unknown or revoked. */
-  async verify(key: string): Promise<string | null> {
+  /** What the key may read, or null if it is unknown, revoked or expired. */
+  async verify(key: string): Promise<ApiKeyScope | null> {
     if (!/^rk_[A-Za-z0-9_-]{43}$/.test(key)) return null;
     const digest = hash(key).toString('hex');
-    const cached = this.cache.get(digest);
     const now = Date.now();
-    if (cached !== undefined && cached.until > now) return cached.name;
+    let entry = this.cache.get(digest);
+    if (entry === undefined || entry.until <= now) {
+      entry = await this.lookUp(digest, now);
+      if (this.cache.size > 10_000) this.cache.clear();
+      this.cache.set(digest, entry);
+    }
+    if (entry.scope === null || entry.expiresAt <= now) return null;
+    this.noteUse(entry.keyId, now);
+    return entry.scope;
+  }
+
+  private async lookUp(digest: string, now: number): Promise<CachedKey> {
     const { rows } = await this.pool.query(
-      'SELECT name FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL',
+      `SELECT key_id::text, name, all_organizations, organizations, expires_at
+         FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL`,
       [Buffer.from(digest, 'hex')],
     );
-    const name: string | null = rows[0]?.name ?? null;
-    if (this.cache.size > 10_000) this.cache.clear();
-    this.cache.set(digest, { name, until: now + this.ttlMs });
-    return name;
+    const row = rows[0];
+    if (row === undefined) {
+      return { scope: null, keyId: null, expiresAt: Infinity, until: now + this.ttlMs };
+    }
+    return {
+      scope: {
+        name: row.name,
+        organizations: row.all_organizations ? 'all' : new Set<string>(row.organizations),
+      },
+      keyId: row.key_id,
+      expiresAt: row.expires_at === null ? Infinity : row.expires_at.getTime(),
+      until: now + this.ttlMs,
+    };
+  }
+
+  /** Records the key's use, at most once a minute; a failure to record never fails a request. */
+  private noteUse(keyId: string | null, now: number): void {
+    if (keyId === null || now - (this.lastUseWritten.get(keyId) ?? 0) < 60_000) return;
+    this.lastUseWritten.set(keyId, now);
+    this.pool
+      .query('UPDATE api_keys SET last_used_at = now() WHERE key_id = $1', [keyId])
+      .catch(() => this.lastUseWritten.delete(keyId));
   }
 }

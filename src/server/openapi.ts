@@ -7,6 +7,11 @@ const badPath = {
   description: 'A malformed percent-escape or a control character in the path or a parameter.',
   ...json(error),
 };
+const outOfScope = {
+  description:
+    "The organization is outside the API key's scope (whether it exists or not); on the switch-account list, organizations outside the scope are left out instead.",
+  ...json(error),
+};
 const unavailable = {
   description:
     'The access database is down, or no connection freed in time: retry after the number of seconds in Retry-After.',
@@ -81,7 +86,8 @@ export const OPENAPI_DOCUMENT = {
             description: 'A parameter is missing, or holds a control character.',
             ...json(error),
           },
-          '401': { description: 'No valid API key.', ...json(error) },
+          '401': { description: 'No valid API key (unknown, revoked or expired).', ...json(error) },
+          '403': outOfScope,
           '503': unavailable,
         },
       },
@@ -127,7 +133,8 @@ export const OPENAPI_DOCUMENT = {
             }),
           },
           '400': badPath,
-          '401': { description: 'No valid API key.', ...json(error) },
+          '401': { description: 'No valid API key (unknown, revoked or expired).', ...json(error) },
+          '403': outOfScope,
           '503': unavailable,
         },
       },
@@ -168,7 +175,8 @@ export const OPENAPI_DOCUMENT = {
             }),
           },
           '400': badPath,
-          '401': { description: 'No valid API key.', ...json(error) },
+          '401': { description: 'No valid API key (unknown, revoked or expired).', ...json(error) },
+          '403': outOfScope,
           '404': { description: 'No such organization.', ...json(error) },
           '503': unavailable,
         },

@@ -13,7 +13,7 @@ import { CONTACT_CATEGORIES } from '../core/catalog.js';
 import { checkAccess, contactsOf, organizationsOfUser } from '../access/queries.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import { acceptInvitation, viewInvitation } from '../invitations/accept.js';
-import { ApiKeyVerifier } from './api-keys.js';
+import { ApiKeyVerifier, keyCovers, type ApiKeyScope } from './api-keys.js';
 import type { ServerMetrics } from './metrics.js';
 import { OPENAPI_DOCUMENT } from './openapi.js';
 import { invitationPage, unavailablePage, unusablePage, welcomePage } from './pages.js';
@@ -112,11 +112,19 @@ export function createRosterService(options: ServerOptions): RosterServer {
   const sendText = (res: ServerResponse, status: number, text: string) =>
     send(res, status, 'text/plain; charset=utf-8', `${text}\n`);
 
-  const authenticate = async (req: IncomingMessage) => {
+  const authenticate = async (req: IncomingMessage): Promise<ApiKeyScope> => {
     const header = req.headers.authorization ?? '';
     const match = /^Bearer (\S+)$/.exec(header);
-    if (match === null || (await keys.verify(match[1] ?? '')) === null) {
+    const scope = match === null ? null : await keys.verify(match[1] ?? '');
+    if (scope === null) {
       throw new HttpError(401, 'a valid API key is required: Authorization: Bearer rk_…');
+    }
+    return scope;
+  };
+  /** 403 for an organization outside the key's scope, whether it exists or not. */
+  const requireScope = (scope: ApiKeyScope, org: string) => {
+    if (!keyCovers(scope, org)) {
+      throw new HttpError(403, `the API key "${scope.name}" may not read organization "${org}"`);
     }
   };
   const required = (url: URL, name: string) => {
@@ -232,13 +240,16 @@ export function createRosterService(options: ServerOptions): RosterServer {
       methods: ['GET', 'HEAD'],
       audience: 'api',
       async handle({ req, res, url }) {
-        await authenticate(req);
-        const decision = await checkAccess(pool, {
+        const scope = await authenticate(req);
+        const org = required(url, 'org');
+        const query = {
           user: required(url, 'user'),
           permission: required(url, 'permission'),
-          org: required(url, 'org'),
+          org,
           resource: url.searchParams.get('resource'),
-        });
+        };
+        requireScope(scope, org);
+        const decision = await checkAccess(pool, query);
         sendJson(res, 200, decision);
       },
     },
@@ -248,8 +259,12 @@ export function createRosterService(options: ServerOptions): RosterServer {
       methods: ['GET', 'HEAD'],
       audience: 'api',
       async handle({ req, res, params: [email = ''] }) {
-        await authenticate(req);
-        sendJson(res, 200, { organizations: await organizationsOfUser(pool, email) });
+        const scope = await authenticate(req);
+        // A scoped key sees the user's organizations within its scope only.
+        const organizations = (await organizationsOfUser(pool, email)).filter((o) =>
+          keyCovers(scope, o.org),
+        );
+        sendJson(res, 200, { organizations });
       },
     },
     {
@@ -258,7 +273,8 @@ export function createRosterService(options: ServerOptions): RosterServer {
       methods: ['GET', 'HEAD'],
       audience: 'api',
       async handle({ req, res, url, params: [org = ''] }) {
-        await authenticate(req);
+        const scope = await authenticate(req);
+        requireScope(scope, org);
         const category = url.searchParams.get('category');
         if (category !== null && !(CONTACT_CATEGORIES as readonly string[]).includes(category)) {
           throw new HttpError(400, `category must be one of ${CONTACT_CATEGORIES.join(', ')}`);
