@@ -68,7 +68,8 @@ export function parseExpiry(value: string, flag: string, now: Date): Date {
       `${flag} must be a duration such as 90d or a date such as 2027-06-30, not "${value}"`,
     );
   }
-  if (at.getTime() <= now.getTime())
+  if (at.getTime() <= now.getTime()) {
     throw new UsageError(`${flag} must be in the future, not "${value}"`);
+  }
   return at;
 }
