@@ -19,6 +19,7 @@ import {
   type ObjectCache,
 } from '@kubernetes/client-node';
 import type pg from 'pg';
+import { emailIdentity } from '../../src/core/email.js';
 import { KINDS, type Kind } from '../../src/core/schema/index.js';
 import { INVITATION_CHANNEL } from '../../src/invitations/accept.js';
 import { deliverOutbox, type DeliveryOptions } from '../../src/invitations/deliver.js';
@@ -534,7 +535,7 @@ export class Operator {
       for (const member of members.values()) {
         if (member.kind !== 'Membership' && member.kind !== 'Grant') continue;
         const spec = member.object.spec ?? {};
-        const user = String(spec.user ?? '').toLowerCase();
+        const user = emailIdentity(String(spec.user ?? ''));
         const row = forOrg.find(
           (r) =>
             r.subject === member.kind.toLowerCase() &&

@@ -15,6 +15,7 @@ import {
   type CheckedDocument,
 } from '../../src/core/check-document.js';
 import { buildDesiredState } from '../../src/core/desired-state.js';
+import { emailIdentity } from '../../src/core/email.js';
 import { organizationSpec, planSpec, roleSpec } from '../../src/core/export.js';
 import type { Finding } from '../../src/core/findings.js';
 import { inMemoryDocument } from '../../src/core/parse.js';
@@ -736,12 +737,11 @@ async function readFacts(pool: pg.Pool, org: string): Promise<Facts> {
           ...(r.sent_at !== null && { sentAt: iso(r.sent_at) }),
           ...(r.expires_at !== null && { expiresAt: iso(r.expires_at) }),
         };
-  const lower = (v: unknown) => String(v ?? '').toLowerCase();
   return {
     statusOf(kind, o) {
       if (kind === 'Organization') return { members, pendingInvitations: pending };
       if (kind === 'Membership') {
-        const r = byKey.get(`membership/${lower(o.spec?.user)}/`);
+        const r = byKey.get(`membership/${emailIdentity(String(o.spec?.user ?? ''))}/`);
         if (r === undefined) return {};
         const invitation = invitationOf(r);
         return {
@@ -751,7 +751,9 @@ async function readFacts(pool: pg.Pool, org: string): Promise<Facts> {
         };
       }
       if (kind === 'Grant') {
-        const r = byKey.get(`grant/${lower(o.spec?.user)}/${String(o.spec?.resource ?? '')}`);
+        const r = byKey.get(
+          `grant/${emailIdentity(String(o.spec?.user ?? ''))}/${String(o.spec?.resource ?? '')}`,
+        );
         const invitation = r === undefined ? undefined : invitationOf(r);
         return invitation === undefined ? {} : { invitation };
       }

@@ -14,7 +14,7 @@ import {
   type DesiredRecord,
   type RecordId,
 } from '../../src/core/records.js';
-import { normalizeEmail } from '../../src/core/email.js';
+import { emailIdentity } from '../../src/core/email.js';
 import { checkRules } from '../../src/core/rules.js';
 import { API_VERSION } from '../../src/core/schema/index.js';
 import { containsUnknown, type Properties } from './properties.js';
@@ -118,7 +118,7 @@ export function recordsOf(type: ResourceType, inputs: Properties): DesiredRecord
 
 /** The id Pulumi tracks: the record's identity. */
 export function idOf(type: ResourceType, inputs: Properties): string {
-  const s = (key: string) => String(inputs[key] ?? '').toLowerCase();
+  const s = (key: string) => emailIdentity(String(inputs[key] ?? ''));
   switch (type.kind) {
     case 'Plan':
     case 'Role':
@@ -154,8 +154,7 @@ function canonical(key: string, value: unknown): string {
   if (typeof value === 'string') {
     if (key === 'expires') return expiryInstant(value) ?? value;
     if (['user', 'email', 'owner'].includes(key)) {
-      const email = normalizeEmail(value);
-      return email.ok ? email.email : value.toLowerCase();
+      return emailIdentity(value);
     }
   }
   if (typeof value === 'object' && value !== null) {

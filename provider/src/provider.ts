@@ -10,6 +10,7 @@ import pluginPb from '@pulumi/pulumi/proto/plugin_pb.js';
 import providerGrpc from '@pulumi/pulumi/proto/provider_grpc_pb.js';
 import providerPb from '@pulumi/pulumi/proto/provider_pb.js';
 import pg from 'pg';
+import { emailIdentity } from '../../src/core/email.js';
 import { RosterError } from '../../src/core/errors.js';
 import { DEFAULT_MAX_ORG_REMOVAL_RATIO, type PlanOptions } from '../../src/core/plan.js';
 import { IDENTITY_PLACEHOLDERS, type RecordId } from '../../src/core/records.js';
@@ -267,12 +268,13 @@ export class RosterProvider {
                                     WHEN 'expired' THEN 'Expired' ELSE 'Revoked' END
                  FROM invitations i WHERE i.org_id = r.org_id AND i.user_id = r.user_id
                   AND i.subject = $5 AND i.resource_type IS NOT DISTINCT FROM $3
+                  AND i.resource_name IS NOT DISTINCT FROM $4
                 ORDER BY i.invitation_id DESC LIMIT 1) AS invitation
          FROM ${table} r JOIN organizations o USING (org_id) JOIN users u USING (user_id)
-        WHERE o.name = $1 AND u.email = lower($2) ${resourceMatch}`,
+        WHERE o.name = $1 AND u.email = $2 ${resourceMatch}`,
       [
         inputs.org,
-        inputs.user,
+        emailIdentity(String(inputs.user ?? '')),
         rtype,
         rtype === null ? null : rest.join('/'),
         type.kind.toLowerCase(),

@@ -1,6 +1,7 @@
 /** The access API's reads: one query per question, set-based, parameterized. */
 import type pg from 'pg';
 import { decideAccess, type AccessDecision } from '../core/access.js';
+import { emailIdentity } from '../core/email.js';
 
 /** `check(user, permission, org[, resource])`. */
 export async function checkAccess(
@@ -23,8 +24,8 @@ export async function checkAccess(
               AS resource_exists
        FROM (SELECT 1) AS one
        LEFT JOIN organizations o ON o.name = $1
-       LEFT JOIN users u ON u.email = lower($2)`,
-    [query.org, query.user, type, name],
+       LEFT JOIN users u ON u.email = $2`,
+    [query.org, emailIdentity(query.user), type, name],
   );
   const row = rows[0];
   return decideAccess(
@@ -73,9 +74,9 @@ export async function organizationsOfUser(
                             OR EXISTS (SELECT 1 FROM grants g WHERE g.org_id = o.org_id AND g.user_id = u.user_id AND g.status = 'active'
                                          AND (g.expires_at IS NULL OR g.expires_at > now()))
        LEFT JOIN memberships m ON m.org_id = o.org_id AND m.user_id = u.user_id AND m.status = 'active'
-      WHERE u.email = lower($1)
+      WHERE u.email = $1
       ORDER BY o.name`,
-    [email],
+    [emailIdentity(email)],
   );
   return rows.map((r) => ({
     org: r.name,

@@ -54,3 +54,13 @@ export function normalizeEmail(input: string): EmailResult {
       : undefined;
   return warning === undefined ? { ok: true, email } : { ok: true, email, warning };
 }
+
+/**
+ * The identity an address given at a boundary (an API parameter, a command-line flag, a custom
+ * resource) stands for: its normalised form, the one stored. Input that is not an address is
+ * kept trimmed and lowercased; it matches no stored user.
+ */
+export function emailIdentity(input: string): string {
+  const result = normalizeEmail(input.trim());
+  return result.ok ? result.email : input.trim().toLowerCase();
+}

@@ -1,5 +1,6 @@
 /** What an operator does by hand: list invitations, re-send one, revoke one. */
 import type pg from 'pg';
+import { emailIdentity } from '../core/email.js';
 
 /** One invitation as `roster invitations list` shows it. */
 export interface InvitationRow {
@@ -48,9 +49,13 @@ export async function listInvitations(
               ORDER BY ob.outbox_id DESC LIMIT 1) AS delivery
        FROM invitations i JOIN organizations o USING (org_id) JOIN users u USING (user_id)
       WHERE ($1::text IS NULL OR o.name = $1) AND ($2::text IS NULL OR i.status = $2)
-        AND ($3::text IS NULL OR u.email = lower($3))
+        AND ($3::text IS NULL OR u.email = $3)
       ORDER BY i.created_at DESC, i.invitation_id DESC`,
-    [filter.org ?? null, filter.status ?? null, filter.user ?? null],
+    [
+      filter.org ?? null,
+      filter.status ?? null,
+      filter.user === undefined ? null : emailIdentity(filter.user),
+    ],
   );
   return rows.map((r) => ({
     org: r.org,
@@ -79,7 +84,7 @@ export async function resendInvitation(
     `WITH target AS (
        SELECT DISTINCT ON (i.subject, i.resource_type, i.resource_name) i.org_id, i.invitation_id
          FROM invitations i JOIN organizations o USING (org_id) JOIN users u USING (user_id)
-        WHERE o.name = $1 AND u.email = lower($2) AND i.status IN ('pending', 'expired')
+        WHERE o.name = $1 AND u.email = $2 AND i.status IN ('pending', 'expired')
           AND ($3::text IS NULL OR i.resource_type || '/' || i.resource_name = $3)
         ORDER BY i.subject, i.resource_type, i.resource_name, i.invitation_id DESC),
      reset AS (
@@ -94,7 +99,7 @@ export async function resendInvitation(
             'invitation:' || org_id || ':' || invitation_id || ':manual:' || gen_random_uuid(),
             jsonb_build_object('orgId', org_id, 'invitationId', invitation_id)
        FROM reset`,
-    [target.org, target.user, target.resource ?? null],
+    [target.org, emailIdentity(target.user), target.resource ?? null],
   );
   return rowCount ?? 0;
 }
@@ -107,10 +112,10 @@ export async function revokeInvitation(
   const { rowCount } = await pool.query(
     `UPDATE invitations i SET status = 'revoked'
        FROM organizations o, users u
-      WHERE o.org_id = i.org_id AND u.user_id = i.user_id AND o.name = $1 AND u.email = lower($2)
+      WHERE o.org_id = i.org_id AND u.user_id = i.user_id AND o.name = $1 AND u.email = $2
         AND i.status = 'pending'
         AND ($3::text IS NULL OR i.resource_type || '/' || i.resource_name = $3)`,
-    [target.org, target.user, target.resource ?? null],
+    [target.org, emailIdentity(target.user), target.resource ?? null],
   );
   return rowCount ?? 0;
 }
