@@ -207,6 +207,45 @@ describe('the invitation path', () => {
     expect((await post(acceptUrl(second))).status).toBe(303);
   });
 
+  it('invites a membership created suspended once it is resumed, and it can be re-sent', async () => {
+    const withCarol = (suspended: boolean) =>
+      [
+        TEAM_PLAN,
+        tenant(
+          'acme',
+          'alice@acme.io',
+          [],
+          doc('Membership', 'carol', {
+            org: 'acme',
+            user: 'carol@acme.io',
+            role: 'developer',
+            suspended,
+          }),
+        ),
+      ].join('---\n');
+    ws.write('t.yaml', withCarol(true));
+    expect((await apply()).status).toBe(0);
+    expect(smtp.messages.map(recipientOf)).toEqual(['alice@acme.io']);
+
+    ws.write('t.yaml', withCarol(false));
+    const resumed = await apply();
+    expect(resumed.status).toBe(0);
+    expect(resumed.stdout).toContain(
+      '> carol@acme.io to acme as developer (resumed before joining)',
+    );
+    const mail = mailTo('carol@acme.io');
+    expect((await memberStatus('carol@acme.io')).status).toBe('invited');
+    const resend = await ws.rosterAsync(
+      ['invitations', 'resend', '--org', 'acme', '--user', 'carol@acme.io'],
+      env(),
+    );
+    expect(resend.status, resend.stdout).toBe(0);
+    // The re-sent link replaces the first (whose token is gone); accepting it makes carol active.
+    expect((await post(acceptUrl(linkOf(mail)))).status).toBe(404);
+    expect((await post(acceptUrl(linkOf(mailTo('carol@acme.io'))))).status).toBe(303);
+    expect((await memberStatus('carol@acme.io')).status).toBe('active');
+  });
+
   it('invites to a single resource through a grant, and accepts it', async () => {
     ws.write(
       't.yaml',

@@ -14,6 +14,7 @@ import {
   type ActualRecord,
   type DesiredRecord,
   type Fields,
+  type MemberFacts,
   type RecordId,
   RECORD_KINDS,
   type RecordKind,
@@ -93,7 +94,12 @@ export interface PlannedInvitation {
   readonly role: string;
   readonly subject: 'membership' | 'grant';
   readonly resource?: string;
-  readonly reason: 'new' | 'role-changed';
+  /**
+   * `new`: a member or grant holder added; `role-changed`: the role of a pending invitation
+   * changed (the old link is revoked); `resumed`: a membership created suspended, or suspended
+   * before it was accepted, is resumed and had never joined.
+   */
+  readonly reason: 'new' | 'role-changed' | 'resumed';
 }
 
 /** Why a plan cannot be applied, and what to do about it. */
@@ -620,13 +626,13 @@ function plannedInvitations(
   );
   if (orgs.size === 0) return [];
   const active = new Set<string>();
-  const pending = new Map<string, string | undefined>();
+  const facts = new Map<string, MemberFacts | undefined>();
   for (const r of actual.records) {
     if ((r.id.kind !== 'membership' && r.id.kind !== 'grant') || !orgs.has(r.id.org ?? '')) {
       continue;
     }
     if (r.facts?.status === 'active') active.add(`${r.id.org}\u0000${r.id.user}`);
-    if (r.id.kind === 'membership') pending.set(recordKey(r.id), r.facts?.status);
+    if (r.id.kind === 'membership') facts.set(recordKey(r.id), r.facts);
   }
   const invitations: PlannedInvitation[] = [];
   for (const c of changes) {
@@ -639,12 +645,17 @@ function plannedInvitations(
     const resource = c.id.resource === undefined ? {} : { resource: c.id.resource };
     if (c.action === 'create') {
       invitations.push({ org, user, role, subject, ...resource, reason: 'new' });
-    } else if (
-      c.id.kind === 'membership' &&
-      pending.get(recordKey(c.id)) === 'invited' &&
-      c.fields.some((f) => f.name === 'role')
-    ) {
-      invitations.push({ org, user, role, subject, reason: 'role-changed' });
+    } else if (c.id.kind === 'membership') {
+      const before = facts.get(recordKey(c.id));
+      if (before?.status === 'invited' && c.fields.some((f) => f.name === 'role')) {
+        invitations.push({ org, user, role, subject, reason: 'role-changed' });
+      } else if (
+        before?.status === 'suspended' &&
+        before.joinedAt === null &&
+        c.fields.some((f) => f.name === 'suspended')
+      ) {
+        invitations.push({ org, user, role, subject, reason: 'resumed' });
+      }
     }
   }
   return invitations;

@@ -87,7 +87,12 @@ export function renderPlanText(plan: Plan): string {
     out.push(`Invitations to send: ${plan.invitations.length}`);
     for (const i of plan.invitations) {
       const on = i.resource === undefined ? '' : ` on ${i.resource}`;
-      const why = i.reason === 'role-changed' ? ' (re-issued: role changed)' : '';
+      const why =
+        i.reason === 'role-changed'
+          ? ' (re-issued: role changed)'
+          : i.reason === 'resumed'
+            ? ' (resumed before joining)'
+            : '';
       out.push(`  > ${i.user} to ${i.org} as ${i.role}${on}${why}`);
     }
     out.push('');

@@ -405,11 +405,19 @@ export async function executePlan(
     ),
   );
 
-  // Pending invitations of removed or re-roled members are revoked; new ones are queued.
+  // Pending invitations of removed, re-roled or resumed members are revoked; new ones are queued.
+  const reissued = new Set(
+    plan.invitations
+      .filter((i) => i.reason !== 'new')
+      .map((i) => `${i.org}\u0000${i.user}\u0000${i.resource ?? ''}`),
+  );
   const revoked = plan.changes.filter(
     (c) =>
       (c.id.kind === 'membership' || c.id.kind === 'grant') &&
-      (c.action === 'delete' || (c.action === 'update' && c.fields.some((f) => f.name === 'role'))),
+      (c.action === 'delete' ||
+        (c.action === 'update' &&
+          (c.fields.some((f) => f.name === 'role') ||
+            reissued.has(`${c.id.org}\u0000${c.id.user}\u0000${c.id.resource ?? ''}`)))),
   );
   step('invitations revoked', revoked, (revoked) =>
     run(
