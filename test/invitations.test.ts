@@ -468,6 +468,12 @@ describe('the access API', () => {
       allowed: false,
       reason: 'not-a-member',
     });
+    // A plan that loses a feature takes the access with it at check time.
+    await db.pool.query(`UPDATE plans SET features = array_remove(features, 'resourceGrants')`);
+    expect(
+      await check('user=dev@freelance.io&permission=resource.deploy&org=acme&resource=site/www'),
+    ).toEqual({ allowed: false, reason: 'feature-not-in-plan', role: 'resource-developer' });
+    await db.pool.query(`UPDATE plans SET features = array_append(features, 'resourceGrants')`);
     await db.pool.query(`UPDATE grants SET expires_at = now() - interval '1 day'`);
     expect(
       await check('user=dev@freelance.io&permission=resource.deploy&org=acme&resource=site/www'),

@@ -21,7 +21,8 @@ export async function checkAccess(
                FROM grants g WHERE g.org_id = o.org_id AND g.user_id = u.user_id
                 AND g.resource_type = $3 AND g.resource_name = $4) AS grant,
             EXISTS (SELECT 1 FROM resources r WHERE r.org_id = o.org_id AND r.type = $3 AND r.name = $4)
-              AS resource_exists
+              AS resource_exists,
+            (SELECT p.features FROM plans p WHERE p.name = o.plan) AS plan_features
        FROM (SELECT 1) AS one
        LEFT JOIN organizations o ON o.name = $1
        LEFT JOIN users u ON u.email = $2`,
@@ -40,6 +41,7 @@ export async function checkAccess(
               expiresAt: row.grant.expiresAt === null ? null : new Date(row.grant.expiresAt),
             },
       resourceExists: row?.resource_exists === true,
+      planFeatures: row?.plan_features ?? null,
     },
     query.permission,
     query.resource,

@@ -90,6 +90,65 @@ describe('decideAccess', () => {
     ).toMatchObject({ allowed: false, reason: 'invitation-pending' });
   });
 
+  it("holds the plan's features at check time: members, resource grants, custom roles", () => {
+    const grant = {
+      role: 'resource-developer',
+      status: 'active',
+      expiresAt: null,
+      permissions: null,
+    };
+    const all = ['members', 'resourceGrants', 'customRoles'];
+    const without = (feature: string) => all.filter((f) => f !== feature);
+    expect(
+      decideAccess(facts({ grant, planFeatures: all }), 'resource.deploy', 'site/a', NOW),
+    ).toMatchObject({ allowed: true, reason: 'grant' });
+    expect(
+      decideAccess(
+        facts({ grant, planFeatures: without('resourceGrants') }),
+        'resource.deploy',
+        'site/a',
+        NOW,
+      ),
+    ).toEqual({ allowed: false, reason: 'feature-not-in-plan', role: 'resource-developer' });
+    expect(
+      decideAccess(
+        facts({ membership: member('developer'), planFeatures: without('members') }),
+        'resources.create',
+        null,
+        NOW,
+      ),
+    ).toEqual({ allowed: false, reason: 'feature-not-in-plan', role: 'developer' });
+    // The owner is never gated.
+    expect(
+      decideAccess(
+        facts({ membership: member('owner'), planFeatures: [] }),
+        'billing.manage',
+        null,
+        NOW,
+      ),
+    ).toMatchObject({ allowed: true, reason: 'owner' });
+    expect(
+      decideAccess(
+        facts({
+          membership: member('accountant', 'active', ['billing.view']),
+          planFeatures: without('customRoles'),
+        }),
+        'billing.view',
+        null,
+        NOW,
+      ),
+    ).toMatchObject({ allowed: false, reason: 'feature-not-in-plan' });
+    // A denial for another reason keeps that reason.
+    expect(
+      decideAccess(
+        facts({ membership: member('developer'), planFeatures: without('members') }),
+        'billing.view',
+        null,
+        NOW,
+      ),
+    ).toMatchObject({ reason: 'permission-not-granted' });
+  });
+
   it('names unknown organizations, resources and permissions', () => {
     expect(decideAccess(facts({ orgExists: false }), 'billing.view', null, NOW).reason).toBe(
       'unknown-organization',

@@ -24,6 +24,8 @@ export interface AccessFacts {
     permissions: readonly string[] | null;
   } | null;
   readonly resourceExists: boolean;
+  /** The features of the organization's plan; null when it has no plan (nothing is gated). */
+  readonly planFeatures?: readonly string[] | null;
 }
 
 /** Why access is allowed or denied. */
@@ -38,7 +40,8 @@ export type AccessReason =
   | 'permission-not-granted'
   | 'unknown-organization'
   | 'unknown-resource'
-  | 'unknown-permission';
+  | 'unknown-permission'
+  | 'feature-not-in-plan';
 
 /** The answer of `check`. */
 export interface AccessDecision {
@@ -59,7 +62,10 @@ function permissionsOf(role: string, custom: readonly string[] | null): readonly
 
 /**
  * Decides. Organization roles reach resources too: `resources.manage` allows every resource
- * permission on the organization's resources, `resources.view` allows `resource.view`.
+ * permission on the organization's resources, `resources.view` allows `resource.view`. The plan's
+ * features hold here as at plan time: without `members` only the owner has access, without
+ * `resourceGrants` no grant allows anything, without `customRoles` no custom role does (reason
+ * `feature-not-in-plan`), even when the plan was changed after the access was given.
  */
 export function decideAccess(
   facts: AccessFacts,
@@ -78,6 +84,16 @@ export function decideAccess(
     return { allowed: false, reason: 'unknown-resource' };
   }
 
+  const lacks = (feature: string) =>
+    facts.planFeatures !== null &&
+    facts.planFeatures !== undefined &&
+    !facts.planFeatures.includes(feature);
+  const outsidePlan = (role: string): AccessDecision => ({
+    allowed: false,
+    reason: 'feature-not-in-plan',
+    role,
+  });
+
   let denial: AccessDecision = { allowed: false, reason: 'not-a-member' };
   const m = facts.membership;
   if (m !== null) {
@@ -91,7 +107,12 @@ export function decideAccess(
           (permission === 'resource.view' && held.includes('resources.view'))
         : held.includes(permission);
       if (allowedByRole) {
-        return { allowed: true, reason: m.role === OWNER_ROLE ? 'owner' : 'role', role: m.role };
+        if (m.role === OWNER_ROLE) return { allowed: true, reason: 'owner', role: m.role };
+        // The plan decides what its members may have: members at all, custom roles.
+        if (lacks('members') || (!BUILT_IN_ROLES.has(m.role) && lacks('customRoles'))) {
+          return outsidePlan(m.role);
+        }
+        return { allowed: true, reason: 'role', role: m.role };
       }
       denial = { allowed: false, reason: 'permission-not-granted', role: m.role };
     }
@@ -108,6 +129,9 @@ export function decideAccess(
       return { allowed: false, reason: 'invitation-pending', role: g.role };
     }
     if (permissionsOf(g.role, g.permissions).includes(permission)) {
+      if (lacks('resourceGrants') || (!BUILT_IN_ROLES.has(g.role) && lacks('customRoles'))) {
+        return outsidePlan(g.role);
+      }
       return { allowed: true, reason: 'grant', role: g.role };
     }
     return { allowed: false, reason: 'permission-not-granted', role: g.role };

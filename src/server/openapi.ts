@@ -76,6 +76,7 @@ export const OPENAPI_DOCUMENT = {
                     'unknown-organization',
                     'unknown-resource',
                     'unknown-permission',
+                    'feature-not-in-plan',
                   ],
                 },
                 role: { type: 'string' },
