@@ -4,7 +4,7 @@
  * time, so an apply never stops half-way for a reason a plan could have known.
  */
 import { createHash } from 'node:crypto';
-import { OWNER_ROLE } from './catalog.js';
+import { BUILT_IN_ROLES, OWNER_ROLE } from './catalog.js';
 import type { SourceLocation } from './findings.js';
 import { locate } from './model.js';
 import {
@@ -19,6 +19,16 @@ import {
   RECORD_KINDS,
   type RecordKind,
 } from './records.js';
+import {
+  countGrant,
+  countMembership,
+  emptyUsage,
+  FEATURE_PURPOSE,
+  organizationViolations,
+  type OrganizationUsage,
+  type PlanLimits,
+  type Violation,
+} from './invariants.js';
 
 /** The version of the plan format (the JSON of `roster plan --format json` and saved plans). */
 export const PLAN_FORMAT_VERSION = 1;
@@ -48,6 +58,18 @@ export interface PlanOptions {
 /** The database as the planner needs it. */
 export interface ActualState {
   readonly records: readonly ActualRecord[];
+  /**
+   * What each organization outside the snapshot's scope uses (counted by the database), so that
+   * a change to a plan or a role is checked against every organization, not only the input's.
+   */
+  readonly usageOutsideScope?: ReadonlyMap<string, OutsideUsage>;
+}
+
+/** An organization outside the scope: its plan, its usage, and the custom roles it uses. */
+export interface OutsideUsage {
+  readonly plan: string | null;
+  readonly usage: OrganizationUsage;
+  readonly roles: readonly string[];
 }
 
 /** One field's change. */
@@ -445,18 +467,37 @@ function checkResultingState(
   refuse: (code: string, org: string | null, message: string) => void,
 ): void {
   if (changes.length === 0) return;
-  // Only organizations a change touches can break a rule because of this plan; every
-  // organization is read only when a plan or a role is deleted (is it still in use?).
+  // Only organizations a change touches can break a rule because of this plan: those with a
+  // changed record, and those whose plan, or a role they use, changes (in or out of the input).
+  // Every organization is read only when a plan or a role is deleted (is it still in use?).
+  const changedPlans = new Set(
+    changes.filter((c) => c.id.kind === 'plan').map((c) => c.id.name ?? ''),
+  );
+  const changedRoles = new Set(
+    changes.filter((c) => c.id.kind === 'role').map((c) => c.id.name ?? ''),
+  );
   const touched = new Set(changes.map((c) => c.org).filter((o): o is string => o !== null));
   const everything = changes.some(
     (c) => c.action === 'delete' && (c.id.kind === 'plan' || c.id.kind === 'role'),
   );
-  const relevant = everything
-    ? actual.records
-    : actual.records.filter((r) => {
-        const org = orgOf(r.id);
-        return r.id.kind === 'plan' || (org !== null && touched.has(org));
-      });
+  if (changedPlans.size > 0 || changedRoles.size > 0) {
+    for (const r of actual.records) {
+      const org = orgOf(r.id);
+      if (org === null || touched.has(org)) continue;
+      const usesChanged =
+        (r.id.kind === 'organization' && changedPlans.has(String(r.fields.plan ?? ''))) ||
+        ((r.id.kind === 'membership' || r.id.kind === 'grant') &&
+          changedRoles.has(String(r.fields.role)));
+      if (usesChanged) touched.add(org);
+    }
+  }
+  const relevant =
+    everything || changedPlans.size > 0 || changedRoles.size > 0
+      ? actual.records
+      : actual.records.filter((r) => {
+          const org = orgOf(r.id);
+          return r.id.kind === 'plan' || r.id.kind === 'role' || (org !== null && touched.has(org));
+        });
   const result = new Map<string, Fields>();
   const ids = new Map<string, RecordId>();
   for (const r of relevant) {
@@ -474,10 +515,7 @@ function checkResultingState(
   }
 
   interface OrgTally {
-    owners: number;
-    paid: number;
-    free: number;
-    resources: number;
+    readonly usage: OrganizationUsage;
     plan: string | null;
     exists: boolean;
   }
@@ -485,33 +523,61 @@ function checkResultingState(
   const tally = (org: string) => {
     let t = orgs.get(org);
     if (t === undefined) {
-      t = { owners: 0, paid: 0, free: 0, resources: 0, plan: null, exists: false };
+      t = { usage: emptyUsage(), plan: null, exists: false };
       orgs.set(org, t);
     }
     return t;
   };
   const plans = new Map<string, Fields>();
-  const rolesInUse = new Set<string>();
+  const roles = new Map<string, Fields>();
+  /** Per role, the organizations whose memberships or grants use it. */
+  const roleUsers = new Map<string, Set<string>>();
+  const useRole = (role: string, org: string) => {
+    let users = roleUsers.get(role);
+    if (users === undefined) roleUsers.set(role, (users = new Set()));
+    users.add(org);
+  };
+  const isCustom = (role: string) => !BUILT_IN_ROLES.has(role);
   for (const [key, fields] of result) {
     const id = ids.get(key);
     if (id === undefined) continue;
     if (id.kind === 'plan') plans.set(id.name ?? '', fields);
+    else if (id.kind === 'role') roles.set(id.name ?? '', fields);
     else if (id.kind === 'organization') {
       const t = tally(id.name ?? '');
       t.exists = true;
       t.plan = (fields.plan as string | null) ?? null;
-    } else if (id.kind === 'resource') tally(id.org ?? '').resources++;
+    } else if (id.kind === 'resource') tally(id.org ?? '').usage.resources++;
     else if (id.kind === 'membership') {
-      const t = tally(id.org ?? '');
-      if (fields.role === OWNER_ROLE) t.owners++;
-      if (fields.seat === 'free') t.free++;
-      else t.paid++;
-      rolesInUse.add(String(fields.role));
-    } else if (id.kind === 'grant') rolesInUse.add(String(fields.role));
+      const role = String(fields.role);
+      countMembership(tally(id.org ?? '').usage, role, String(fields.seat), isCustom(role));
+      useRole(role, id.org ?? '');
+    } else if (id.kind === 'grant') {
+      const role = String(fields.role);
+      countGrant(tally(id.org ?? '').usage, role, isCustom(role));
+      useRole(role, id.org ?? '');
+    }
+  }
+  // Organizations outside the snapshot's scope, counted by the database.
+  // (Their organization records are in the snapshot, read whole; their members are not.)
+  for (const [org, outside] of actual.usageOutsideScope ?? []) {
+    const t = tally(org);
+    const plan = t.exists ? t.plan : outside.plan;
+    const usesChanged =
+      changedPlans.has(plan ?? '') || outside.roles.some((r) => changedRoles.has(r));
+    if (!usesChanged) continue;
+    touched.add(org);
+    addUsage(t.usage, outside.usage);
+    for (const role of outside.roles) useRole(role, org);
   }
 
   for (const [org, t] of orgs) {
-    if (!t.exists && touched.has(org) && t.owners + t.paid + t.free + t.resources > 0) {
+    const { usage } = t;
+    if (
+      !t.exists &&
+      touched.has(org) &&
+      usage.owners + usage.paid + usage.free + usage.resources > 0
+    ) {
       refuse(
         'org-not-empty',
         org,
@@ -519,46 +585,31 @@ function checkResultingState(
       );
     }
     if (!t.exists || !touched.has(org)) continue;
-    if (t.owners !== 1) {
+    const planFields = t.plan === null ? undefined : plans.get(t.plan);
+    const violations = organizationViolations(
+      usage,
+      planFields === undefined || t.plan === null ? undefined : limitsOfPlan(t.plan, planFields),
+      { hasPlan: t.plan !== null, checkOwners: true },
+    );
+    for (const v of violations) refuseViolation(refuse, org, t.plan, v);
+  }
+
+  // A role may not change scope while memberships or grants use it.
+  for (const c of changes) {
+    if (c.action !== 'update' || c.id.kind !== 'role') continue;
+    const scope = c.fields.find((f) => f.name === 'scope');
+    const users = [...(roleUsers.get(c.id.name ?? '') ?? [])].sort();
+    if (scope !== undefined && users.length > 0) {
       refuse(
-        t.owners === 0 ? 'last-owner' : 'owners',
-        org,
-        t.owners === 0
-          ? `the plan would leave organization "${org}" without an owner: set spec.owner (the owner is never removed, only transferred)`
-          : `the plan would leave organization "${org}" with ${t.owners} owners: exactly one is allowed`,
+        'role-in-use',
+        null,
+        `role "${c.id.name}" cannot change its scope from ${String(scope.before)} to ${String(scope.after)} while ${users.length === 1 ? 'organization' : 'organizations'} ${users.slice(0, 5).join(', ')}${users.length > 5 ? `, … (${users.length} in all)` : ''} use it: declare a new role and move them to it`,
       );
-    }
-    if (t.resources > 0 && t.plan === null) {
-      refuse(
-        'resources-need-plan',
-        org,
-        `organization "${org}" would have ${t.resources} resources and no plan: set spec.plan`,
-      );
-    }
-    const plan = t.plan === null ? undefined : plans.get(t.plan);
-    if (plan !== undefined) {
-      for (const seat of ['paid', 'free'] as const) {
-        const limit = Number(seat === 'paid' ? plan.paidSeats : plan.freeSeats);
-        if (t[seat] > limit) {
-          refuse(
-            'seats-exceeded',
-            org,
-            `organization "${org}" would use ${t[seat]} ${seat} seats and plan "${t.plan}" has ${limit} (members the input does not declare but Roster keeps count too): raise the plan's seats, or remove members`,
-          );
-        }
-      }
-      const maxResources = plan.maxResources;
-      if (typeof maxResources === 'number' && t.resources > maxResources) {
-        refuse(
-          'resource-limit',
-          org,
-          `organization "${org}" would have ${t.resources} resources and plan "${t.plan}" allows ${maxResources}`,
-        );
-      }
     }
   }
 
   // Nothing still in use may be deleted.
+  const rolesInUse = new Set(roleUsers.keys());
   for (const c of changes) {
     if (c.action !== 'delete') continue;
     if (c.id.kind === 'plan') {
@@ -659,6 +710,78 @@ function plannedInvitations(
     }
   }
   return invitations;
+}
+
+/** Adds `more` to `usage`. */
+function addUsage(usage: OrganizationUsage, more: OrganizationUsage): void {
+  usage.paid += more.paid;
+  usage.free += more.free;
+  usage.owners += more.owners;
+  usage.resources += more.resources;
+  for (const feature of Object.keys(more.features) as (keyof typeof more.features)[]) {
+    usage.features[feature] += more.features[feature];
+  }
+}
+
+/** A plan record's limits, as the invariants read them. */
+function limitsOfPlan(name: string, fields: Fields): PlanLimits {
+  return {
+    name,
+    paidSeats: Number(fields.paidSeats),
+    freeSeats: Number(fields.freeSeats),
+    maxResources: typeof fields.maxResources === 'number' ? fields.maxResources : null,
+    features: new Set(Array.isArray(fields.features) ? (fields.features as readonly string[]) : []),
+  };
+}
+
+/** A broken invariant as a refusal: what the apply would leave, and what to do. */
+function refuseViolation(
+  refuse: (code: string, org: string | null, message: string) => void,
+  org: string,
+  plan: string | null,
+  v: Violation,
+): void {
+  switch (v.code) {
+    case 'owners':
+      refuse(
+        v.owners === 0 ? 'last-owner' : 'owners',
+        org,
+        v.owners === 0
+          ? `the plan would leave organization "${org}" without an owner: set spec.owner (the owner is never removed, only transferred)`
+          : `the plan would leave organization "${org}" with ${v.owners} owners: exactly one is allowed`,
+      );
+      return;
+    case 'resources-need-plan':
+      refuse(
+        v.code,
+        org,
+        `organization "${org}" would have ${v.count} resources and no plan: set spec.plan`,
+      );
+      return;
+    case 'seats-exceeded':
+      refuse(
+        v.code,
+        org,
+        `organization "${org}" would use ${v.used} ${v.seat} seats and plan "${plan}" has ${v.limit} (members the input does not declare but Roster keeps count too): raise the plan's seats, or remove members`,
+      );
+      return;
+    case 'resource-limit':
+      refuse(
+        v.code,
+        org,
+        `organization "${org}" would have ${v.used} resources and plan "${plan}" allows ${v.limit}`,
+      );
+      return;
+    case 'feature-missing':
+      refuse(
+        v.code,
+        org,
+        plan === null
+          ? `organization "${org}" has no plan, and ${FEATURE_PURPOSE[v.feature]} needs a plan with the ${v.feature} feature (${v.count} record${v.count === 1 ? '' : 's'} need it): set spec.plan`
+          : `organization "${org}" would be on plan "${plan}" without the ${v.feature} feature, which ${FEATURE_PURPOSE[v.feature]} needs (${v.count} record${v.count === 1 ? '' : 's'} need it): keep the feature in the plan, or remove what needs it first`,
+      );
+      return;
+  }
 }
 
 /** A stable hash of the records a plan was made against. */

@@ -15,6 +15,15 @@ import {
 import { didYouMean } from './closest-match.js';
 import type { Finding } from './findings.js';
 import {
+  countGrant,
+  countMembership,
+  emptyUsage,
+  FEATURE_PURPOSE,
+  organizationViolations,
+  type OrganizationUsage,
+  type PlanLimits,
+} from './invariants.js';
+import {
   locate,
   type DesiredState,
   type OrganizationRecord,
@@ -128,8 +137,9 @@ export function checkRules(state: DesiredState, context: RuleContext): Finding[]
     }
   }
 
-  // Organizations: plan, resources.
+  // Organizations: plan; what each uses is counted for the invariants below.
   const orgPlans = new Map<string, PlanRecord | undefined>();
+  const usage = new Map<string, OrganizationUsage>();
   for (const org of state.organizations.values()) {
     let plan: PlanRecord | undefined;
     if (org.plan !== undefined) {
@@ -142,23 +152,12 @@ export function checkRules(state: DesiredState, context: RuleContext): Finding[]
           `plan "${org.plan}" does not exist: declare a Plan of that name.${didYouMean(org.plan, state.plans.keys())}`,
         );
       }
-    } else if (org.resources.length > 0) {
-      error(
-        'resources-need-plan',
-        org.source,
-        ['spec', 'resources'],
-        `organization "${org.name}" has resources but no plan: set spec.plan first`,
-      );
     }
     orgPlans.set(org.name, plan);
-    if (plan?.maxResources !== undefined && org.resources.length > plan.maxResources) {
-      error(
-        'resource-limit',
-        org.source,
-        ['spec', 'resources', plan.maxResources],
-        `organization "${org.name}" declares ${org.resources.length} resources; plan "${plan.name}" allows ${plan.maxResources}: remove ${org.resources.length - plan.maxResources} or raise spec.maxResources of the plan`,
-      );
-    }
+    const use = emptyUsage();
+    use.paid = 1; // the owner
+    use.resources = org.resources.length;
+    usage.set(org.name, use);
   }
 
   const orgOf = (
@@ -177,21 +176,14 @@ export function checkRules(state: DesiredState, context: RuleContext): Finding[]
     }
     return org;
   };
-  /** Per org and feature, the first record that needs the feature, and how many do. */
-  const featureUse = new Map<
-    string,
-    { org: string; feature: PlanFeature; first: SourceRef; count: number }
-  >();
+  /** Per org and feature, the first record that needs the feature (where a finding points). */
+  const firstUse = new Map<string, SourceRef>();
   const useFeature = (org: string, feature: PlanFeature, source: SourceRef) => {
     const key = `${org}\u0000${feature}`;
-    const use = featureUse.get(key);
-    if (use === undefined) featureUse.set(key, { org, feature, first: source, count: 1 });
-    else use.count++;
+    if (!firstUse.has(key)) firstUse.set(key, source);
   };
 
   // Memberships: org, role, owner, seats.
-  const seatsUsed = new Map<string, { paid: number; free: number }>();
-  for (const org of state.organizations.values()) seatsUsed.set(org.name, { paid: 1, free: 0 });
   for (const m of state.memberships) {
     const org = orgOf(m.source, m.org, m.origin === 'inline');
     if (m.role === OWNER_ROLE) {
@@ -225,7 +217,7 @@ export function checkRules(state: DesiredState, context: RuleContext): Finding[]
         useFeature(m.org, 'customRoles', m.source);
       }
     }
-    if (org === undefined) continue;
+    if (org === undefined || m.role === OWNER_ROLE) continue;
     if (m.user === org.owner) {
       report(
         'error',
@@ -238,8 +230,10 @@ export function checkRules(state: DesiredState, context: RuleContext): Finding[]
       continue;
     }
     useFeature(m.org, 'members', m.source);
-    const used = seatsUsed.get(org.name);
-    if (used !== undefined) used[m.seat]++;
+    const use = usage.get(org.name);
+    if (use !== undefined) {
+      countMembership(use, m.role, m.seat, roleNamed(m.role)?.builtIn === false);
+    }
   }
 
   // Grants: org, resource, role, expiry.
@@ -293,48 +287,77 @@ export function checkRules(state: DesiredState, context: RuleContext): Finding[]
       );
     }
     useFeature(g.org, 'resourceGrants', g.source);
+    const use = usage.get(org.name);
+    if (use !== undefined) countGrant(use, g.role, roleNamed(g.role)?.builtIn === false);
   }
 
   for (const c of state.contacts) orgOf(c.source, c.org, c.origin === 'inline');
 
-  // Plan features and seats, once per organization.
-  for (const use of featureUse.values()) {
-    const org = state.organizations.get(use.org);
-    if (org === undefined) continue;
-    const plan = orgPlans.get(use.org);
-    const records = `${use.count} record${use.count === 1 ? '' : 's'} need${use.count === 1 ? 's' : ''} it, the first here`;
-    if (org.plan === undefined) {
-      error(
-        'feature-missing',
-        use.first,
-        [],
-        `organization "${use.org}" has no plan, and ${FEATURE_PURPOSE[use.feature]} needs a plan with the ${use.feature} feature (${records}): set spec.plan`,
-      );
-    } else if (plan !== undefined && !plan.features.has(use.feature)) {
-      report(
-        'error',
-        'feature-missing',
-        use.first,
-        [],
-        `plan "${plan.name}" of "${use.org}" lacks the ${use.feature} feature, which ${FEATURE_PURPOSE[use.feature]} needs (${records}): add it to the plan's spec.features or change the plan`,
-        plan.source,
-      );
-    }
-  }
-  for (const [orgName, used] of seatsUsed) {
-    const plan = orgPlans.get(orgName);
+  // The organization invariants (seats, resources, features), shared with the planner.
+  for (const [orgName, use] of usage) {
     const org = state.organizations.get(orgName);
-    if (plan === undefined || org === undefined) continue;
-    for (const seat of ['paid', 'free'] as const) {
-      if (used[seat] > plan.seats[seat]) {
-        report(
-          'error',
-          'seats-exceeded',
-          org.source,
-          ['spec', 'plan'],
-          `organization "${orgName}" uses ${used[seat]} ${seat} seats${seat === 'paid' ? " (the owner's included)" : ''} but plan "${plan.name}" has ${plan.seats[seat]}: remove ${used[seat] - plan.seats[seat]} ${seat} members, move some to ${seat === 'paid' ? 'free' : 'paid'} seats, or raise spec.seats.${seat} of the plan`,
-          plan.source,
-        );
+    if (org === undefined) continue;
+    const plan = orgPlans.get(orgName);
+    const violations = organizationViolations(
+      use,
+      plan === undefined ? undefined : limitsOf(plan),
+      {
+        hasPlan: org.plan !== undefined,
+        checkOwners: false,
+      },
+    );
+    for (const v of violations) {
+      switch (v.code) {
+        case 'resources-need-plan':
+          error(
+            v.code,
+            org.source,
+            ['spec', 'resources'],
+            `organization "${org.name}" has resources but no plan: set spec.plan first`,
+          );
+          break;
+        case 'resource-limit':
+          error(
+            v.code,
+            org.source,
+            ['spec', 'resources', v.limit],
+            `organization "${org.name}" declares ${v.used} resources; plan "${plan?.name}" allows ${v.limit}: remove ${v.used - v.limit} or raise spec.maxResources of the plan`,
+          );
+          break;
+        case 'feature-missing': {
+          const first = firstUse.get(`${orgName}\u0000${v.feature}`) ?? org.source;
+          const records = `${v.count} record${v.count === 1 ? '' : 's'} need${v.count === 1 ? 's' : ''} it, the first here`;
+          if (plan === undefined) {
+            error(
+              v.code,
+              first,
+              [],
+              `organization "${orgName}" has no plan, and ${FEATURE_PURPOSE[v.feature]} needs a plan with the ${v.feature} feature (${records}): set spec.plan`,
+            );
+          } else {
+            report(
+              'error',
+              v.code,
+              first,
+              [],
+              `plan "${plan.name}" of "${orgName}" lacks the ${v.feature} feature, which ${FEATURE_PURPOSE[v.feature]} needs (${records}): add it to the plan's spec.features or change the plan`,
+              plan.source,
+            );
+          }
+          break;
+        }
+        case 'seats-exceeded':
+          report(
+            'error',
+            v.code,
+            org.source,
+            ['spec', 'plan'],
+            `organization "${orgName}" uses ${v.used} ${v.seat} seats${v.seat === 'paid' ? " (the owner's included)" : ''} but plan "${plan?.name}" has ${v.limit}: remove ${v.used - v.limit} ${v.seat} members, move some to ${v.seat === 'paid' ? 'free' : 'paid'} seats, or raise spec.seats.${v.seat} of the plan`,
+            plan?.source,
+          );
+          break;
+        case 'owners':
+          break;
       }
     }
   }
@@ -342,8 +365,13 @@ export function checkRules(state: DesiredState, context: RuleContext): Finding[]
   return findings;
 }
 
-const FEATURE_PURPOSE: Record<PlanFeature, string> = {
-  members: 'having members besides the owner',
-  resourceGrants: 'granting access to single resources',
-  customRoles: 'using custom roles',
-};
+/** A declared plan's limits, as the invariants read them. */
+function limitsOf(plan: PlanRecord): PlanLimits {
+  return {
+    name: plan.name,
+    paidSeats: plan.seats.paid,
+    freeSeats: plan.seats.free,
+    maxResources: plan.maxResources ?? null,
+    features: plan.features,
+  };
+}

@@ -4,7 +4,8 @@
  * references between them cross the scope.
  */
 import type pg from 'pg';
-import type { ActualState } from '../core/plan.js';
+import { BUILT_IN_ROLES } from '../core/catalog.js';
+import type { ActualState, OutsideUsage } from '../core/plan.js';
 import type { ActualRecord, Fields, MemberFacts } from '../core/records.js';
 
 /** Which organizations to read the records of: the named ones, or all. */
@@ -199,5 +200,63 @@ export async function readSnapshot(
     });
   }
 
-  return { records };
+  // Organizations outside the scope are not read record by record; what they use is counted,
+  // so that a change to a plan or a role is checked against them too.
+  const usageOutsideScope =
+    orgFilter === null || narrow ? undefined : await readUsageOutside(db, orgFilter);
+  return usageOutsideScope === undefined ? { records } : { records, usageOutsideScope };
+}
+
+/**
+ * Per organization not in `inside`: its plan, seats, owners, resources, what needs each plan
+ * feature, and the custom roles it uses. Set-based: one aggregate per table, joined once.
+ */
+async function readUsageOutside(
+  db: Queryable,
+  inside: readonly string[],
+): Promise<Map<string, OutsideUsage>> {
+  const { rows } = await db.query(
+    `WITH outside AS (SELECT org_id, name, plan FROM organizations WHERE NOT (name = ANY($1::text[]))),
+     m AS (SELECT m.org_id,
+                  count(*) FILTER (WHERE m.seat = 'paid')::int AS paid,
+                  count(*) FILTER (WHERE m.seat = 'free')::int AS free,
+                  count(*) FILTER (WHERE m.role = 'owner')::int AS owners,
+                  count(*) FILTER (WHERE m.role <> 'owner')::int AS members,
+                  count(*) FILTER (WHERE NOT (m.role = ANY($2::text[])))::int AS custom
+             FROM memberships m JOIN outside USING (org_id) GROUP BY m.org_id),
+     g AS (SELECT g.org_id, count(*)::int AS grants,
+                  count(*) FILTER (WHERE NOT (g.role = ANY($2::text[])))::int AS custom
+             FROM grants g JOIN outside USING (org_id) GROUP BY g.org_id),
+     r AS (SELECT r.org_id, count(*)::int AS resources
+             FROM resources r JOIN outside USING (org_id) GROUP BY r.org_id),
+     used AS (SELECT x.org_id, array_agg(DISTINCT x.role ORDER BY x.role) AS roles
+                FROM (SELECT org_id, role FROM memberships WHERE NOT (role = ANY($2::text[]))
+                      UNION ALL
+                      SELECT org_id, role FROM grants WHERE NOT (role = ANY($2::text[]))) x
+                JOIN outside USING (org_id) GROUP BY x.org_id)
+     SELECT o.name, o.plan, coalesce(m.paid, 0) AS paid, coalesce(m.free, 0) AS free,
+            coalesce(m.owners, 0) AS owners, coalesce(m.members, 0) AS members,
+            coalesce(m.custom, 0) + coalesce(g.custom, 0) AS custom,
+            coalesce(g.grants, 0) AS grants, coalesce(r.resources, 0) AS resources,
+            coalesce(used.roles, '{}') AS roles
+       FROM outside o
+       LEFT JOIN m USING (org_id) LEFT JOIN g USING (org_id) LEFT JOIN r USING (org_id)
+       LEFT JOIN used USING (org_id)`,
+    [[...inside], [...BUILT_IN_ROLES.keys()]],
+  );
+  const usage = new Map<string, OutsideUsage>();
+  for (const row of rows) {
+    usage.set(row.name, {
+      plan: row.plan,
+      roles: row.roles,
+      usage: {
+        paid: row.paid,
+        free: row.free,
+        owners: row.owners,
+        resources: row.resources,
+        features: { members: row.members, resourceGrants: row.grants, customRoles: row.custom },
+      },
+    });
+  }
+  return usage;
 }
