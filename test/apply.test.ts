@@ -7,6 +7,7 @@ import { copyFileSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { signPlan } from '../src/db/plan-signature.js';
 import { createTestDatabase, tableCounts, type TestDatabase } from './support/database.js';
 import { hasStackTrace, ROOT } from './support/run-roster.js';
 import { createWorkspace, doc, TEAM_PLAN, tenant, type Workspace } from './support/workspace.js';
@@ -333,6 +334,46 @@ describe('saved plans', () => {
     expect(stale.stderr).toBe(
       'roster: the database changed since this plan was made: run "roster plan" again and review the new plan\n',
     );
+  });
+
+  it('refuses a saved plan edited by hand, or unsigned, and re-checks a re-signed one', async () => {
+    ws.write('t.yaml', [TEAM_PLAN, tenant('acme', 'alice@acme.io', ['bob@acme.io'])].join('---\n'));
+    expect(ws.roster(['plan', '-f', 't.yaml', '-o', 'plan.json']).status).toBe(0);
+    const saved = JSON.parse(readFileSync(join(ws.dir, 'plan.json'), 'utf8'));
+    expect(saved.signature).toMatch(/^hmac-sha256:[0-9a-f]{64}$/);
+    const before = await tableCounts(db.pool);
+    const edit = (role: string) => {
+      const copy = structuredClone(saved);
+      for (const c of copy.changes) {
+        if (c.id.kind === 'membership' && c.id.user === 'bob@acme.io') c.after.role = role;
+      }
+      return copy;
+    };
+
+    for (const role of ['billing', 'admin']) {
+      ws.write('edited.json', JSON.stringify(edit(role), null, 2));
+      const run = ws.roster(['apply', 'edited.json']);
+      expect(run.status).toBe(1);
+      expect(run.stderr).toContain(
+        'edited.json was changed after "roster plan -o" wrote it, or was made against another database (its signature does not match): nothing was applied',
+      );
+    }
+    const { signature: _removed, ...unsigned } = saved;
+    ws.write('unsigned.json', JSON.stringify(unsigned));
+    expect(ws.roster(['apply', 'unsigned.json']).stderr).toContain(
+      'unsigned.json has no signature',
+    );
+
+    // Someone who can read the signing key can sign an edit; the records are still re-checked.
+    const forged = edit('admin');
+    forged.signature = await signPlan(db.pool, forged);
+    ws.write('forged.json', JSON.stringify(forged));
+    const run = ws.roster(['apply', 'forged.json']);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('membership bob@acme.io names role "admin", which does not exist');
+    expect(await tableCounts(db.pool)).toEqual(before);
+
+    expect(ws.roster(['apply', 'plan.json']).status).toBe(0);
   });
 
   it('refuses a file that is not a saved plan', () => {

@@ -594,6 +594,47 @@ function checkResultingState(
     for (const v of violations) refuseViolation(refuse, org, t.plan, v);
   }
 
+  // What changes must refer to what exists: a plan, a role of the right scope, a resource. The
+  // input was validated; this holds for every driver and for a saved plan applied later.
+  const resources = new Set<string>();
+  for (const [key, id] of ids) {
+    if (id.kind === 'resource' && result.has(key)) resources.add(`${id.org}/${id.type}/${id.name}`);
+  }
+  for (const c of changes) {
+    if (c.after === null) continue;
+    if (c.id.kind === 'organization' && c.after.plan !== null && !plans.has(String(c.after.plan))) {
+      refuse(
+        'unknown-plan',
+        c.org,
+        `organization "${c.id.name}" names plan "${String(c.after.plan)}", which does not exist`,
+      );
+    }
+    if (c.id.kind !== 'membership' && c.id.kind !== 'grant') continue;
+    const role = String(c.after.role);
+    const wanted = c.id.kind === 'membership' ? 'organization' : 'resource';
+    const scope = BUILT_IN_ROLES.get(role)?.scope ?? roles.get(role)?.scope;
+    if (scope === undefined) {
+      refuse(
+        'unknown-role',
+        c.org,
+        `${describeRecord(c.id)} names role "${role}", which does not exist`,
+      );
+    } else if (scope !== wanted) {
+      refuse(
+        'role-scope',
+        c.org,
+        `${describeRecord(c.id)} needs an ${wanted} role, and "${role}" is a ${String(scope)} role`,
+      );
+    }
+    if (c.id.kind === 'grant' && !resources.has(`${c.id.org}/${c.id.resource}`)) {
+      refuse(
+        'unknown-resource',
+        c.org,
+        `${describeRecord(c.id)} is on resource ${c.id.resource}, which organization "${c.id.org}" does not have`,
+      );
+    }
+  }
+
   // A role may not change scope while memberships or grants use it.
   for (const c of changes) {
     if (c.action !== 'update' || c.id.kind !== 'role') continue;

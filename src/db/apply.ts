@@ -8,6 +8,7 @@ import type pg from 'pg';
 import { RosterError } from '../core/errors.js';
 import {
   fingerprint,
+  type ActualState,
   planChanges,
   planRecordChanges,
   type Plan,
@@ -17,6 +18,7 @@ import {
 } from '../core/plan.js';
 import type { DesiredRecord, RecordId, RecordKind } from '../core/records.js';
 import { explainDatabaseError, LockHeldError, StalePlanError } from './errors.js';
+import { canonicalJson } from './plan-signature.js';
 import { readSnapshot } from './snapshot.js';
 
 /**
@@ -79,6 +81,39 @@ export type ApplyInput =
     }
   | { readonly plan: Plan };
 
+/**
+ * A saved plan is not written as it stands in the file: its records are planned again against the
+ * snapshot under the lock, through every rule, and the result must be the plan that was saved.
+ * What is written is what the planner produced now, never the file's content.
+ */
+function recheckSavedPlan(saved: Plan, snapshot: ActualState): Plan {
+  const records = saved.changes
+    .filter((c) => c.after !== null)
+    .map((c) => ({ id: c.id, fields: c.after ?? {} }));
+  const removals = saved.changes.filter((c) => c.action === 'delete').map((c) => c.id);
+  const replanned = planRecordChanges(records, removals, snapshot, {
+    manager: saved.manager,
+    prune: saved.options.prune,
+    ...(saved.options.maxRemovals !== null && { maxRemovals: saved.options.maxRemovals }),
+    maxOrgRemovalRatio: saved.options.maxOrgRemovalRatio,
+    now: new Date(),
+    scope: saved.options.scope,
+  });
+  if (replanned.refusals.length > 0) throw new PlanRefusedError(replanned.refusals);
+  const shape = (changes: readonly PlannedChange[]) =>
+    changes
+      .map((c) => canonicalJson({ action: c.action, id: c.id, after: c.after }))
+      .sort()
+      .join('\n');
+  if (shape(replanned.changes) !== shape(saved.changes)) {
+    throw new RosterError(
+      'saved-plan-mismatch',
+      'the saved plan does not match what Roster plans for its records now: nothing was applied; run "roster plan" again',
+    );
+  }
+  return replanned;
+}
+
 /** Plans (or re-checks) and applies under the lock, in one transaction. */
 export async function applyChanges(
   pool: pg.Pool,
@@ -97,7 +132,7 @@ export async function applyChanges(
     let plan: Plan;
     if ('plan' in input) {
       if (fingerprint(snapshot) !== input.plan.basis) throw new StalePlanError();
-      plan = input.plan;
+      plan = recheckSavedPlan(input.plan, snapshot);
     } else if ('records' in input) {
       plan = planRecordChanges(
         input.records,

@@ -11,6 +11,7 @@ import { planChanges, PLAN_FORMAT_VERSION, type Plan } from '../../core/plan.js'
 import { desiredRecords } from '../../core/records.js';
 import { applyChanges, type ApplyContext, type ApplyInput } from '../../db/apply.js';
 import { openAccessDatabase } from '../../db/connect.js';
+import { verifyPlanSignature } from '../../db/plan-signature.js';
 import { readSnapshot } from '../../db/snapshot.js';
 import type { CliIo } from '../io.js';
 import { loadDesiredState } from '../manifests.js';
@@ -71,11 +72,13 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
       : parseDuration(values['wait-for-lock'], '--wait-for-lock');
   const files = values.file ?? [];
   let input: ApplyInput;
+  let savedPath: string | undefined;
   if (files.length === 0) {
     if (positionals.length !== 1) {
       throw new UsageError('apply needs -f PATH... --yes, or the path of one saved plan');
     }
-    input = { plan: await readSavedPlan(resolve(io.cwd, positionals[0] ?? '')) };
+    savedPath = positionals[0] ?? '';
+    input = { plan: await readSavedPlan(resolve(io.cwd, savedPath)) };
   } else {
     const state = await loadDesiredState([...files, ...positionals], io, values.strict === true);
     if (state === undefined) return 1;
@@ -88,6 +91,13 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
     applicationName: `roster apply (${whoAmI()}, pid ${process.pid})`,
   });
   try {
+    if ('plan' in input && savedPath !== undefined) {
+      await verifyPlanSignature(
+        database.pool,
+        input.plan as unknown as Record<string, unknown>,
+        savedPath,
+      );
+    }
     if ('desired' in input && values.yes !== true) {
       const client = await database.pool.connect();
       let plan: Plan;

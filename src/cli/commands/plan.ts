@@ -9,6 +9,7 @@ import { renderPlanMarkdown, renderPlanText } from '../../core/render-plan.js';
 import { openAccessDatabase } from '../../db/connect.js';
 import { readSnapshot } from '../../db/snapshot.js';
 import type pg from 'pg';
+import { signPlan } from '../../db/plan-signature.js';
 import { countQueued } from '../../invitations/deliver.js';
 import type { CliIo } from '../io.js';
 import { loadDesiredState } from '../manifests.js';
@@ -75,6 +76,7 @@ export async function planCommand(args: string[], io: CliIo): Promise<number> {
     applicationName: `roster plan (${whoAmI()}, pid ${process.pid})`,
   });
   let plan: Plan;
+  let signature: string | undefined;
   try {
     const client = await database.pool.connect();
     try {
@@ -83,6 +85,9 @@ export async function planCommand(args: string[], io: CliIo): Promise<number> {
       client.release();
     }
     await noteQueuedInvitations(database.pool, plan);
+    if (values.out !== undefined && plan.refusals.length === 0) {
+      signature = await signPlan(database.pool, plan);
+    }
   } finally {
     await database.close();
   }
@@ -95,7 +100,8 @@ export async function planCommand(args: string[], io: CliIo): Promise<number> {
     return 1;
   }
   if (values.out !== undefined) {
-    await writeFile(resolve(io.cwd, values.out), `${JSON.stringify(plan, null, 2)}\n`);
+    const signed = { ...(JSON.parse(JSON.stringify(plan)) as object), signature };
+    await writeFile(resolve(io.cwd, values.out), `${JSON.stringify(signed, null, 2)}\n`);
     io.stderr.write(
       `Saved the plan to ${values.out}; apply it with "roster apply ${values.out}".\n`,
     );
