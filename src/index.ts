@@ -87,6 +87,7 @@ export async function applyPlan(
       options: {
         manager: options.manager ?? CLI_MANAGER,
         prune,
+        pruneAbsent: prune,
         ...(options.maxRemovals !== undefined && { maxRemovals: options.maxRemovals }),
         maxOrgRemovalRatio: options.maxOrgRemovalRatio ?? DEFAULT_MAX_ORG_REMOVAL_RATIO,
         now: options.now ?? new Date(),

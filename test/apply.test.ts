@@ -188,13 +188,78 @@ describe('plan output', () => {
     expect(ws.roster(['plan', '-f', 't.yaml']).stdout).toMatch(/^No changes\./);
   });
 
+  it('reports a record Roster wrote and someone deleted as drift, not as a plain create', async () => {
+    await db.pool.query(
+      `DELETE FROM memberships WHERE user_id = (SELECT user_id FROM users WHERE email = 'bob@acme.io')`,
+    );
+    const plan = ws.roster(['plan', '-f', 't.yaml']);
+    expect(plan.stdout).toMatch(
+      /~ membership bob@acme\.io in acme: deleted outside Roster \(applied by roster-cli .+ at \d{4}-\d\d-\d\dT[\d:.]+Z\); will be created again/,
+    );
+    expect(plan.stdout).toMatch(
+      /\+ membership bob@acme\.io\n\s+# deleted outside Roster after roster-cli/,
+    );
+    const json = JSON.parse(ws.roster(['plan', '-f', 't.yaml', '--format', 'json']).stdout);
+    expect(json.drift).toMatchObject([
+      {
+        id: { kind: 'membership', user: 'bob@acme.io' },
+        corrected: true,
+        deleted: { by: expect.stringMatching(/^roster-cli/) },
+      },
+    ]);
+    expect(ws.roster(['apply', '-f', 't.yaml', '--yes']).status).toBe(0);
+    // Removed by Roster itself (no longer declared), then declared again: a plain create.
+    ws.write('t.yaml', [TEAM_PLAN, tenant('acme', 'alice@acme.io', [])].join('---\n'));
+    expect(
+      ws.roster(['apply', '-f', 't.yaml', '--yes', '--max-org-removal-ratio', '1']).status,
+    ).toBe(0);
+    ws.write('t.yaml', [TEAM_PLAN, tenant('acme', 'alice@acme.io', ['bob@acme.io'])].join('---\n'));
+    const again = ws.roster(['plan', '-f', 't.yaml']);
+    expect(again.stdout).toContain('+ membership bob@acme.io');
+    expect(again.stdout).not.toContain('deleted outside Roster');
+  });
+
+  it("prunes within the input's organizations with --prune, and absent ones only with --prune-all", async () => {
+    ws.write('g.yaml', tenant('globex', 'gus@globex.io', []));
+    expect(ws.roster(['apply', '-f', 't.yaml', '-f', 'g.yaml', '--yes']).status).toBe(0);
+    const pruned = ws.roster(['plan', '-f', 't.yaml', '--prune']);
+    expect(pruned.status).toBe(0);
+    expect(pruned.stdout).not.toContain('globex');
+    const all = ws.roster(['plan', '-f', 't.yaml', '--prune-all', '--max-org-removal-ratio', '1']);
+    expect(all.stdout).toContain('- organization globex');
+  });
+
   it('leaves records made outside Roster alone, unless --prune', async () => {
     await db.pool.query(`INSERT INTO users (email) VALUES ('app-made@acme.io')`);
     await db.pool.query(
       `INSERT INTO memberships (org_id, user_id, role, status)
        SELECT org_id, user_id, 'developer', 'active' FROM organizations, users WHERE email = 'app-made@acme.io'`,
     );
-    expect(ws.roster(['plan', '-f', 't.yaml']).stdout).toMatch(/^No changes\./);
+    // Visible in the plan, in every format, though nothing changes.
+    expect(ws.roster(['plan', '-f', 't.yaml']).stdout.replace(/\d+ members? ha.*\n/, '')).toBe(
+      [
+        'Access Roster does not manage: 1 (made outside Roster, not in the input)',
+        '  organization acme',
+        '    ? membership app-made@acme.io as developer (active)',
+        '  Declare it to manage it, or plan with --prune to remove it.',
+        '',
+        'No changes. The access database matches the input.',
+        '',
+      ].join('\n'),
+    );
+    const json = JSON.parse(ws.roster(['plan', '-f', 't.yaml', '--format', 'json']).stdout);
+    expect(json.unmanaged).toEqual([
+      {
+        org: 'acme',
+        kind: 'membership',
+        user: 'app-made@acme.io',
+        role: 'developer',
+        status: 'active',
+      },
+    ]);
+    expect(ws.roster(['plan', '-f', 't.yaml', '--format', 'markdown']).stdout).toContain(
+      '| acme | membership | app-made@acme.io | developer |  | active |',
+    );
     const pruned = ws.roster(['plan', '-f', 't.yaml', '--prune']);
     expect(pruned.stdout).toContain('- membership app-made@acme.io');
     expect(pruned.stdout).toContain('Plan: 0 to add, 0 to change, 1 to destroy.');
@@ -237,7 +302,10 @@ describe('plan output', () => {
       { email: 'bob@acme.io', role: 'owner', managed_by: 'roster-cli' },
       { email: 'carol@acme.io', role: 'developer', managed_by: 'roster-cli' },
     ]);
-    expect(ws.roster(['plan', '-f', 't.yaml']).stdout).toMatch(/^No changes\./);
+    const after = ws.roster(['plan', '-f', 't.yaml']).stdout;
+    expect(after).toContain('No changes. The access database matches the input.');
+    // The former owner keeps access Roster no longer manages, and the plan says so.
+    expect(after).toContain('    ? membership alice@acme.io as administrator (invited)');
   });
 });
 

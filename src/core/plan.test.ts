@@ -166,10 +166,18 @@ describe('planChanges', () => {
     expect(
       planChanges(base.desired, { records: [...base.actual, ...other] }, options()).changes,
     ).toEqual([]);
+    // --prune stays within the input's organizations.
+    expect(
+      planChanges(
+        base.desired,
+        { records: [...base.actual, ...other] },
+        options({ prune: true, maxOrgRemovalRatio: 1 }),
+      ).changes,
+    ).toEqual([]);
     const pruned = planChanges(
       base.desired,
       { records: [...base.actual, ...other] },
-      options({ prune: true, maxOrgRemovalRatio: 1 }),
+      options({ prune: true, pruneAbsent: true, maxOrgRemovalRatio: 1 }),
     );
     expect(pruned.changes.map((c) => `${c.action} ${c.id.kind}`)).toEqual([
       'delete membership',
@@ -182,7 +190,7 @@ describe('planChanges', () => {
     const result = planChanges(
       base.desired.filter((r) => r.id.kind !== 'plan'),
       { records: base.actual },
-      options({ prune: true }),
+      options({ prune: true, pruneAbsent: true }),
     );
     expect(result.refusals.map((r) => r.code)).toEqual(['plan-in-use']);
   });

@@ -43,8 +43,13 @@ export const DEFAULT_MAX_ORG_REMOVAL_RATIO = 0.25;
 export interface PlanOptions {
   /** The manager recorded on written records; records of other managers are never taken over. */
   readonly manager: string;
-  /** Also delete what the input does not declare: unmanaged records, absent organizations, plans, roles. */
+  /**
+   * Also delete what the input does not declare in its organizations: records made outside
+   * Roster, and a former owner kept as administrator.
+   */
   readonly prune: boolean;
+  /** Also delete organizations, plans and roles absent from the input (`--prune-all`). */
+  readonly pruneAbsent?: boolean;
   /** Refuse a plan that deletes more records than this. */
   readonly maxRemovals?: number;
   /** Refuse a plan that removes more than this share of an organization's members (0..1). */
@@ -63,6 +68,11 @@ export interface ActualState {
    * a change to a plan or a role is checked against every organization, not only the input's.
    */
   readonly usageOutsideScope?: ReadonlyMap<string, OutsideUsage>;
+  /**
+   * Records Roster wrote that are gone from the database without Roster deleting them (from the
+   * audit log), by record key: a plan that creates them again reports drift, not a plain create.
+   */
+  readonly deletedOutside?: ReadonlyMap<string, { lastAppliedAt: string; by: string }>;
 }
 
 /** An organization outside the scope: its plan, its usage, and the custom roles it uses. */
@@ -107,6 +117,8 @@ export interface DriftItem {
   readonly fields: readonly { name: string; applied: unknown; actual: unknown }[];
   /** Whether the plan puts the declared value back (false: the record is deleted instead). */
   readonly corrected: boolean;
+  /** The record Roster wrote was deleted outside Roster (the plan creates it again). */
+  readonly deleted?: { readonly lastAppliedAt: string; readonly by: string };
 }
 
 /** An invitation the apply will queue. */
@@ -140,6 +152,8 @@ export interface Plan {
   readonly basis: string;
   readonly options: {
     prune: boolean;
+    /** Whether organizations, plans and roles absent from the input were pruned too. */
+    pruneAbsent?: boolean;
     maxRemovals: number | null;
     maxOrgRemovalRatio: number;
     scope: readonly string[] | 'all';
@@ -152,6 +166,11 @@ export interface Plan {
   readonly summary: { readonly add: number; readonly change: number; readonly destroy: number };
   /** Memberships and grants in scope whose invitation is not accepted yet (before this plan). */
   readonly awaitingAcceptance: number;
+  /**
+   * Access in the input's organizations that Roster does not manage (made in the application or
+   * by hand, and not declared): it grants access all the same. `--prune` removes it.
+   */
+  readonly unmanaged: readonly UnmanagedAccess[];
   /** The same, by kind. */
   readonly awaitingAcceptanceBy: { readonly memberships: number; readonly grants: number };
   /**
@@ -160,6 +179,17 @@ export interface Plan {
    * `roster deliver` sends them.
    */
   readonly queuedInvitations?: number;
+}
+
+/** A membership or grant no manager owns. */
+export interface UnmanagedAccess {
+  readonly org: string;
+  readonly kind: 'membership' | 'grant';
+  readonly user: string;
+  readonly role: string;
+  readonly resource?: string;
+  /** invited, active or suspended. */
+  readonly status: string | null;
 }
 
 /** Invited members and grant holders who have not accepted, besides those the plan deletes. */
@@ -247,6 +277,7 @@ function computePlan(
 
   const changes: PlannedChange[] = [];
   const drift: DriftItem[] = [];
+  const unmanagedAccess: UnmanagedAccess[] = [];
   const refusals: Refusal[] = [];
   const refuse = (code: string, org: string | null, message: string) =>
     refusals.push({ code, org, message });
@@ -266,6 +297,10 @@ function computePlan(
     const existing = actualByKey.get(key);
     const org = orgOf(record.id);
     if (existing === undefined) {
+      const deleted = actual.deletedOutside?.get(key);
+      if (deleted !== undefined) {
+        drift.push({ id: record.id, org, fields: [], corrected: true, deleted });
+      }
       changes.push({
         action: 'create',
         id: record.id,
@@ -273,7 +308,10 @@ function computePlan(
         before: null,
         after: record.fields,
         fields: fieldChanges({}, record.fields),
-        drift: false,
+        drift: deleted !== undefined,
+        ...(deleted !== undefined && {
+          note: `deleted outside Roster after ${deleted.by} applied it at ${deleted.lastAppliedAt}; created again`,
+        }),
       });
       withSource(changes[changes.length - 1], record);
       continue;
@@ -348,7 +386,7 @@ function computePlan(
         continue;
       }
     } else if (topLevel || !orgInInput) {
-      remove = options.prune && (ownedByUs || unmanaged);
+      remove = options.pruneAbsent === true && (ownedByUs || unmanaged);
     } else {
       remove = ownedByUs || (options.prune && unmanaged);
     }
@@ -374,7 +412,23 @@ function computePlan(
       });
       continue;
     }
-    if (!remove) continue;
+    if (!remove) {
+      if (
+        unmanaged &&
+        orgInInput &&
+        (record.id.kind === 'membership' || record.id.kind === 'grant')
+      ) {
+        unmanagedAccess.push({
+          org: org ?? '',
+          kind: record.id.kind,
+          user: record.id.user ?? '',
+          role: String(record.fields.role),
+          ...(record.id.resource !== undefined && { resource: record.id.resource }),
+          status: record.facts?.status ?? null,
+        });
+      }
+      continue;
+    }
     const drifted = driftOf(record);
     if (drifted.length > 0) drift.push({ id: record.id, org, fields: drifted, corrected: false });
     changes.push({
@@ -413,6 +467,7 @@ function computePlan(
     },
     options: {
       prune: options.prune,
+      pruneAbsent: options.pruneAbsent === true,
       maxRemovals: options.maxRemovals ?? null,
       maxOrgRemovalRatio: options.maxOrgRemovalRatio,
       scope: options.scope,
@@ -421,6 +476,15 @@ function computePlan(
     drift,
     invitations,
     refusals,
+    unmanaged: unmanagedAccess.sort((a, b) =>
+      a.org !== b.org
+        ? a.org < b.org
+          ? -1
+          : 1
+        : `${a.kind}/${a.user}/${a.resource ?? ''}` < `${b.kind}/${b.user}/${b.resource ?? ''}`
+          ? -1
+          : 1,
+    ),
     summary: { add, change, destroy },
     ...awaitingAcceptance(actual, deleted),
   };

@@ -3,7 +3,7 @@
  * comment. Rendering is separate from planning; the JSON form is the plan itself.
  */
 import { describeRecord, type FieldValue } from './records.js';
-import type { DriftItem, Plan, PlannedChange } from './plan.js';
+import type { DriftItem, Plan, PlannedChange, UnmanagedAccess } from './plan.js';
 
 const SYMBOLS = { create: '+', update: '~', delete: '-' } as const;
 const VERBS = { create: 'create', update: 'update in place', delete: 'delete' } as const;
@@ -41,7 +41,9 @@ function changeLines(c: PlannedChange, indent: string): string[] {
   const head = `${indent}${SYMBOLS[c.action]} ${describeRecord(c.id)}`;
   const notes: string[] = [];
   if (c.manage === 'adopt') notes.push('made outside Roster; Roster manages it from now on');
-  if (c.drift) notes.push('changed outside Roster; set back to the declared value');
+  if (c.drift && c.action !== 'create') {
+    notes.push('changed outside Roster; set back to the declared value');
+  }
   if (c.note !== undefined) notes.push(c.note);
   const lines = [head, ...notes.map((n) => `${indent}    # ${n}`)];
   if (c.action === 'update') {
@@ -56,6 +58,9 @@ function changeLines(c: PlannedChange, indent: string): string[] {
 
 function driftLine(d: DriftItem): string {
   const where = d.org !== null && d.id.kind !== 'organization' ? ` in ${d.org}` : '';
+  if (d.deleted !== undefined) {
+    return `${describeRecord(d.id)}${where}: deleted outside Roster (applied by ${d.deleted.by} at ${d.deleted.lastAppliedAt}); will be created again`;
+  }
   const fields = d.fields
     .map((f) => `${f.name} was ${show(f.applied)} when applied, is ${show(f.actual)} now`)
     .join('; ');
@@ -83,6 +88,7 @@ export function renderPlanText(plan: Plan): string {
     for (const d of plan.drift) out.push(`  ~ ${driftLine(d)}`);
     out.push('');
   }
+  out.push(...unmanagedLines(plan));
   if (plan.invitations.length > 0) {
     out.push(`Invitations to send: ${plan.invitations.length}`);
     for (const i of plan.invitations) {
@@ -105,6 +111,37 @@ export function renderPlanText(plan: Plan): string {
   out.push(summaryLine(plan));
   out.push(...invitationNotes(plan));
   return `${out.join('\n')}\n`;
+}
+
+/** Per organization, at most this many unmanaged grants of access are listed in text. */
+const UNMANAGED_SHOWN = 20;
+
+/** One unmanaged membership or grant. */
+function unmanagedLine(u: UnmanagedAccess): string {
+  const what =
+    u.kind === 'grant' ? `grant ${u.user} on ${u.resource ?? ''}` : `membership ${u.user}`;
+  return `${what} as ${u.role}${u.status === null ? '' : ` (${u.status})`}`;
+}
+
+/** The section on access Roster does not manage, grouped by organization. */
+function unmanagedLines(plan: Plan): string[] {
+  const all = plan.unmanaged ?? [];
+  if (all.length === 0) return [];
+  const out = [
+    `Access Roster does not manage: ${all.length} (made outside Roster, not in the input)`,
+  ];
+  const orgs = [...new Set(all.map((u) => u.org))];
+  for (const org of orgs) {
+    const items = all.filter((u) => u.org === org);
+    out.push(`  organization ${org}`);
+    for (const u of items.slice(0, UNMANAGED_SHOWN)) out.push(`    ? ${unmanagedLine(u)}`);
+    if (items.length > UNMANAGED_SHOWN) {
+      out.push(`    … and ${items.length - UNMANAGED_SHOWN} more (--format json lists them all)`);
+    }
+  }
+  out.push('  Declare it to manage it, or plan with --prune to remove it.');
+  out.push('');
+  return out;
 }
 
 /**
@@ -199,6 +236,16 @@ export function renderPlanMarkdown(plan: Plan, limit = DEFAULT_MARKDOWN_LIMIT): 
     );
   }
 
+  const unmanaged = plan.unmanaged ?? [];
+  if (unmanaged.length > 0) {
+    const rows = unmanaged.map(
+      (u) =>
+        `| ${cell(u.org)} | ${u.kind} | ${cell(u.user)} | ${cell(u.role)} | ${u.resource === undefined ? '' : cell(u.resource)} | ${u.status ?? ''} |`,
+    );
+    sections.push(
+      `#### Access Roster does not manage (${unmanaged.length})\n\nMade outside Roster and not declared in the input; it grants access all the same. Declare it to manage it, or plan with \`--prune\` to remove it.\n\n| Organization | Kind | User | Role | Resource | Status |\n|---|---|---|---|---|---|\n${rows.join('\n')}`,
+    );
+  }
   const notes = invitationNotes(plan);
   if (notes.length > 0) sections.push(notes.join('\n'));
 

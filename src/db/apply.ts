@@ -9,7 +9,6 @@ import { RosterError } from '../core/errors.js';
 import {
   fingerprint,
   type ActualState,
-  planChanges,
   planRecordChanges,
   type Plan,
   type PlanOptions,
@@ -18,6 +17,7 @@ import {
 } from '../core/plan.js';
 import type { DesiredRecord, RecordId, RecordKind } from '../core/records.js';
 import { explainDatabaseError, LockHeldError, StalePlanError } from './errors.js';
+import { planWithHistory } from './plan-history.js';
 import { canonicalJson } from './plan-signature.js';
 import { readSnapshot } from './snapshot.js';
 
@@ -94,6 +94,7 @@ function recheckSavedPlan(saved: Plan, snapshot: ActualState): Plan {
   const replanned = planRecordChanges(records, removals, snapshot, {
     manager: saved.manager,
     prune: saved.options.prune,
+    pruneAbsent: saved.options.pruneAbsent === true,
     ...(saved.options.maxRemovals !== null && { maxRemovals: saved.options.maxRemovals }),
     maxOrgRemovalRatio: saved.options.maxOrgRemovalRatio,
     now: new Date(),
@@ -142,7 +143,7 @@ export async function applyChanges(
         input.releases,
       );
     } else {
-      plan = planChanges(input.desired, snapshot, input.options);
+      plan = await planWithHistory(client, input.desired, snapshot, input.options);
     }
     if (plan.refusals.length > 0) throw new PlanRefusedError(plan.refusals);
     if (plan.changes.length === 0) {

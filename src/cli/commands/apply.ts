@@ -7,10 +7,11 @@ import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { RosterError, UsageError } from '../../core/errors.js';
-import { planChanges, PLAN_FORMAT_VERSION, type Plan } from '../../core/plan.js';
+import { PLAN_FORMAT_VERSION, type Plan } from '../../core/plan.js';
 import { desiredRecords } from '../../core/records.js';
 import { applyChanges, type ApplyContext, type ApplyInput } from '../../db/apply.js';
 import { openAccessDatabase } from '../../db/connect.js';
+import { planWithHistory } from '../../db/plan-history.js';
 import { verifyPlanSignature } from '../../db/plan-signature.js';
 import { readSnapshot } from '../../db/snapshot.js';
 import type { CliIo } from '../io.js';
@@ -102,11 +103,8 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
       const client = await database.pool.connect();
       let plan: Plan;
       try {
-        plan = planChanges(
-          input.desired,
-          await readSnapshot(client, input.options.scope),
-          input.options,
-        );
+        const snapshot = await readSnapshot(client, input.options.scope);
+        plan = await planWithHistory(client, input.desired, snapshot, input.options);
       } finally {
         client.release();
       }

@@ -8,6 +8,7 @@ export const PLAN_ARG_OPTIONS = {
   file: { type: 'string', short: 'f', multiple: true },
   format: { type: 'string', default: 'text' },
   prune: { type: 'boolean', default: false },
+  'prune-all': { type: 'boolean', default: false },
   'max-removals': { type: 'string' },
   'max-org-removal-ratio': { type: 'string' },
   'detailed-exitcode': { type: 'boolean', default: false },
@@ -16,9 +17,10 @@ export const PLAN_ARG_OPTIONS = {
 } as const;
 
 /** Help text for the guard options. */
-export const GUARD_HELP = `      --prune                      also delete what the input does not declare: records
-                                   made outside Roster in the input's organizations, and
-                                   organizations, plans and roles absent from the input
+export const GUARD_HELP = `      --prune                      also delete, in the input's organizations, what it does not
+                                   declare: access made outside Roster, a former owner
+      --prune-all                  --prune, and also delete organizations, plans and roles
+                                   absent from the input
       --max-removals N             refuse a plan that deletes more than N records
       --max-org-removal-ratio R    refuse a plan that removes more than this share of an
                                    organization's members (default ${DEFAULT_MAX_ORG_REMOVAL_RATIO})
@@ -28,6 +30,7 @@ export const GUARD_HELP = `      --prune                      also delete what t
 export function planOptionsFrom(
   values: {
     prune?: boolean;
+    'prune-all'?: boolean;
     'max-removals'?: string;
     'max-org-removal-ratio'?: string;
   },
@@ -48,13 +51,15 @@ export function planOptionsFrom(
       `--max-org-removal-ratio must be between 0 and 1, not "${values['max-org-removal-ratio']}"`,
     );
   }
-  const prune = values.prune === true;
+  const pruneAbsent = values['prune-all'] === true;
+  const prune = values.prune === true || pruneAbsent;
   return {
     manager: CLI_MANAGER,
     prune,
+    pruneAbsent,
     ...(maxRemovals !== undefined && { maxRemovals }),
     maxOrgRemovalRatio: ratio,
     now,
-    scope: prune ? 'all' : [...state.organizations.keys()].sort(),
+    scope: pruneAbsent ? 'all' : [...state.organizations.keys()].sort(),
   };
 }

@@ -3,12 +3,13 @@ import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../../core/errors.js';
-import { planChanges, type Plan } from '../../core/plan.js';
+import { type Plan } from '../../core/plan.js';
 import { desiredRecords } from '../../core/records.js';
 import { renderPlanMarkdown, renderPlanText } from '../../core/render-plan.js';
 import { openAccessDatabase } from '../../db/connect.js';
 import { readSnapshot } from '../../db/snapshot.js';
 import type pg from 'pg';
+import { planWithHistory } from '../../db/plan-history.js';
 import { signPlan } from '../../db/plan-signature.js';
 import { countQueued } from '../../invitations/deliver.js';
 import type { CliIo } from '../io.js';
@@ -80,7 +81,8 @@ export async function planCommand(args: string[], io: CliIo): Promise<number> {
   try {
     const client = await database.pool.connect();
     try {
-      plan = planChanges(desiredRecords(state), await readSnapshot(client, options.scope), options);
+      const snapshot = await readSnapshot(client, options.scope);
+      plan = await planWithHistory(client, desiredRecords(state), snapshot, options);
     } finally {
       client.release();
     }

@@ -1,0 +1,62 @@
+/**
+ * Planning with the audit log's memory: a declared record that Roster wrote and that is gone
+ * from the database, without Roster deleting it, was deleted outside Roster. The plan then
+ * reports it as drift ("deleted outside Roster; created again") instead of a plain create.
+ */
+import type pg from 'pg';
+import { planChanges, type ActualState, type Plan, type PlanOptions } from '../core/plan.js';
+import { recordKey, type DesiredRecord } from '../core/records.js';
+
+type Queryable = Pick<pg.PoolClient, 'query'>;
+
+/** Plans `desired` against `snapshot`, then once more if some creates were deleted outside. */
+export async function planWithHistory(
+  db: Queryable,
+  desired: readonly DesiredRecord[],
+  snapshot: ActualState,
+  options: PlanOptions,
+): Promise<Plan> {
+  const plan = planChanges(desired, snapshot, options);
+  const deletedOutside = await findDeletedOutside(db, plan, snapshot);
+  if (deletedOutside.size === 0) return plan;
+  return planChanges(desired, { ...snapshot, deletedOutside }, options);
+}
+
+/**
+ * Of the records the plan creates in organizations that already exist, those whose last audit
+ * entry is a create or an update (Roster wrote them, and never deleted them). Only the audit
+ * entries of those organizations are read (the log is indexed by organization).
+ */
+async function findDeletedOutside(
+  db: Queryable,
+  plan: Plan,
+  snapshot: ActualState,
+): Promise<Map<string, { lastAppliedAt: string; by: string }>> {
+  const existing = new Set(
+    snapshot.records.filter((r) => r.id.kind === 'organization').map((r) => r.id.name ?? ''),
+  );
+  const creates = plan.changes.filter(
+    (c) =>
+      c.action === 'create' &&
+      c.id.kind !== 'organization' &&
+      c.org !== null &&
+      existing.has(c.org),
+  );
+  if (creates.length === 0) return new Map();
+  const { rows } = await db.query<{ key: string; action: string; at: Date; actor: string }>(
+    `SELECT DISTINCT ON (k.key) k.key, a.action, a.at, a.actor
+       FROM unnest($2::text[]) AS k(key)
+       JOIN audit_log a ON a.record_key::jsonb = k.key::jsonb
+       JOIN organizations o ON o.org_id = a.org_id
+      WHERE o.name = ANY($1::text[])
+      ORDER BY k.key, a.audit_id DESC`,
+    [[...new Set(creates.map((c) => c.org))], creates.map((c) => JSON.stringify(c.id))],
+  );
+  const found = new Map<string, { lastAppliedAt: string; by: string }>();
+  for (const row of rows) {
+    if (row.action === 'delete') continue;
+    const id = JSON.parse(row.key) as DesiredRecord['id'];
+    found.set(recordKey(id), { lastAppliedAt: row.at.toISOString(), by: row.actor });
+  }
+  return found;
+}
