@@ -372,6 +372,21 @@ describe('pulumi-resource-roster over gRPC', () => {
     });
     expect(grant.id).toBe('acme/dev@freelance.io/site/www');
     expect(grant.outputs).toMatchObject({ status: 'invited', invitationState: 'Pending' });
+    // Another grant of the same person on another site has an invitation of its own.
+    const shop = await create('Grant', 'dev-shop', {
+      org: 'acme',
+      user: 'DEV@freelance.io',
+      resource: 'site/shop',
+      role: 'resource-developer',
+    });
+    await q(`UPDATE invitations SET status = 'accepted' WHERE resource_name = 'shop'`);
+    expect((await read('Grant', 'dev', grant.id, grant.inputs)).properties).toMatchObject({
+      invitationState: 'Pending',
+    });
+    expect((await read('Grant', 'dev-shop', shop.id, shop.inputs)).properties).toMatchObject({
+      invitationState: 'Accepted',
+    });
+    await remove('Grant', 'dev-shop', shop.id, shop.inputs);
     const grantNews = { ...grant.inputs, role: 'resource-administrator' };
     await update('Grant', 'dev', grant.id, grant.inputs, grantNews);
     expect(await q(`SELECT role, expires_at FROM grants`)).toEqual([
