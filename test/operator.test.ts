@@ -448,6 +448,51 @@ describe('the operator across replicas and restarts', () => {
     await patchLease({ holderIdentity: '' });
   });
 
+  it('says on /readyz when it cannot reach its Lease, instead of looking healthy', async () => {
+    const stray = await second.startOperator({
+      identity: 'replica-stray',
+      leaderElection: {
+        namespace: 'no-such-namespace',
+        name: 'roster-operator',
+        identity: 'replica-stray',
+        leaseDurationSeconds: 3,
+        retryPeriodMs: 200,
+        renewDeadlineMs: 2_000,
+      },
+    });
+    const base = `http://127.0.0.1:${stray.port}`;
+    await eventually('not ready', async () => (await fetch(`${base}/readyz`)).status === 503);
+    expect(await (await fetch(`${base}/readyz`)).text()).toBe(
+      'not ready: cannot reach the leader-election Lease: HTTP 404: namespaces "no-such-namespace" not found\n',
+    );
+    expect(stray.isLeader).toBe(false);
+    await stray.stop();
+  });
+
+  it('writes nothing to the API server on a resync that finds no change', async () => {
+    const d = await second.startOperator({ identity: 'replica-d', resyncMs: 250 });
+    await eventually('d leads', () => d.isLeader, 10_000);
+    await eventually('d ready', async () => d.isReady());
+    // Let the first reconciles settle their statuses, then watch a few resyncs.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const reconciles = async () =>
+      [
+        ...(await (await fetch(`http://127.0.0.1:${d.port}/metrics`)).text()).matchAll(
+          /^roster_operator_reconciles_total\{[^}]*\} (\d+)$/gm,
+        ),
+      ].reduce((sum, m) => sum + Number(m[1]), 0);
+    const before = second.api.requests.length;
+    const reconcilesBefore = await reconciles();
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const writes = second.api.requests
+      .slice(before)
+      .filter((r) => !r.userAgent.startsWith('kubectl') && r.group === 'roster.dev')
+      .filter((r) => ['create', 'update', 'patch', 'delete'].includes(r.verb));
+    expect(await reconciles()).toBeGreaterThan(reconcilesBefore);
+    expect(writes).toEqual([]);
+    await d.stop();
+  });
+
   it('converges after a restart: changes made while it was down, and drift in the database', async () => {
     // While no operator runs: a role changes, a member is added, another deleted (held by the finalizer).
     await second.kubectl([

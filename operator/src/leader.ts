@@ -7,6 +7,21 @@
 import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
 import type { Logger } from './log.js';
 
+/**
+ * A Lease's `acquireTime` and `renewTime` are metav1.MicroTime: kube-apiserver parses them with
+ * RFC3339Micro ("2006-01-02T15:04:05.000000Z07:00", exactly six fractional digits) and answers 400
+ * to the three digits of Date#toISOString. client-node serialises Date fields with toJSON, so
+ * this Date writes six.
+ */
+export class MicroTime extends Date {
+  override toISOString(): string {
+    return super.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+  }
+  override toJSON(): string {
+    return this.toISOString();
+  }
+}
+
 export interface LeaderElectionOptions {
   readonly namespace: string;
   readonly name: string;
@@ -48,6 +63,9 @@ export class LeaderElector {
     return this.leading;
   }
 
+  /** Why the last attempt to read or write the Lease failed; null once one succeeds. */
+  leaseError: string | null = null;
+
   /** Starts campaigning; returns at once. */
   start(): void {
     void this.tick();
@@ -61,6 +79,7 @@ export class LeaderElector {
   private async tick(): Promise<void> {
     try {
       const held = await this.tryAcquireOrRenew();
+      this.leaseError = null;
       if (held) {
         this.lastRenewal = Date.now();
         if (!this.leading && !this.stopped) {
@@ -76,7 +95,8 @@ export class LeaderElector {
         return;
       }
     } catch (error) {
-      this.log.warn('could not reach the lease', { error: String(error) });
+      this.leaseError = describeLeaseError(error);
+      this.log.warn('could not reach the lease', { error: this.leaseError });
       if (this.leading && Date.now() - this.lastRenewal > this.options.renewDeadlineMs) {
         this.lose('could not renew the lease in time');
         return;
@@ -95,7 +115,7 @@ export class LeaderElector {
   /** True when this replica holds the lease after the call. */
   private async tryAcquireOrRenew(): Promise<boolean> {
     const { namespace, name, identity, leaseDurationSeconds } = this.options;
-    const now = new Date();
+    const now = new MicroTime();
     let lease: V1Lease;
     try {
       lease = await this.api.readNamespacedLease({ name, namespace });
@@ -170,7 +190,7 @@ export class LeaderElector {
             ...lease.spec,
             holderIdentity: '',
             leaseDurationSeconds: 1,
-            renewTime: new Date(),
+            renewTime: new MicroTime(),
           },
         },
       });
@@ -179,4 +199,17 @@ export class LeaderElector {
       this.log.warn('could not release the lease', { error: String(error) });
     }
   }
+}
+
+/** An API error as one line: the status code and the server's message when there is one. */
+function describeLeaseError(error: unknown): string {
+  const e = error as { code?: number; body?: unknown; message?: string };
+  let message = e.message ?? String(error);
+  try {
+    const body = typeof e.body === 'string' ? JSON.parse(e.body) : e.body;
+    if (body && typeof body === 'object' && 'message' in body) message = String(body.message);
+  } catch {
+    // not JSON: keep the error's own message
+  }
+  return `${e.code === undefined ? '' : `HTTP ${e.code}: `}${message}`.replace(/\s+/g, ' ');
 }

@@ -147,12 +147,23 @@ export class Operator {
 
   /** Ready: the database answers, and a leader has its caches filled. */
   async isReady(): Promise<boolean> {
+    return (await this.notReadyReason()) === null;
+  }
+
+  /**
+   * Why this replica is not ready, or null: the database does not answer, the Lease cannot be
+   * read or written (a replica that can never lead must not look healthy), or, as the leader,
+   * its caches have not synced yet.
+   */
+  async notReadyReason(): Promise<string | null> {
     try {
       await this.options.pool.query('SELECT 1');
     } catch {
-      return false;
+      return 'the database does not answer';
     }
-    return !this.isLeader || this.synced;
+    const leaseError = this.elector?.leaseError ?? null;
+    if (leaseError !== null) return `cannot reach the leader-election Lease: ${leaseError}`;
+    return !this.isLeader || this.synced ? null : 'the caches have not synced yet';
   }
 
   /** Starts probes, then campaigns for leadership (or starts at once without election). */
@@ -565,8 +576,8 @@ export class Operator {
       if (path === '/metrics') return send(200, this.metrics.render(), 'text/plain; version=0.0.4');
       if (path === '/healthz') return send(200, 'ok\n');
       if (path === '/readyz') {
-        void this.isReady().then((ready) =>
-          send(ready ? 200 : 503, ready ? 'ok\n' : 'not ready\n'),
+        void this.notReadyReason().then((reason) =>
+          send(reason === null ? 200 : 503, reason === null ? 'ok\n' : `not ready: ${reason}\n`),
         );
         return;
       }

@@ -8,6 +8,7 @@
  * any more are removed; records of other managers (the CLI, another cluster or namespace) are
  * never taken over or removed (the planner refuses, and the refusal shows in status).
  */
+import { isDeepStrictEqual } from 'node:util';
 import type pg from 'pg';
 import {
   checkDocument,
@@ -184,8 +185,11 @@ export class Reconciler {
 
   private async writeStatus(entry: Entry, status: Record<string, unknown>): Promise<void> {
     const current = entry.object.status ?? {};
-    const next = { ...current, ...status };
-    if (JSON.stringify(next) === JSON.stringify(current)) return;
+    // Compared as values: the API server returns a custom resource's keys sorted, not in the
+    // order they were written, so comparing serialisations would re-patch every status on every
+    // resync. JSON round-trip first: undefined fields are never sent, so they do not differ.
+    const next = JSON.parse(JSON.stringify({ ...current, ...status })) as unknown;
+    if (isDeepStrictEqual(next, current)) return;
     await this.writer.patchStatus(entry.kind, entry.object, status);
   }
 

@@ -82,7 +82,7 @@ describe('the test API server', () => {
     expect(bad.stderr).toContain('spec.role: Required value');
     expect(bad.stderr).toContain('spec.seat: Invalid value');
     const created = await request('POST', base(), member('dana'));
-    expect(created.status).toBe(200);
+    expect(created.status).toBe(201);
     expect(created.body.spec.deletionPolicy).toBe('Delete');
     const strict = await request('POST', `${base()}?fieldValidation=Strict`, {
       ...member('erin'),
@@ -167,9 +167,12 @@ describe('the test API server', () => {
       { metadata: { finalizers: ['example.com/hold'] } },
       'application/merge-patch+json',
     );
+    const generation = (await request('GET', `${base()}/dana`)).body.metadata.generation;
     const deleting = await request('DELETE', `${base()}/dana`);
     expect(deleting.status).toBe(200);
     expect(deleting.body.metadata.deletionTimestamp).toBeDefined();
+    // Setting the deletion timestamp moves the generation, as kube-apiserver does.
+    expect(deleting.body.metadata.generation).toBe(generation + 1);
     expect((await request('GET', `${base()}/dana`)).status).toBe(200);
     const added = await request(
       'PATCH',
@@ -185,6 +188,61 @@ describe('the test API server', () => {
       'application/merge-patch+json',
     );
     expect((await request('GET', `${base()}/dana`)).status).toBe(404);
+  });
+
+  it('decodes Time and MicroTime as strictly as kube-apiserver: a Lease needs six fractional digits', async () => {
+    const leases = `${api.url}/apis/coordination.k8s.io/v1/namespaces/default/leases`;
+    const lease = (renewTime: string) => ({
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: `l-${renewTime.length}`, namespace: 'default' },
+      spec: { holderIdentity: 'a', leaseDurationSeconds: 15, renewTime },
+    });
+    const millis = await request('POST', leases, lease('2026-11-23T10:00:00.123Z'));
+    expect(millis.status).toBe(400);
+    expect(millis.body.message).toContain(
+      'Lease in version "v1" cannot be handled as a Lease: parsing time "2026-11-23T10:00:00.123Z" as "2006-01-02T15:04:05.000000Z07:00"',
+    );
+    expect((await request('POST', leases, lease('2026-11-23T10:00:00.123456Z'))).status).toBe(201);
+    const condition = await request(
+      'PATCH',
+      `${base()}/fay/status`,
+      {
+        status: {
+          conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: 'yesterday' }],
+        },
+      },
+      'application/merge-patch+json',
+    );
+    expect(condition.status).toBe(400);
+  });
+
+  it('returns custom resources with sorted keys, and refuses a PUT without resourceVersion', async () => {
+    const created = await fetch(base(), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        ...member('frank'),
+        spec: { user: 'frank@acme.io', role: 'developer', org: 'acme' },
+      }),
+    });
+    const text = await created.text();
+    const keysOf = (json: string, path: string[]) => {
+      let value = JSON.parse(json);
+      for (const p of path) value = value[p];
+      return Object.keys(value);
+    };
+    expect(keysOf(text, [])).toEqual([...keysOf(text, [])].sort());
+    expect(keysOf(text, ['spec'])).toEqual([...keysOf(text, ['spec'])].sort());
+    expect(keysOf(text, ['metadata'])).toEqual([...keysOf(text, ['metadata'])].sort());
+    const { metadata, ...rest } = JSON.parse(text);
+    const { resourceVersion: _rv, ...unversioned } = metadata;
+    const put = await request('PUT', `${base()}/frank`, { ...rest, metadata: unversioned });
+    expect(put.status).toBe(422);
+    expect(put.body.message).toContain(
+      'metadata.resourceVersion: Invalid value: 0x0: must be specified for an update',
+    );
+    expect((await request('PUT', `${base()}/frank`, { ...rest, metadata })).status).toBe(200);
   });
 
   it('streams watch events from a resourceVersion, and answers 410 Gone once it is compacted', async () => {

@@ -252,10 +252,14 @@ export class KubeApiServer {
   }
 
   /** Stores a write, gives it the next resourceVersion, and tells the watches. */
-  private write(t: ResourceType, type: WatchEvent['type'], object: KubeObject): KubeObject {
-    const typeKey = typeKeyOf(t.group, t.version, t.plural);
+  private write(t: ResourceType, type: WatchEvent['type'], input: KubeObject): KubeObject {
+    // Custom resources are unstructured in kube-apiserver: encoding/json writes their maps with
+    // sorted keys, so a client never gets back the key order it sent (apimachinery
+    // unstructured.UnstructuredJSONScheme -> json.Marshal of map[string]interface{}).
     const rv = ++this.revision;
-    object.metadata.resourceVersion = String(rv);
+    input.metadata.resourceVersion = String(rv);
+    const object = t.schema === undefined ? input : (sortKeys(input) as KubeObject);
+    const typeKey = typeKeyOf(t.group, t.version, t.plural);
     const key = storeKey(object);
     const bucket = this.store.get(typeKey) as Map<string, KubeObject>;
     if (type === 'DELETED') bucket.delete(key);
@@ -307,7 +311,8 @@ export class KubeApiServer {
       const body = await readBody(req);
       const result = this.route(req, url, body, res);
       if (result === 'streaming') return;
-      respond(res, 200, result);
+      // A create answers 201 Created, as kube-apiserver does (handlers/create.go).
+      respond(res, req.method === 'POST' ? 201 : 200, result);
     } catch (error) {
       if (res.headersSent) {
         res.destroy();
@@ -603,6 +608,7 @@ export class KubeApiServer {
         kind: t.plural,
       });
     }
+    decodeTimes(t, object);
     const { resourceVersion: _rv, deletionTimestamp: _dt, ...rest } = metadata;
     object.metadata = this.newMetadata(rest);
     if (t.statusSubresource && t.schema !== undefined) delete object.status;
@@ -646,6 +652,15 @@ export class KubeApiServer {
   ): KubeObject {
     const current = this.find(t, namespace, name);
     const next = this.checkIdentity(t, namespace, input);
+    // An update (PUT) of a custom resource must say which version it replaces; built-in kinds
+    // allow unconditional updates (apiextensions-apiserver customResourceStrategy
+    // AllowUnconditionalUpdate() returns false).
+    if (t.schema !== undefined && (next.metadata.resourceVersion ?? '') === '') {
+      throw invalid(t, name, [
+        'metadata.resourceVersion: Invalid value: 0x0: must be specified for an update',
+      ]);
+    }
+    decodeTimes(t, next);
     checkResourceVersion(t, current, next);
     return this.replace(t, current, next, subresource, url);
   }
@@ -735,6 +750,7 @@ export class KubeApiServer {
       );
     }
     const patched = this.checkIdentity(t, namespace, next);
+    decodeTimes(t, patched);
     checkResourceVersion(t, current, patched);
     return this.replace(t, current, patched, subresource, url);
   }
@@ -746,6 +762,11 @@ export class KubeApiServer {
       if (current.metadata.deletionTimestamp !== undefined) return current;
       current.metadata.deletionTimestamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
       current.metadata.deletionGracePeriodSeconds = 0;
+      // Setting the deletion timestamp is a change of the object's desired state: the generation
+      // moves (apiserver registry/rest BeforeDelete increments it when it is set).
+      if (current.metadata.generation !== undefined) {
+        current.metadata.generation = Number(current.metadata.generation) + 1;
+      }
       return this.write(t, 'MODIFIED', current);
     }
     return this.write(t, 'DELETED', current);
@@ -813,6 +834,61 @@ export class KubeApiServer {
       })),
     };
   }
+}
+
+/** Every object's keys in sorted order, at every level (arrays keep their order). */
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.keys(value as Json)
+      .sort()
+      .map((k) => [k, sortKeys((value as Json)[k])]),
+  );
+}
+
+/**
+ * metav1.Time: RFC 3339, seconds precision on output; Go's time.Parse(time.RFC3339) accepts a
+ * fraction on input. metav1.MicroTime: RFC3339Micro, "2006-01-02T15:04:05.000000Z07:00", whose
+ * fixed ".000000" makes time.Parse demand exactly six fractional digits (apimachinery
+ * pkg/apis/meta/v1/micro_time.go UnmarshalJSON). A value that does not parse fails the whole
+ * request with 400, as the decoder does.
+ */
+const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/;
+const RFC3339_MICRO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$/;
+
+function decodeTimes(t: ResourceType, object: KubeObject): void {
+  const fail = (value: unknown, layout: string) => {
+    throw new ApiError(
+      400,
+      'BadRequest',
+      `${t.kind} in version "${t.version}" cannot be handled as a ${t.kind}: parsing time ${JSON.stringify(value)} as "${layout}": cannot parse`,
+    );
+  };
+  const time = (value: unknown) => {
+    if (value !== undefined && value !== null && !RFC3339.test(String(value))) {
+      fail(value, '2006-01-02T15:04:05Z07:00');
+    }
+  };
+  const microTime = (value: unknown) => {
+    if (value !== undefined && value !== null && !RFC3339_MICRO.test(String(value))) {
+      fail(value, '2006-01-02T15:04:05.000000Z07:00');
+    }
+  };
+  time(object.metadata.creationTimestamp);
+  time(object.metadata.deletionTimestamp);
+  if (t.kind === 'Lease') {
+    const spec = (object.spec as Json | undefined) ?? {};
+    microTime(spec.acquireTime);
+    microTime(spec.renewTime);
+  }
+  if (t.kind === 'Event') {
+    time(object.firstTimestamp);
+    time(object.lastTimestamp);
+    microTime(object.eventTime);
+  }
+  const status = object.status as Json | undefined;
+  for (const c of (status?.conditions as Json[] | undefined) ?? []) time(c.lastTransitionTime);
 }
 
 function storeKey(o: KubeObject): string {
