@@ -282,9 +282,10 @@ describe('pulumi-resource-roster over gRPC', () => {
       permissions: ['billing.view'],
     });
     const roleNews = { ...role.inputs, permissions: ['billing.view', 'members.view'] };
+    // A scope change keeps the role's identity: in place (the planner refuses it while in use).
     expect(
       await diff('Role', 'auditor', role.inputs, { ...role.inputs, scope: 'resource' }),
-    ).toMatchObject({ replaces: ['scope'] });
+    ).toMatchObject({ replaces: [], diffs: ['scope'] });
     await update('Role', 'auditor', 'auditor', role.inputs, roleNews);
     expect(await q(`SELECT permission FROM role_permissions ORDER BY 1`)).toEqual([
       { permission: 'billing.view' },
@@ -493,5 +494,99 @@ describe('pulumi-resource-roster over gRPC', () => {
       plan: 'tiny',
       owner: 'o@tiny.co',
     });
+  });
+});
+
+describe('the provider as the engine drives a whole stack', () => {
+  const members = Array.from({ length: 12 }, (_, i) => `m${i}@par.io`);
+
+  it('creates, updates and deletes sibling resources in parallel, as the engine does', async () => {
+    await create('Plan', 'par-plan', {
+      name: 'par-plan',
+      seats: { paid: 30, free: 0 },
+      features: ['members', 'resourceGrants'],
+    });
+    await create('Organization', 'par', { name: 'par', plan: 'par-plan', owner: 'o@par.io' });
+    // The engine checks every sibling, then creates them all at once.
+    const created = await Promise.all(
+      members.map((user, i) =>
+        create('Membership', `m${i}`, { org: 'par', user, role: 'developer' }),
+      ),
+    );
+    expect(created.map((c) => c.id)).toEqual(members.map((user) => `par/${user}`));
+    const roles = async () =>
+      (
+        await q(
+          `SELECT u.email, m.role FROM memberships m JOIN users u USING (user_id)
+             JOIN organizations o USING (org_id) WHERE o.name = 'par' AND m.role <> 'owner' ORDER BY 1`,
+        )
+      ).map((r) => `${r.email}:${r.role}`);
+    expect(await roles()).toEqual(members.map((u) => `${u}:developer`).sort());
+    await Promise.all(
+      created.map((c, i) =>
+        update('Membership', `m${i}`, c.id, c.inputs, { ...c.inputs, role: 'billing' }),
+      ),
+    );
+    expect(await roles()).toEqual(members.map((u) => `${u}:billing`).sort());
+    await Promise.all(
+      created
+        .slice(0, 3)
+        .map((c, i) => remove('Membership', `m${i}`, c.id, { ...c.inputs, role: 'billing' })),
+    );
+    expect(await roles()).toHaveLength(9);
+  });
+
+  it('updates in place a change that keeps the identity, instead of a replace that deletes it', async () => {
+    const carol = await create('Membership', 'carol', {
+      org: 'par',
+      user: 'Carol@Par.io',
+      role: 'developer',
+    });
+    const renamed = { ...carol.inputs, user: 'carol@par.io' };
+    const spelling = await diff('Membership', 'carol', carol.inputs, renamed);
+    expect(spelling.changes).toBe(providerPb.DiffResponse.DiffChanges.DIFF_SOME);
+    expect(spelling.replaces).toEqual([]);
+    expect(spelling.detailed).toEqual({ user: providerPb.PropertyDiff.Kind.UPDATE });
+    await update('Membership', 'carol', carol.id, carol.inputs, renamed);
+    expect(
+      await q(`SELECT count(*)::int AS n FROM memberships m JOIN users u USING (user_id)
+                WHERE u.email = 'carol@par.io'`),
+    ).toEqual([{ n: 1 }]);
+    // A new person is a new identity: that is a replacement.
+    const other = await diff('Membership', 'carol', carol.inputs, {
+      ...renamed,
+      user: 'dan@par.io',
+    });
+    expect(other.replaces).toEqual(['user']);
+
+    const role = await create('Role', 'par-role', {
+      name: 'par-role',
+      scope: 'organization',
+      permissions: ['billing.view'],
+    });
+    const rescoped = await diff('Role', 'par-role', role.inputs, {
+      ...role.inputs,
+      scope: 'resource',
+      permissions: ['resource.view'],
+    });
+    expect(rescoped.replaces).toEqual([]);
+  });
+
+  it('keeps secret inputs secret through Check', async () => {
+    const response = await rpc<providerPb.CheckRequest, providerPb.CheckResponse>(
+      'check',
+      new providerPb.CheckRequest().setUrn(urn('Contact', 'ap')).setNews(
+        toStruct({
+          org: 'par',
+          email: 'ap@par.io',
+          name: secret('Accounts Payable'),
+          categories: ['billing'],
+        } as Properties),
+      ),
+    );
+    expect(response.getFailuresList()).toEqual([]);
+    const inputs = response.getInputs()?.toJavaScript() as Record<string, unknown>;
+    expect(inputs.name).toEqual(secret('Accounts Payable'));
+    expect(inputs.email).toBe('ap@par.io');
   });
 });

@@ -101,8 +101,27 @@ export class RosterProvider {
       read: unary((request: providerPb.ReadRequest) => this.read(request)),
       update: unary((request: providerPb.UpdateRequest) => this.update(request)),
       delete: unary((request: providerPb.DeleteRequest) => this.delete(request)),
-      cancel: unary(async () => new emptyPb.Empty()),
+      cancel: unary(async () => {
+        this.cancelled.abort();
+        return new emptyPb.Empty();
+      }),
     };
+  }
+
+  /** Applies one after another in this process; what waits is refused once the engine cancels. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly cancelled = new AbortController();
+
+  private serially<T>(urn: string, work: () => Promise<T>): Promise<T> {
+    const run = async () => {
+      if (this.cancelled.signal.aborted) {
+        throw new RosterError('cancelled', `${urn}: the operation was cancelled before it started`);
+      }
+      return work();
+    };
+    const result = this.queue.then(run, run);
+    this.queue = result.catch(() => undefined);
+    return result;
   }
 
   /** Closes the database pool. */
@@ -153,9 +172,11 @@ export class RosterProvider {
 
   private async check(request: providerPb.CheckRequest) {
     const type = typeOf(request.getUrn());
-    const { inputs, failures } = checkInputs(type, fromStruct(request.getNews()));
+    // Secret inputs stay secret: the engine stores what Check returns, in plain text unless marked.
+    const secrets = new Set<string>();
+    const { inputs, failures } = checkInputs(type, fromStruct(request.getNews(), secrets));
     return new providerPb.CheckResponse()
-      .setInputs(toStruct(inputs))
+      .setInputs(toStruct(inputs, secrets))
       .setFailuresList(
         failures.map((f) =>
           new providerPb.CheckFailure().setProperty(f.property).setReason(f.reason),
@@ -178,7 +199,15 @@ export class RosterProvider {
         (containsUnknown(news[k]) ||
           JSON.stringify(oldInputs[k] ?? null) !== JSON.stringify(news[k] ?? null)),
     );
-    const replaces = changed.filter((k) => type.replaceOnChanges.includes(k));
+    // A replacement creates the new record, then deletes the old one. When both have the same
+    // identity (Bob@x.io -> bob@x.io, or a Role's scope), that delete would remove the record the
+    // create just wrote: the change is made in place instead.
+    const identityChanges =
+      type.replaceOnChanges.some((k) => containsUnknown(news[k])) ||
+      idOf(type, oldInputs) !== idOf(type, news);
+    const replaces = identityChanges
+      ? changed.filter((k) => type.replaceOnChanges.includes(k))
+      : [];
     const response = new providerPb.DiffResponse()
       .setChanges(
         changed.length > 0
@@ -220,19 +249,28 @@ export class RosterProvider {
     };
   }
 
-  /** Applies records and removals for one resource, then delivers the invitations it queued. */
+  /**
+   * Applies records and removals for one resource, then delivers the invitations it queued. The
+   * engine runs sibling resources' operations in parallel; applies are serialised in this process
+   * (one at a time, in arrival order) and wait for the database's apply lock (held by another
+   * stack, the CLI or the operator) for the operation's timeout, or five minutes.
+   */
   private async applyResource(
     urn: string,
     type: ResourceType,
     inputs: Properties,
     records: ReturnType<typeof recordsOf>,
     removals: RecordId[],
+    timeoutSeconds = 0,
   ) {
     const pool = await this.database();
-    const result = await applyChanges(
-      pool,
-      { records, removals, options: this.planOptions(urn, type, inputs) },
-      { actor: managerOf(urn), source: { urn } },
+    const lockWaitMs = timeoutSeconds > 0 ? timeoutSeconds * 1000 : 5 * 60_000;
+    const result = await this.serially(urn, () =>
+      applyChanges(
+        pool,
+        { records, removals, options: this.planOptions(urn, type, inputs) },
+        { actor: managerOf(urn), source: { urn }, lockWaitMs },
+      ),
     );
     if (result.plan.invitations.length > 0) {
       const transport =
@@ -298,7 +336,14 @@ export class RosterProvider {
         .setId('')
         .setProperties(toStruct({ ...inputs, ...outputs }, secrets));
     }
-    await this.applyResource(request.getUrn(), type, inputs, recordsOf(type, inputs), []);
+    await this.applyResource(
+      request.getUrn(),
+      type,
+      inputs,
+      recordsOf(type, inputs),
+      [],
+      request.getTimeout(),
+    );
     const outputs = await this.outputsOf(type, inputs);
     return new providerPb.CreateResponse()
       .setId(idOf(type, inputs))
@@ -324,7 +369,7 @@ export class RosterProvider {
             .filter((r) => r.id.kind === 'resource' && !kept.has(JSON.stringify(r.id)))
             .map((r) => r.id)
         : [];
-    await this.applyResource(request.getUrn(), type, news, records, removals);
+    await this.applyResource(request.getUrn(), type, news, records, removals, request.getTimeout());
     const outputs = await this.outputsOf(type, news);
     return new providerPb.UpdateResponse().setProperties(
       toStruct({ ...news, ...outputs }, secrets),
@@ -341,6 +386,7 @@ export class RosterProvider {
       inputs,
       [],
       recordsOf(type, inputs).map((r) => r.id),
+      request.getTimeout(),
     );
     return new emptyPb.Empty();
   }

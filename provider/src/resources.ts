@@ -44,7 +44,7 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     token: 'roster:index:Role',
     hasName: true,
     omitted: [],
-    replaceOnChanges: ['name', 'scope'],
+    replaceOnChanges: ['name'],
     outputs: {},
     description: 'A custom role: a named set of permissions of one scope.',
   },
