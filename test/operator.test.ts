@@ -320,7 +320,7 @@ describe('the operator', () => {
     );
   });
 
-  it('asks the API server only for what deploy/rbac.yaml grants', () => {
+  it('asks the API server only for what deploy/base/rbac.yaml grants', () => {
     const rendered = execFileSync('kubectl', ['kustomize', `${ROOT}deploy/`], { encoding: 'utf8' });
     const docs = parseAllDocuments(rendered).map((d) => d.toJSON());
     const rules = docs

@@ -4,7 +4,7 @@
  * `roster_invitations` re-reads an organization as soon as someone accepts; the outbox worker
  * sends the invitations; a Lease makes one replica the leader; `/metrics`, `/healthz`, `/readyz`.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   CoordinationV1Api,
@@ -62,6 +62,11 @@ export interface OperatorOptions {
   /** Serve /metrics, /healthz and /readyz on this port (0: any free port). */
   readonly probePort?: number;
   readonly probeHost?: string;
+  /**
+   * Serve /metrics on this port instead of the probe port (0: any free port), so that scraping is
+   * exposed separately from the kubelet's probes.
+   */
+  readonly metricsPort?: number;
   readonly maxOrgRemovalRatio?: number;
   /** Called when this replica loses the leadership (the CLI exits so that it restarts clean). */
   readonly onLostLeadership?: () => void;
@@ -96,12 +101,16 @@ export class Operator {
   private workers: Promise<void>[] = [];
   private listener: pg.PoolClient | undefined;
   private probeServer: Server | undefined;
+  private metricsServer: Server | undefined;
   private running = false;
   private stopping = false;
   private synced = false;
   private delivering: Promise<void> | undefined;
   private deliverAgain = false;
+  /** The probe port (and the metrics port, unless metrics have their own). */
   port = 0;
+  /** The metrics port when `metricsPort` was set. */
+  metricsPort = 0;
 
   constructor(private readonly options: OperatorOptions) {
     this.queue = new WorkQueue(options.queue ?? DEFAULT_QUEUE_OPTIONS);
@@ -179,9 +188,10 @@ export class Operator {
     this.stopping = true;
     await this.stopControllers();
     await this.elector?.stop();
-    if (this.probeServer !== undefined) {
-      this.probeServer.closeAllConnections();
-      await new Promise<void>((resolve) => this.probeServer?.close(() => resolve()));
+    for (const server of [this.probeServer, this.metricsServer]) {
+      if (server === undefined) continue;
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   }
 
@@ -567,13 +577,14 @@ export class Operator {
   }
 
   private async serveProbes(port: number): Promise<void> {
+    const separateMetrics = this.options.metricsPort !== undefined;
     this.probeServer = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       const send = (code: number, body: string, type = 'text/plain; charset=utf-8') => {
         res.writeHead(code, { 'Content-Type': type });
         res.end(body);
       };
-      if (path === '/metrics') return send(200, this.metrics.render(), 'text/plain; version=0.0.4');
+      if (path === '/metrics' && !separateMetrics) return this.sendMetrics(res);
       if (path === '/healthz') return send(200, 'ok\n');
       if (path === '/readyz') {
         void this.notReadyReason().then((reason) =>
@@ -583,9 +594,29 @@ export class Operator {
       }
       send(404, 'not found\n');
     });
-    await new Promise<void>((resolve) =>
-      this.probeServer?.listen(port, this.options.probeHost ?? '0.0.0.0', resolve),
-    );
-    this.port = (this.probeServer.address() as AddressInfo).port;
+    this.port = await listen(this.probeServer, port, this.options.probeHost ?? '0.0.0.0');
+    if (this.options.metricsPort !== undefined) {
+      this.metricsServer = createServer((req, res) => {
+        if ((req.url ?? '/').split('?')[0] === '/metrics') return this.sendMetrics(res);
+        res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
+        res.end('not found\n');
+      });
+      this.metricsPort = await listen(
+        this.metricsServer,
+        this.options.metricsPort,
+        this.options.probeHost ?? '0.0.0.0',
+      );
+    }
   }
+
+  private sendMetrics(res: ServerResponse): void {
+    res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' });
+    res.end(this.metrics.render());
+  }
+}
+
+/** Listens on `port` (0: any free one); resolves with the port. */
+async function listen(server: Server, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  return (server.address() as AddressInfo).port;
 }

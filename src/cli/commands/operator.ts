@@ -27,7 +27,9 @@ Options:
                                  the database (default 300)
       --leader-elect             elect a leader on a Lease, so that several replicas are safe
       --lease-namespace NS       the Lease's namespace (default POD_NAMESPACE, or "default")
-      --probe-port N             serve /metrics, /healthz and /readyz (default 8081; 0: off)
+      --probe-port N             serve /healthz and /readyz (and /metrics, unless
+                                 --metrics-port) (default 8081; 0: off)
+      --metrics-port N           serve /metrics on a port of its own (default: the probe port)
       --delivery-interval S      seconds between invitation delivery rounds (default 10; 0: off,
                                  when "roster serve" delivers instead)
       --max-org-removal-ratio R  refuse removing more than this share of an organization's
@@ -60,6 +62,7 @@ export async function operatorCommand(
       'leader-elect': { type: 'boolean', default: false },
       'lease-namespace': { type: 'string' },
       'probe-port': { type: 'string', default: '8081' },
+      'metrics-port': { type: 'string' },
       'delivery-interval': { type: 'string', default: '10' },
       'max-org-removal-ratio': { type: 'string', default: '0.25' },
       'log-level': { type: 'string', default: 'info' },
@@ -80,6 +83,10 @@ export async function operatorCommand(
   const workers = number('workers', values.workers, 1, 64);
   const resync = number('resync', values.resync, 1, 86_400);
   const probePort = number('probe-port', values['probe-port'], 0, 65_535);
+  const metricsPort =
+    values['metrics-port'] === undefined
+      ? undefined
+      : number('metrics-port', values['metrics-port'], 1, 65_535);
   const deliveryInterval = number('delivery-interval', values['delivery-interval'], 0, 86_400);
   const ratio = number('max-org-removal-ratio', values['max-org-removal-ratio'], 0, 1);
   if (!LEVELS.includes(values['log-level'])) {
@@ -133,6 +140,7 @@ export async function operatorCommand(
       deliveryIntervalMs: deliveryInterval * 1000,
     }),
     ...(probePort > 0 && { probePort }),
+    ...(probePort > 0 && metricsPort !== undefined && { metricsPort }),
     maxOrgRemovalRatio: ratio,
     leaderElection: values['leader-elect']
       ? {
