@@ -227,13 +227,24 @@ describe('the operator', () => {
   });
 
   it('reports an invalid resource in status and writes nothing for it', async () => {
-    await apply(membership('pixel-forge-bad', 'pixel-forge', 'eve@pixelforge.studio', 'owner'));
+    // Admission refuses what the CRD's CEL rules catch (role owner); a membership of the owner
+    // passes admission and is the operator's to report.
+    const owner = await apply(
+      membership('pixel-forge-owner', 'pixel-forge', 'eve@pixelforge.studio', 'owner'),
+    );
+    expect(owner.status).not.toBe(0);
+    expect(owner.stderr).toContain('owner is not a membership role');
+    await apply(
+      membership('pixel-forge-bad', 'pixel-forge', 'claire.moreau@pixelforge.studio', 'developer'),
+    );
     const s = await eventually('Invalid', async () => {
       const status = await statusOf('membership/pixel-forge-bad');
       return condition(status, 'Ready')?.reason === 'Invalid' ? status : undefined;
     });
-    expect(condition(s, 'Ready')?.message).toMatch(/spec\.role/);
-    expect(await roleOf('pixel-forge', 'eve@pixelforge.studio')).toBeUndefined();
+    expect(condition(s, 'Ready')?.message).toMatch(/spec\.user.*is the owner of "pixel-forge"/);
+    expect(await roleOf('pixel-forge', 'claire.moreau@pixelforge.studio')).toMatchObject({
+      role: 'owner',
+    });
     await kubectl('delete', 'membership', 'pixel-forge-bad', '--timeout=20s');
   });
 

@@ -245,6 +245,80 @@ describe('the test API server', () => {
     expect((await request('PUT', `${base()}/frank`, { ...rest, metadata })).status).toBe(200);
   });
 
+  it("evaluates the CRDs' CEL rules with a real CEL implementation, transition rules included", async () => {
+    // A membership cannot move to another organization (a transition rule on spec).
+    const created = await request('POST', base(), {
+      ...member('gil'),
+      spec: { org: 'acme', user: 'gil@acme.io', role: 'developer' },
+    });
+    expect(created.status).toBe(201);
+    const moved = await request(
+      'PATCH',
+      `${base()}/gil`,
+      { spec: { org: 'globex' } },
+      'application/merge-patch+json',
+    );
+    expect(moved.status).toBe(422);
+    expect(moved.body.message).toContain('spec: Invalid value: "object": org is immutable');
+    // A plain rule: owner is never a membership role (on create, no oldSelf needed).
+    const owner = await request('POST', base(), {
+      ...member('hal'),
+      spec: { org: 'acme', user: 'hal@acme.io', role: 'owner' },
+    });
+    expect(owner.status).toBe(422);
+    expect(owner.body.message).toContain('owner is not a membership role');
+    // A rule over the whole spec, with has() and a ternary.
+    const plans = `${api.url}/apis/roster.dev/v1alpha1/namespaces/default/plans`;
+    const noSeats = await request('POST', plans, {
+      apiVersion: 'roster.dev/v1alpha1',
+      kind: 'Plan',
+      metadata: { name: 'empty', namespace: 'default' },
+      spec: { seats: { paid: 0 } },
+    });
+    expect(noSeats.status).toBe(422);
+    expect(noSeats.body.message).toContain('a plan needs at least one seat');
+  });
+
+  it('refuses a CRD that is not structural, or whose CEL does not compile', async () => {
+    const crds = `${api.url}/apis/apiextensions.k8s.io/v1/customresourcedefinitions`;
+    const crd = (schema: object) => ({
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: 'widgets.example.com' },
+      spec: {
+        group: 'example.com',
+        scope: 'Namespaced',
+        names: { plural: 'widgets', singular: 'widget', kind: 'Widget' },
+        versions: [
+          { name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: schema } },
+        ],
+      },
+    });
+    const untyped = await request(
+      'POST',
+      crds,
+      crd({ type: 'object', properties: { spec: { properties: { size: { type: 'integer' } } } } }),
+    );
+    expect(untyped.status).toBe(422);
+    expect(untyped.body.message).toContain('properties[spec].type: Required value');
+    const badRule = await request(
+      'POST',
+      crds,
+      crd({
+        type: 'object',
+        properties: {
+          spec: {
+            type: 'object',
+            'x-kubernetes-validations': [{ rule: 'self.size >==', message: 'x' }],
+            properties: { size: { type: 'integer' } },
+          },
+        },
+      }),
+    );
+    expect(badRule.status).toBe(422);
+    expect(badRule.body.message).toContain('compilation failed');
+  });
+
   it('streams watch events from a resourceVersion, and answers 410 Gone once it is compacted', async () => {
     const list = (await request('GET', base())).body;
     const from = list.metadata.resourceVersion as string;

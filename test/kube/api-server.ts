@@ -20,6 +20,7 @@
  * a test can compare what the operator did with the RBAC rules it ships.
  */
 import { randomUUID } from 'node:crypto';
+import { isCelError, parse as parseCel, run as runCel, type CelInput } from '@bufbuild/cel';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -708,7 +709,7 @@ export class KubeApiServer {
         metadata.generation = Number(current.metadata.generation ?? 1) + 1;
       }
     }
-    this.validate(t, result, url);
+    this.validate(t, result, url, current);
     const finalizers = (result.metadata.finalizers as string[] | undefined) ?? [];
     if (result.metadata.deletionTimestamp !== undefined && finalizers.length === 0) {
       return this.write(t, 'DELETED', result);
@@ -772,8 +773,13 @@ export class KubeApiServer {
     return this.write(t, 'DELETED', current);
   }
 
-  /** Applies the CRD's structural schema: defaults, then pruning or refusal, then checks. */
-  private validate(t: ResourceType, object: KubeObject, url: URL): void {
+  /**
+   * Applies the CRD's structural schema: defaults, then pruning or refusal, then checks, then the
+   * `x-kubernetes-validations` CEL rules (transition rules, those naming `oldSelf`, only on an
+   * update where the old value exists).
+   */
+  private validate(t: ResourceType, object: KubeObject, url: URL, old?: KubeObject): void {
+    if (t.kind === 'CustomResourceDefinition') checkDefinition(object);
     if (t.schema === undefined) return;
     const strict = url.searchParams.get('fieldValidation') === 'Strict';
     const errors: string[] = [];
@@ -787,6 +793,9 @@ export class KubeApiServer {
         `${t.kind} in version "${t.version}" cannot be handled as a ${t.kind}: strict decoding error: ${unknown.map((u) => `unknown field "${u}"`).join(', ')}`,
       );
     }
+    if (errors.length > 0) throw invalid(t, String(metadata.name), errors);
+    const { metadata: _m, apiVersion: _a, kind: _k, ...before } = old ?? { metadata: {} };
+    evaluateRules(t.schema, checked, old === undefined ? undefined : before, '', errors);
     if (errors.length > 0) throw invalid(t, String(metadata.name), errors);
     for (const key of Object.keys(object)) delete object[key];
     Object.assign(object, { apiVersion, kind, metadata, ...checked });
@@ -889,6 +898,134 @@ function decodeTimes(t: ResourceType, object: KubeObject): void {
   }
   const status = object.status as Json | undefined;
   for (const c of (status?.conditions as Json[] | undefined) ?? []) time(c.lastTransitionTime);
+}
+
+/**
+ * The CRD's CEL rules, evaluated with a real CEL implementation (@bufbuild/cel, which passes the
+ * CEL conformance suite: `||` absorbs an error when the other side is true, as kube's cel-go does)
+ * as the apiextensions
+ * apiserver does (staging/src/k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel): `self` is
+ * the value where the rule is declared, `oldSelf` the previous one; a rule that names `oldSelf` is
+ * a transition rule and runs only on an update where the old value exists. A failed rule reports
+ * `<path>: Invalid value: "object": <message>`.
+ */
+function evaluateRules(
+  schema: Json,
+  value: unknown,
+  old: unknown,
+  path: string,
+  errors: string[],
+): void {
+  if (value === undefined || value === null) return;
+  const at = path === '' ? '<root>' : path;
+  for (const rule of (schema['x-kubernetes-validations'] as Json[] | undefined) ?? []) {
+    const expression = String(rule.rule);
+    const transition = /\boldSelf\b/.test(expression);
+    if (transition && (old === undefined || old === null)) continue;
+    let passed: unknown;
+    try {
+      passed = runCel(expression, {
+        self: toCel(schema, value),
+        ...(transition && { oldSelf: toCel(schema, old) }),
+      });
+    } catch (error) {
+      passed = error;
+    }
+    if (isCelError(passed) || passed instanceof Error) {
+      errors.push(`${at}: Invalid value: "object": ${(passed as Error).message}`);
+      continue;
+    }
+    if (passed !== true) {
+      errors.push(
+        `${at}: Invalid value: "${typeName(value)}": ${String(rule.message ?? `failed rule: ${expression}`)}`,
+      );
+    }
+  }
+  const props = schema.properties as Record<string, Json> | undefined;
+  if (props !== undefined && typeof value === 'object' && !Array.isArray(value)) {
+    for (const [key, sub] of Object.entries(props)) {
+      const child = path === '' ? key : `${path}.${key}`;
+      const before = old !== null && typeof old === 'object' ? (old as Json)[key] : undefined;
+      evaluateRules(sub, (value as Json)[key], before, child, errors);
+    }
+  }
+  const items = schema.items as Json | undefined;
+  if (items !== undefined && Array.isArray(value)) {
+    // Atomic lists have no correlation between old and new items: their transition rules do not run.
+    value.forEach((item, i) => evaluateRules(items, item, undefined, `${path}[${i}]`, errors));
+  }
+}
+
+/**
+ * A CRD must be structural and its CEL rules must compile, or the API server refuses it
+ * (apiextensions validation: "must be structural", "compilation failed").
+ */
+function checkDefinition(crd: KubeObject): void {
+  const problems: string[] = [];
+  const spec = (crd.spec as Json | undefined) ?? {};
+  for (const [i, version] of ((spec.versions as Json[] | undefined) ?? []).entries()) {
+    const schema =
+      ((version.schema as Json | undefined)?.openAPIV3Schema as Json | undefined) ?? {};
+    walkSchema(schema, `spec.versions[${i}].schema.openAPIV3Schema`, (node, at) => {
+      const free =
+        node['x-kubernetes-int-or-string'] === true ||
+        node['x-kubernetes-preserve-unknown-fields'] === true;
+      if (node.type === undefined && !free) {
+        problems.push(`${at}.type: Required value: must not be empty for specified object fields`);
+      }
+      for (const rule of (node['x-kubernetes-validations'] as Json[] | undefined) ?? []) {
+        try {
+          parseCel(String(rule.rule));
+        } catch (error) {
+          problems.push(
+            `${at}.x-kubernetes-validations: Invalid value: ${JSON.stringify(rule.rule)}: compilation failed: ${(error as Error).message}`,
+          );
+        }
+      }
+    });
+  }
+  if (problems.length > 0) {
+    throw new ApiError(
+      422,
+      'Invalid',
+      `CustomResourceDefinition.apiextensions.k8s.io "${String(crd.metadata.name)}" is invalid: ${problems.join(', ')}`,
+    );
+  }
+}
+
+/**
+ * A JSON value as CEL sees it under its schema, as the apiserver's CEL adapter types it: objects
+ * are maps, `integer` is int (a bigint here; a JSON number would be a double, and int + double
+ * has no overload in CEL), `number` is double.
+ */
+function toCel(schema: Json | undefined, value: unknown): CelInput {
+  if (value === null || value === undefined) return null;
+  if (Array.isArray(value)) return value.map((v) => toCel(schema?.items as Json | undefined, v));
+  if (typeof value === 'object') {
+    const props = (schema?.properties as Record<string, Json> | undefined) ?? {};
+    const additional =
+      typeof schema?.additionalProperties === 'object'
+        ? (schema.additionalProperties as Json)
+        : undefined;
+    return new Map(
+      Object.entries(value as Json).map(([k, v]) => [k, toCel(props[k] ?? additional, v)]),
+    );
+  }
+  if (typeof value === 'number' && schema?.type === 'integer') return BigInt(value);
+  return value as CelInput;
+}
+
+function walkSchema(node: Json, at: string, visit: (node: Json, at: string) => void): void {
+  visit(node, at);
+  for (const [key, sub] of Object.entries(
+    (node.properties as Record<string, Json> | undefined) ?? {},
+  )) {
+    walkSchema(sub, `${at}.properties[${key}]`, visit);
+  }
+  if (node.items !== undefined) walkSchema(node.items as Json, `${at}.items`, visit);
+  if (typeof node.additionalProperties === 'object' && node.additionalProperties !== null) {
+    walkSchema(node.additionalProperties as Json, `${at}.additionalProperties`, visit);
+  }
 }
 
 function storeKey(o: KubeObject): string {
