@@ -4,6 +4,7 @@
  * into a real PostgreSQL and send invitations to a real SMTP server on loopback.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import type { Operator } from '../operator/src/operator.js';
@@ -502,6 +503,32 @@ describe('the operator across replicas and restarts', () => {
     expect(await reconciles()).toBeGreaterThan(reconcilesBefore);
     expect(writes).toEqual([]);
     await d.stop();
+  });
+
+  it('reconciles resources applied with kubectl apply --server-side, as Flux and Argo CD do', async () => {
+    const e = await second.startOperator({ identity: 'replica-e' });
+    await eventually('e leads', () => e.isLeader, 10_000);
+    const applied = await second.kubectl(
+      ['apply', '--server-side', '--validate=false', '-f', '-'],
+      readFileSync(`${ROOT}examples/small-saas/tenant.yaml`, 'utf8'),
+    );
+    expect(applied.status, applied.stderr).toBe(0);
+    expect(applied.stdout).toContain('serverside-applied');
+    await eventually(
+      'brightlane applied',
+      async () => (await secondRole('brightlane', 'priya@brightlane.app')) === 'developer',
+    );
+    const org = await eventually('Ready', async () => {
+      const run = await second.kubectl(['get', 'organization', 'brightlane', '-o', 'json']);
+      const o = JSON.parse(run.stdout) as {
+        status?: { conditions?: { type: string; status: string }[] };
+      };
+      return o.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
+        ? o
+        : undefined;
+    });
+    expect(org).toBeDefined();
+    await e.stop();
   });
 
   it('converges after a restart: changes made while it was down, and drift in the database', async () => {

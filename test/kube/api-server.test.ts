@@ -319,6 +319,58 @@ describe('the test API server', () => {
     expect(badRule.body.message).toContain('compilation failed');
   });
 
+  it('serves server-side apply: creates, merges, tracks field owners, and refuses a conflict unless forced', async () => {
+    const yaml = (role: string, extra = '') =>
+      `apiVersion: roster.dev/v1alpha1\nkind: Membership\nmetadata: { name: ssa-ivy }\nspec: { org: acme, user: ivy@acme.io, role: ${role}${extra} }\n`;
+    const ssa = (args: string[], input: string) =>
+      kubectl(
+        ['apply', '--server-side', '--validate=false', '-n', 'default', '-f', '-', ...args],
+        input,
+      );
+    const first = await ssa([], yaml('developer', ', seat: free'));
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.stdout).toContain('membership.roster.dev/ssa-ivy serverside-applied');
+    const read = async () =>
+      JSON.parse(
+        (
+          await kubectl([
+            'get',
+            'membership',
+            'ssa-ivy',
+            '-n',
+            'default',
+            '-o',
+            'json',
+            '--show-managed-fields',
+          ])
+        ).stdout,
+      );
+    let object = await read();
+    expect(object.spec).toMatchObject({ role: 'developer', seat: 'free' });
+    expect(object.metadata.managedFields[0]).toMatchObject({
+      manager: 'kubectl',
+      operation: 'Apply',
+      fieldsV1: { 'f:spec': { 'f:role': {}, 'f:seat': {} } },
+    });
+    // Applying again without `seat` removes the field the manager no longer applies (the
+    // schema's default comes back).
+    expect((await ssa([], yaml('billing'))).status).toBe(0);
+    object = await read();
+    expect(object.spec).toMatchObject({ role: 'billing', seat: 'paid' });
+    // Another manager setting the same field to another value conflicts...
+    const other = await ssa(['--field-manager=flux'], yaml('administrator'));
+    expect(other.status).not.toBe(0);
+    expect(other.stderr).toContain('conflict with "kubectl"');
+    // ...unless it forces, and then owns the field.
+    expect(
+      (await ssa(['--field-manager=flux', '--force-conflicts'], yaml('administrator'))).status,
+    ).toBe(0);
+    object = await read();
+    expect(object.spec.role).toBe('administrator');
+    const managers = object.metadata.managedFields.map((m: { manager: string }) => m.manager);
+    expect(managers).toEqual(['kubectl', 'flux']);
+  });
+
   it('streams watch events from a resourceVersion, and answers 410 Gone once it is compacted', async () => {
     const list = (await request('GET', base())).body;
     const from = list.metadata.resourceVersion as string;

@@ -23,6 +23,7 @@ import { randomUUID } from 'node:crypto';
 import { isCelError, parse as parseCel, run as runCel, type CelInput } from '@bufbuild/cel';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { parse as parseYaml } from 'yaml';
 
 type Json = Record<string, unknown>;
 type KubeObject = Json & { metadata: Json };
@@ -727,6 +728,9 @@ export class KubeApiServer {
     body: string,
     url: URL,
   ): KubeObject {
+    if (contentType.startsWith('application/apply-patch+yaml')) {
+      return this.serverSideApply(t, namespace, name, subresource, body, url);
+    }
     const current = this.find(t, namespace, name);
     let next: Json;
     if (contentType.startsWith('application/json-patch+json')) {
@@ -753,6 +757,103 @@ export class KubeApiServer {
     const patched = this.checkIdentity(t, namespace, next);
     decodeTimes(t, patched);
     checkResourceVersion(t, current, patched);
+    return this.replace(t, current, patched, subresource, url);
+  }
+
+  /**
+   * Server-side apply (`kubectl apply --server-side`, Flux, Argo CD), as far as these CRDs need:
+   * the applied configuration is merged into the object (created if absent); each field manager
+   * owns the leaf fields it applied (arrays are atomic); a field its last apply set and this one
+   * leaves out is removed; a field another manager set to a different value is a 409 conflict
+   * unless `force=true`, which takes it over. `fieldManager` is required. Ownership is kept in
+   * metadata.managedFields as FieldsV1 (k8s.io/apimachinery/pkg/util/managedfields).
+   */
+  private serverSideApply(
+    t: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    subresource: string | undefined,
+    body: string,
+    url: URL,
+  ): KubeObject {
+    const manager = url.searchParams.get('fieldManager') ?? '';
+    if (manager === '') {
+      throw new ApiError(
+        400,
+        'BadRequest',
+        'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+      );
+    }
+    const force = url.searchParams.get('force') === 'true';
+    const applied = this.checkIdentity(t, namespace, parseYamlOrJson(body));
+    if (applied.metadata.name !== undefined && applied.metadata.name !== name) {
+      throw new ApiError(
+        400,
+        'BadRequest',
+        'the name of the object does not match the name on the URL',
+      );
+    }
+    const existing = this.bucket(t).get(`${t.namespaced ? (namespace ?? '') : ''}/${name}`);
+    const section = subresource === 'status' ? ['status'] : ['spec', 'metadata'];
+    const owned = leafPaths(applied).filter(
+      (p) => section.includes(p[0] ?? '') && !SYSTEM_FIELD(p),
+    );
+    if (existing === undefined) {
+      const created: Json = { ...applied, metadata: { ...applied.metadata, name } };
+      (created.metadata as Json).managedFields = [
+        managedEntry(manager, 'Apply', apiVersionOf(t), owned),
+      ];
+      return this.create(t, namespace, created, url);
+    }
+    const current = clone(existing);
+    const entries = ((current.metadata.managedFields as Json[] | undefined) ?? []).map(clone);
+    const ownedBy = (entry: Json) => fieldPaths(entry.fieldsV1 as Json);
+    const conflicts: string[] = [];
+    for (const entry of entries) {
+      if (entry.manager === manager) continue;
+      for (const path of ownedBy(entry)) {
+        if (!owned.some((p) => samePath(p, path))) continue;
+        if (JSON.stringify(valueAt(current, path)) !== JSON.stringify(valueAt(applied, path))) {
+          conflicts.push(`conflict with "${String(entry.manager)}": .${path.join('.')}`);
+        }
+      }
+    }
+    if (conflicts.length > 0 && !force) {
+      throw new ApiError(
+        409,
+        'Conflict',
+        `Apply failed with ${conflicts.length} conflict${conflicts.length === 1 ? '' : 's'}: ${conflicts.join(', ')}`,
+      );
+    }
+    const mine = entries.find((e) => e.manager === manager && e.operation === 'Apply');
+    const before = mine === undefined ? [] : ownedBy(mine);
+    const next = clone(current) as Json;
+    // Fields this manager applied before and no longer applies go, unless another one owns them.
+    for (const path of before) {
+      if (owned.some((p) => samePath(p, path))) continue;
+      const shared = entries.some(
+        (e) => e.manager !== manager && ownedBy(e).some((p) => samePath(p, path)),
+      );
+      if (!shared) removeAt(next, path);
+    }
+    for (const path of owned) setAt(next, path, clone(valueAt(applied, path)));
+    const others = entries
+      .filter((e) => !(e.manager === manager && e.operation === 'Apply'))
+      .map((e) =>
+        force
+          ? managedEntry(
+              String(e.manager),
+              String(e.operation),
+              String(e.apiVersion),
+              ownedBy(e).filter((p) => !owned.some((q) => samePath(p, q))),
+            )
+          : e,
+      );
+    (next.metadata as Json).managedFields = [
+      ...others,
+      managedEntry(manager, 'Apply', apiVersionOf(t), owned),
+    ];
+    const patched = this.checkIdentity(t, namespace, next);
     return this.replace(t, current, patched, subresource, url);
   }
 
@@ -1026,6 +1127,95 @@ function walkSchema(node: Json, at: string, visit: (node: Json, at: string) => v
   if (typeof node.additionalProperties === 'object' && node.additionalProperties !== null) {
     walkSchema(node.additionalProperties as Json, `${at}.additionalProperties`, visit);
   }
+}
+
+type FieldPath = string[];
+
+/** Fields kube-apiserver manages itself, never owned by a field manager. */
+const SYSTEM_FIELD = (path: FieldPath) =>
+  path[0] === 'metadata' &&
+  [
+    'name',
+    'namespace',
+    'uid',
+    'resourceVersion',
+    'generation',
+    'creationTimestamp',
+    'managedFields',
+    'deletionTimestamp',
+  ].includes(path[1] ?? '');
+
+/** The leaf paths of a value; lists are atomic (one leaf). */
+function leafPaths(value: unknown, prefix: FieldPath = []): FieldPath[] {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return [prefix];
+  const entries = Object.entries(value as Json);
+  if (entries.length === 0) return prefix.length === 0 ? [] : [prefix];
+  return entries.flatMap(([k, v]) => leafPaths(v, [...prefix, k]));
+}
+
+const samePath = (a: FieldPath, b: FieldPath) =>
+  a.length === b.length && a.every((s, i) => s === b[i]);
+
+function valueAt(value: unknown, path: FieldPath): unknown {
+  let at: unknown = value;
+  for (const s of path) at = at !== null && typeof at === 'object' ? (at as Json)[s] : undefined;
+  return at;
+}
+
+function setAt(target: Json, path: FieldPath, value: unknown): void {
+  let at = target;
+  for (const s of path.slice(0, -1)) {
+    if (at[s] === null || typeof at[s] !== 'object' || Array.isArray(at[s])) at[s] = {};
+    at = at[s] as Json;
+  }
+  at[path[path.length - 1] ?? ''] = value;
+}
+
+function removeAt(target: Json, path: FieldPath): void {
+  const parent = valueAt(target, path.slice(0, -1));
+  if (parent !== null && typeof parent === 'object') {
+    delete (parent as Json)[path[path.length - 1] ?? ''];
+  }
+}
+
+/** A managedFields entry whose FieldsV1 lists `paths` (`{"f:spec":{"f:role":{}}}`). */
+function managedEntry(
+  manager: string,
+  operation: string,
+  apiVersion: string,
+  paths: FieldPath[],
+): Json {
+  const fields: Json = {};
+  for (const path of paths) {
+    let at = fields;
+    for (const s of path) at = (at[`f:${s}`] ??= {}) as Json;
+  }
+  return {
+    manager,
+    operation,
+    apiVersion,
+    time: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    fieldsType: 'FieldsV1',
+    fieldsV1: fields,
+  };
+}
+
+/** The leaf paths a FieldsV1 set lists. */
+function fieldPaths(fields: Json | undefined, prefix: FieldPath = []): FieldPath[] {
+  const entries = Object.entries(fields ?? {}).filter(([k]) => k.startsWith('f:'));
+  if (entries.length === 0) return prefix.length === 0 ? [] : [prefix];
+  return entries.flatMap(([k, v]) => fieldPaths(v as Json, [...prefix, k.slice(2)]));
+}
+
+/** An apply body: YAML (what the content type says), or JSON (what kubectl sends; JSON is YAML). */
+function parseYamlOrJson(body: string): Json {
+  try {
+    const value = parseYaml(body) as unknown;
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) return value as Json;
+  } catch {
+    // reported below
+  }
+  throw new ApiError(400, 'BadRequest', 'the apply patch is not a YAML or JSON object');
 }
 
 function storeKey(o: KubeObject): string {
