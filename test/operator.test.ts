@@ -127,6 +127,9 @@ describe('the operator', () => {
       return found.includes('InvitationSent') ? found : undefined;
     });
     expect(reasons).toContain('InvitationQueued');
+    // Every write went through the limiter: never more than 8 in flight across the workers.
+    expect(operator.limiter.peakInFlight).toBeGreaterThan(0);
+    expect(operator.limiter.peakInFlight).toBeLessThanOrEqual(8);
   });
 
   it('shows an accepted invitation at once (LISTEN/NOTIFY, no resync)', async () => {

@@ -20,6 +20,7 @@ import {
 } from '@kubernetes/client-node';
 import type pg from 'pg';
 import { emailIdentity } from '../../src/core/email.js';
+import { DEFAULT_RATE_LIMIT, RateLimiter, type RateLimitOptions } from './rate-limit.js';
 import { KINDS, type Kind } from '../../src/core/schema/index.js';
 import { INVITATION_CHANNEL } from '../../src/invitations/accept.js';
 import { deliverOutbox, type DeliveryOptions } from '../../src/invitations/deliver.js';
@@ -67,6 +68,8 @@ export interface OperatorOptions {
    * exposed separately from the kubelet's probes.
    */
   readonly metricsPort?: number;
+  /** Writes to the API server: QPS, burst, and writes in flight at once (default 20, 30, 8). */
+  readonly rateLimit?: RateLimitOptions;
   readonly maxOrgRemovalRatio?: number;
   /** Called when this replica loses the leadership (the CLI exits so that it restarts clean). */
   readonly onLostLeadership?: () => void;
@@ -111,9 +114,12 @@ export class Operator {
   port = 0;
   /** The metrics port when `metricsPort` was set. */
   metricsPort = 0;
+  /** Every write to the API server goes through it. */
+  readonly limiter: RateLimiter;
 
   constructor(private readonly options: OperatorOptions) {
     this.queue = new WorkQueue(options.queue ?? DEFAULT_QUEUE_OPTIONS);
+    this.limiter = new RateLimiter(options.rateLimit ?? DEFAULT_RATE_LIMIT);
     this.custom = options.kubeConfig.makeApiClient(CustomObjectsApi);
     this.core = options.kubeConfig.makeApiClient(CoreV1Api);
     const election = options.leaderElection;
@@ -212,19 +218,23 @@ export class Operator {
     });
     return {
       setFinalizers: async (kind, o, finalizers) => {
-        await this.custom.patchNamespacedCustomObject(
-          {
-            ...target(kind, o),
-            body: { metadata: { finalizers, resourceVersion: o.metadata.resourceVersion } },
-          },
-          merge,
+        await this.limiter.run(() =>
+          this.custom.patchNamespacedCustomObject(
+            {
+              ...target(kind, o),
+              body: { metadata: { finalizers, resourceVersion: o.metadata.resourceVersion } },
+            },
+            merge,
+          ),
         );
       },
       patchStatus: async (kind, o, status) => {
         try {
-          await this.custom.patchNamespacedCustomObjectStatus(
-            { ...target(kind, o), body: { status } },
-            merge,
+          await this.limiter.run(() =>
+            this.custom.patchNamespacedCustomObjectStatus(
+              { ...target(kind, o), body: { status } },
+              merge,
+            ),
           );
         } catch (error) {
           // Gone meanwhile: nothing to report on.
@@ -241,32 +251,34 @@ export class Operator {
         this.recentEvents.set(seen, Date.now());
         const namespace = o.metadata.namespace ?? 'default';
         const now = new Date();
-        this.core
-          .createNamespacedEvent({
-            namespace,
-            body: {
-              metadata: { generateName: `${o.metadata.name ?? 'roster'}.`, namespace },
-              involvedObject: {
-                apiVersion: `${GROUP}/${VERSION}`,
-                kind,
-                name: o.metadata.name ?? '',
-                namespace,
-                ...(o.metadata.uid !== undefined && { uid: o.metadata.uid }),
-                ...(o.metadata.resourceVersion !== undefined && {
-                  resourceVersion: o.metadata.resourceVersion,
-                }),
+        this.limiter
+          .run(() =>
+            this.core.createNamespacedEvent({
+              namespace,
+              body: {
+                metadata: { generateName: `${o.metadata.name ?? 'roster'}.`, namespace },
+                involvedObject: {
+                  apiVersion: `${GROUP}/${VERSION}`,
+                  kind,
+                  name: o.metadata.name ?? '',
+                  namespace,
+                  ...(o.metadata.uid !== undefined && { uid: o.metadata.uid }),
+                  ...(o.metadata.resourceVersion !== undefined && {
+                    resourceVersion: o.metadata.resourceVersion,
+                  }),
+                },
+                type,
+                reason,
+                message: message.slice(0, 1024),
+                firstTimestamp: now,
+                lastTimestamp: now,
+                count: 1,
+                source: { component: 'roster-operator' },
+                reportingComponent: 'roster.dev/operator',
+                reportingInstance: this.options.cluster,
               },
-              type,
-              reason,
-              message: message.slice(0, 1024),
-              firstTimestamp: now,
-              lastTimestamp: now,
-              count: 1,
-              source: { component: 'roster-operator' },
-              reportingComponent: 'roster.dev/operator',
-              reportingInstance: this.options.cluster,
-            },
-          })
+            }),
+          )
           .catch((error: unknown) =>
             this.options.log.warn('could not record an event', { reason, error: String(error) }),
           );

@@ -30,6 +30,8 @@ Options:
       --probe-port N             serve /healthz and /readyz (and /metrics, unless
                                  --metrics-port) (default 8081; 0: off)
       --metrics-port N           serve /metrics on a port of its own (default: the probe port)
+      --kube-qps N               writes to the API server per second (default 20)
+      --kube-burst N             writes allowed at once above that rate (default 30)
       --delivery-interval S      seconds between invitation delivery rounds (default 10; 0: off,
                                  when "roster serve" delivers instead)
       --max-org-removal-ratio R  refuse removing more than this share of an organization's
@@ -63,6 +65,8 @@ export async function operatorCommand(
       'lease-namespace': { type: 'string' },
       'probe-port': { type: 'string', default: '8081' },
       'metrics-port': { type: 'string' },
+      'kube-qps': { type: 'string', default: '20' },
+      'kube-burst': { type: 'string', default: '30' },
       'delivery-interval': { type: 'string', default: '10' },
       'max-org-removal-ratio': { type: 'string', default: '0.25' },
       'log-level': { type: 'string', default: 'info' },
@@ -88,6 +92,8 @@ export async function operatorCommand(
       ? undefined
       : number('metrics-port', values['metrics-port'], 1, 65_535);
   const deliveryInterval = number('delivery-interval', values['delivery-interval'], 0, 86_400);
+  const qps = number('kube-qps', values['kube-qps'], 0.1, 10_000);
+  const burst = number('kube-burst', values['kube-burst'], 1, 10_000);
   const ratio = number('max-org-removal-ratio', values['max-org-removal-ratio'], 0, 1);
   if (!LEVELS.includes(values['log-level'])) {
     throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`);
@@ -141,6 +147,7 @@ export async function operatorCommand(
     }),
     ...(probePort > 0 && { probePort }),
     ...(probePort > 0 && metricsPort !== undefined && { metricsPort }),
+    rateLimit: { qps, burst, concurrency: 8 },
     maxOrgRemovalRatio: ratio,
     leaderElection: values['leader-elect']
       ? {
