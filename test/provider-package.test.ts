@@ -3,64 +3,39 @@
  * an empty directory, its executable starts with only Node on PATH (no node_modules, no
  * repository) and serves the engine's RPCs against a real PostgreSQL.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
-import providerGrpc from '@pulumi/pulumi/proto/provider_grpc_pb.js';
 import providerPb from '@pulumi/pulumi/proto/provider_pb.js';
 import emptyPb from 'google-protobuf/google/protobuf/empty_pb.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toStruct, type Properties } from '../provider/src/properties.js';
 import { packageProvider } from '../scripts/package-provider.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { startProvider, type ProviderProcess } from './support/provider-process.js';
 
 let db: TestDatabase;
 let dir: string;
 let archive: string;
-let provider: ChildProcess;
-let client: providerGrpc.ResourceProviderClient;
+let provider: ProviderProcess;
 
-function rpc<Req, Res>(method: string, request: Req): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    (
-      client as unknown as Record<
-        string,
-        (r: Req, cb: (e: grpc.ServiceError | null, r: Res) => void) => void
-      >
-    )[method]!(request, (error, response) => (error ? reject(error) : resolve(response)));
-  });
-}
+const rpc = <Req, Res>(method: string, request: Req) => provider.rpc<Req, Res>(method, request);
 
 beforeAll(async () => {
   db = await createTestDatabase();
   archive = await packageProvider();
   dir = mkdtempSync(join(tmpdir(), 'roster-plugin-'));
   execFileSync('tar', ['-xzf', archive, '-C', dir]);
-  provider = spawn(join(dir, 'pulumi-resource-roster'), ['127.0.0.1:1'], {
+  // Only Node on PATH, nothing of this repository's environment.
+  provider = await startProvider(join(dir, 'pulumi-resource-roster'), [], {
     cwd: dir,
-    // Only Node on PATH, nothing of this repository's environment.
     env: { PATH: dirname(process.execPath), HOME: dir },
-    stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const port = await new Promise<number>((resolve, reject) => {
-    provider.stdout?.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
-    provider.once('exit', (code) => reject(new Error(`provider exited with ${code}`)));
-  });
-  client = new providerGrpc.ResourceProviderClient(
-    `127.0.0.1:${port}`,
-    grpc.credentials.createInsecure(),
-  );
 }, 120_000);
 
 afterAll(async () => {
-  client?.close();
-  if (provider?.exitCode === null) {
-    const exited = new Promise((resolve) => provider.once('exit', resolve));
-    provider.kill('SIGTERM');
-    await exited;
-  }
+  await provider?.stop();
   rmSync(dir, { recursive: true, force: true });
   await db.drop();
 });

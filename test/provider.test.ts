@@ -3,9 +3,7 @@
  * process is started, its port read from stdout, and every RPC called with protobuf Structs
  * (secrets and unknowns included), against a real PostgreSQL.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as grpc from '@grpc/grpc-js';
-import providerGrpc from '@pulumi/pulumi/proto/provider_grpc_pb.js';
 import providerPb from '@pulumi/pulumi/proto/provider_pb.js';
 import emptyPb from 'google-protobuf/google/protobuf/empty_pb.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,46 +16,24 @@ import {
   type Properties,
 } from '../provider/src/properties.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { startProvider, type ProviderProcess } from './support/provider-process.js';
 import { ROOT } from './support/run-roster.js';
 
 let db: TestDatabase;
-let provider: ChildProcess;
-let client: providerGrpc.ResourceProviderClient;
+let provider: ProviderProcess;
 
 const urn = (type: string, name: string) =>
   `urn:pulumi:dev::onboarding::roster:index:${type}::${name}`;
 const secret = (value: unknown) => ({ [SIGNATURE_KEY]: SECRET_SIGNATURE, value });
 
-function rpc<Req, Res>(method: string, request: Req): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    (
-      client as unknown as Record<
-        string,
-        (r: Req, cb: (e: grpc.ServiceError | null, r: Res) => void) => void
-      >
-    )[method]!(request, (error, response) => (error ? reject(error) : resolve(response)));
-  });
-}
+const rpc = <Req, Res>(method: string, request: Req) => provider.rpc<Req, Res>(method, request);
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  provider = spawn(
-    process.execPath,
-    [`${ROOT}provider/bin/pulumi-resource-roster`, '127.0.0.1:1'],
-    {
-      cwd: ROOT,
-      env: { ...process.env, DATABASE_URL: '' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  const port = await new Promise<number>((resolve, reject) => {
-    provider.stdout?.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
-    provider.once('exit', (code) => reject(new Error(`provider exited with ${code}`)));
+  provider = await startProvider(process.execPath, [`${ROOT}provider/bin/pulumi-resource-roster`], {
+    cwd: ROOT,
+    env: { ...process.env, DATABASE_URL: '' },
   });
-  client = new providerGrpc.ResourceProviderClient(
-    `127.0.0.1:${port}`,
-    grpc.credentials.createInsecure(),
-  );
   const args = toStruct({
     databaseUrl: secret(db.url),
     publicUrl: 'https://access.example.com',
@@ -70,12 +46,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  client?.close();
-  if (provider.exitCode === null) {
-    const exited = new Promise((resolve) => provider.once('exit', resolve));
-    provider.kill('SIGTERM');
-    await exited;
-  }
+  await provider?.stop();
   await db.drop();
 });
 
