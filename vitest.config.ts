@@ -1,6 +1,14 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // examples/pulumi is a project of its own that installs the packed SDK; in this repository's
+  // suite its import resolves to the SDK's source.
+  resolve: {
+    alias: {
+      '@roster-dev/pulumi-roster': new URL('./provider/sdk/nodejs/index.ts', import.meta.url)
+        .pathname,
+    },
+  },
   test: {
     include: [
       'src/**/*.test.ts',

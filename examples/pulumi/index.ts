@@ -1,5 +1,5 @@
 /** The Pulumi program: `pulumi up` in this directory, with `roster:databaseUrl` set as a secret. */
-import * as roster from '../../provider/sdk/nodejs/index.js';
+import * as roster from '@roster-dev/pulumi-roster';
 import { onboardTenant } from './tenant.js';
 
 const plan = new roster.Plan('growth', {

@@ -1,9 +1,9 @@
 /**
  * Onboarding one tenant with Pulumi: its organization, owner, members and billing contacts, on
- * a plan. In your own program, import the SDK as `import * as roster from 'roster/pulumi'`.
+ * a plan. The SDK is the packed npm package (npm run package at the repository root).
  */
 import * as pulumi from '@pulumi/pulumi';
-import * as roster from '../../provider/sdk/nodejs/index.js';
+import * as roster from '@roster-dev/pulumi-roster';
 
 /** What onboarding needs to know about a tenant. */
 export interface Tenant {

@@ -46,17 +46,24 @@ function resource<Args extends object, Extra extends object>(
   token: string,
   outputs: readonly string[],
 ) {
+  type Instance = pulumi.CustomResource &
+    Outputs<{ [K in keyof Args]: pulumi.Unwrap<Args[K]> }> &
+    Extra;
   return class extends pulumi.CustomResource {
     constructor(name: string, args: Args, opts?: pulumi.CustomResourceOptions) {
       const props: pulumi.Inputs = { ...(args as pulumi.Inputs) };
       for (const output of outputs) props[output] = undefined;
       super(token, name, props, opts);
     }
-  } as unknown as new (
-    name: string,
-    args: Args,
-    opts?: pulumi.CustomResourceOptions,
-  ) => pulumi.CustomResource & Outputs<{ [K in keyof Args]: pulumi.Unwrap<Args[K]> }> & Extra;
+
+    /** Reads an existing resource's state by its id (as `pulumi import` and refresh do). */
+    static get(name: string, id: pulumi.Input<pulumi.ID>, opts?: pulumi.CustomResourceOptions) {
+      return new this(name, {} as Args, { ...opts, id });
+    }
+  } as unknown as {
+    new (name: string, args: Args, opts?: pulumi.CustomResourceOptions): Instance;
+    get(name: string, id: pulumi.Input<pulumi.ID>, opts?: pulumi.CustomResourceOptions): Instance;
+  };
 }
 
 /** A plan: seat limits, a resource limit and feature flags. */
