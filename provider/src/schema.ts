@@ -119,6 +119,11 @@ export function pulumiSchema(): Record<string, unknown> {
     provider: { inputProperties: config },
     types,
     resources,
-    language: { nodejs: { packageName: '@roster-dev/pulumi-roster', dependencies: { '@pulumi/pulumi': '^3.0.0' } } },
+    language: {
+      nodejs: {
+        packageName: '@roster-dev/pulumi-roster',
+        dependencies: { '@pulumi/pulumi': '^3.0.0' },
+      },
+    },
   };
 }
