@@ -16,6 +16,7 @@ import {
   type Properties,
 } from '../provider/src/properties.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { APPLY_LOCK } from '../src/db/apply.js';
 import { startProvider, type ProviderProcess } from './support/provider-process.js';
 import { ROOT } from './support/run-roster.js';
 
@@ -559,5 +560,35 @@ describe('the provider as the engine drives a whole stack', () => {
     const inputs = response.getInputs()?.toJavaScript() as Record<string, unknown>;
     expect(inputs.name).toEqual(secret('Accounts Payable'));
     expect(inputs.email).toBe('ap@par.io');
+  });
+});
+
+describe('a cancelled stack operation', () => {
+  it('aborts the apply waiting for the lock, writes nothing, and refuses what comes after', async () => {
+    // Another apply (the CLI, another stack) holds the database's apply lock.
+    const holder = await db.pool.connect();
+    await holder.query('BEGIN');
+    await holder.query('SELECT pg_advisory_xact_lock($1, $2)', [...APPLY_LOCK]);
+    try {
+      const waiting = create('Plan', 'cancelled', { name: 'cancelled', seats: { paid: 1 } });
+      const outcome = waiting.then(
+        () => 'created',
+        (error: { details?: string }) => error.details ?? String(error),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const started = Date.now();
+      await rpc('cancel', new emptyPb.Empty());
+      expect(await outcome).toContain('the apply was cancelled; nothing was written');
+      expect(Date.now() - started).toBeLessThan(5_000);
+      const later = await create('Plan', 'later', { name: 'later', seats: { paid: 1 } }).then(
+        () => 'created',
+        (error: { details?: string }) => error.details ?? String(error),
+      );
+      expect(later).toContain('the operation was cancelled before it started');
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+    expect(await q(`SELECT name FROM plans WHERE name IN ('cancelled', 'later')`)).toEqual([]);
   });
 });

@@ -108,7 +108,11 @@ export class RosterProvider {
     };
   }
 
-  /** Applies one after another in this process; what waits is refused once the engine cancels. */
+  /**
+   * Applies one after another in this process. Once the engine cancels, what waits is refused and
+   * the apply in progress is aborted (its statement cancelled on the server, its transaction rolled
+   * back).
+   */
   private queue: Promise<unknown> = Promise.resolve();
   private readonly cancelled = new AbortController();
 
@@ -269,7 +273,7 @@ export class RosterProvider {
       applyChanges(
         pool,
         { records, removals, options: this.planOptions(urn, type, inputs) },
-        { actor: managerOf(urn), source: { urn }, lockWaitMs },
+        { actor: managerOf(urn), source: { urn }, lockWaitMs, signal: this.cancelled.signal },
       ),
     );
     if (result.plan.invitations.length > 0) {

@@ -55,6 +55,11 @@ export interface ApplyContext {
   readonly lockWaitMs?: number;
   /** Test hook: runs inside the transaction, just before COMMIT. */
   readonly beforeCommit?: () => Promise<void>;
+  /**
+   * Aborts the apply: the statement in progress (a wait for the lock included) is cancelled on
+   * the server, and the transaction rolls back. Nothing is written once it fires.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** What an apply did. */
@@ -121,8 +126,16 @@ export async function applyChanges(
   input: ApplyInput,
   context: ApplyContext,
 ): Promise<ApplyResult> {
+  context.signal?.throwIfAborted();
   const client = await pool.connect();
   let open = false;
+  const pid = (client as unknown as { processID?: number }).processID;
+  const cancel = () => {
+    if (pid !== undefined) {
+      pool.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
+    }
+  };
+  context.signal?.addEventListener('abort', cancel, { once: true });
   try {
     await client.query('BEGIN');
     open = true;
@@ -153,13 +166,20 @@ export async function applyChanges(
     }
     const rowsWritten = await executePlan(client, plan, context);
     await context.beforeCommit?.();
+    context.signal?.throwIfAborted();
     await client.query('COMMIT');
     open = false;
     return { plan, rowsWritten };
   } catch (error) {
     if (open) await client.query('ROLLBACK').catch(() => undefined);
+    if (context.signal?.aborted === true) {
+      throw new RosterError('cancelled', 'the apply was cancelled; nothing was written', {
+        cause: error,
+      });
+    }
     throw explainDatabaseError(error);
   } finally {
+    context.signal?.removeEventListener('abort', cancel);
     client.release();
   }
 }
