@@ -476,14 +476,9 @@ function computePlan(
     drift,
     invitations,
     refusals,
-    unmanaged: unmanagedAccess.sort((a, b) =>
-      a.org !== b.org
-        ? a.org < b.org
-          ? -1
-          : 1
-        : `${a.kind}/${a.user}/${a.resource ?? ''}` < `${b.kind}/${b.user}/${b.resource ?? ''}`
-          ? -1
-          : 1,
+    unmanaged: sortByKey(
+      unmanagedAccess,
+      (u) => `${u.org}\u0000${u.kind}\u0000${u.user}\u0000${u.resource ?? ''}`,
     ),
     summary: { add, change, destroy },
     ...awaitingAcceptance(actual, deleted),
@@ -544,24 +539,32 @@ function checkResultingState(
   const everything = changes.some(
     (c) => c.action === 'delete' && (c.id.kind === 'plan' || c.id.kind === 'role'),
   );
+  const usesChanged = (plan: unknown, roles: readonly unknown[]) =>
+    changedPlans.has(String(plan ?? '')) || roles.some((r) => changedRoles.has(String(r)));
   if (changedPlans.size > 0 || changedRoles.size > 0) {
     for (const r of actual.records) {
       const org = orgOf(r.id);
       if (org === null || touched.has(org)) continue;
-      const usesChanged =
-        (r.id.kind === 'organization' && changedPlans.has(String(r.fields.plan ?? ''))) ||
+      if (
+        (r.id.kind === 'organization' && usesChanged(r.fields.plan, [])) ||
         ((r.id.kind === 'membership' || r.id.kind === 'grant') &&
-          changedRoles.has(String(r.fields.role)));
-      if (usesChanged) touched.add(org);
+          usesChanged(null, [r.fields.role]))
+      ) {
+        touched.add(org);
+      }
+    }
+    // Organizations outside the snapshot's scope, counted by the database: their organization
+    // records are in the snapshot (read whole), their members and grants are not.
+    for (const [org, outside] of actual.usageOutsideScope ?? []) {
+      if (usesChanged(outside.plan, outside.roles)) touched.add(org);
     }
   }
-  const relevant =
-    everything || changedPlans.size > 0 || changedRoles.size > 0
-      ? actual.records
-      : actual.records.filter((r) => {
-          const org = orgOf(r.id);
-          return r.id.kind === 'plan' || r.id.kind === 'role' || (org !== null && touched.has(org));
-        });
+  const relevant = everything
+    ? actual.records
+    : actual.records.filter((r) => {
+        const org = orgOf(r.id);
+        return r.id.kind === 'plan' || r.id.kind === 'role' || (org !== null && touched.has(org));
+      });
   const result = new Map<string, Fields>();
   const ids = new Map<string, RecordId>();
   for (const r of relevant) {
@@ -601,7 +604,6 @@ function checkResultingState(
     if (users === undefined) roleUsers.set(role, (users = new Set()));
     users.add(org);
   };
-  const isCustom = (role: string) => !BUILT_IN_ROLES.has(role);
   for (const [key, fields] of result) {
     const id = ids.get(key);
     if (id === undefined) continue;
@@ -614,24 +616,17 @@ function checkResultingState(
     } else if (id.kind === 'resource') tally(id.org ?? '').usage.resources++;
     else if (id.kind === 'membership') {
       const role = String(fields.role);
-      countMembership(tally(id.org ?? '').usage, role, String(fields.seat), isCustom(role));
+      countMembership(tally(id.org ?? '').usage, role, String(fields.seat));
       useRole(role, id.org ?? '');
     } else if (id.kind === 'grant') {
       const role = String(fields.role);
-      countGrant(tally(id.org ?? '').usage, role, isCustom(role));
+      countGrant(tally(id.org ?? '').usage, role);
       useRole(role, id.org ?? '');
     }
   }
-  // Organizations outside the snapshot's scope, counted by the database.
-  // (Their organization records are in the snapshot, read whole; their members are not.)
   for (const [org, outside] of actual.usageOutsideScope ?? []) {
-    const t = tally(org);
-    const plan = t.exists ? t.plan : outside.plan;
-    const usesChanged =
-      changedPlans.has(plan ?? '') || outside.roles.some((r) => changedRoles.has(r));
-    if (!usesChanged) continue;
-    touched.add(org);
-    addUsage(t.usage, outside.usage);
+    if (!touched.has(org)) continue;
+    addUsage(tally(org).usage, outside.usage);
     for (const role of outside.roles) useRole(role, org);
   }
 
@@ -815,6 +810,15 @@ function plannedInvitations(
     }
   }
   return invitations;
+}
+
+/** `items` sorted by code point of `key` (stable across machines, unlike locale collation). */
+function sortByKey<T>(items: T[], key: (item: T) => string): T[] {
+  return items.sort((a, b) => {
+    const x = key(a);
+    const y = key(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
 }
 
 /** Adds `more` to `usage`. */
