@@ -2,17 +2,14 @@
  * API keys scoped to organizations, end to end: made and listed with the real `roster`, used over
  * real HTTP against `roster serve`'s server. A key reads only the organizations it names.
  */
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ServerMetrics } from '../src/server/metrics.js';
-import { createRosterServer } from '../src/server/server.js';
+import { startTestServer, type TestServer } from './support/http-server.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { createWorkspace, doc, TEAM_PLAN, tenant, type Workspace } from './support/workspace.js';
 
 let db: TestDatabase;
 let ws: Workspace;
-let server: Server;
+let server: TestServer;
 let base: string;
 
 beforeAll(async () => {
@@ -35,13 +32,11 @@ beforeAll(async () => {
   expect((await ws.rosterAsync(['apply', '-f', 't.yaml', '--yes', '--no-deliver'])).status).toBe(0);
   // sam accepted both invitations.
   await db.pool.query(`UPDATE memberships SET status = 'active', joined_at = now()`);
-  server = createRosterServer({ pool: db.pool, metrics: new ServerMetrics() });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await startTestServer(db.pool);
+  base = server.base;
 });
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
+  await server.close();
   ws.dispose();
   await db.drop();
 });

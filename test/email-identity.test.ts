@@ -3,18 +3,15 @@
  * normalised (punycode) form, and every boundary (the access API, the invitation commands)
  * normalises what it is given the same way, instead of lowercasing it.
  */
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../src/server/api-keys.js';
-import { ServerMetrics } from '../src/server/metrics.js';
-import { createRosterServer } from '../src/server/server.js';
+import { startTestServer, type TestServer } from './support/http-server.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { createWorkspace, TEAM_PLAN, tenant, type Workspace } from './support/workspace.js';
 
 let db: TestDatabase;
 let ws: Workspace;
-let server: Server;
+let server: TestServer;
 let base: string;
 let key: string;
 
@@ -27,14 +24,12 @@ beforeAll(async () => {
   );
   const apply = await ws.rosterAsync(['apply', '-f', 't.yaml', '--yes', '--no-deliver']);
   expect(apply.status, apply.stderr).toBe(0);
-  server = createRosterServer({ pool: db.pool, metrics: new ServerMetrics() });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await startTestServer(db.pool);
+  base = server.base;
   key = await createApiKey(db.pool, 'idn', { organizations: ['acme'] });
 });
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
+  await server.close();
   ws.dispose();
   await db.drop();
 });

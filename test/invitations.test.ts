@@ -2,15 +2,12 @@
  * Invitations end to end: apply -> real SMTP on loopback -> the link -> the accept page over real
  * HTTP -> active; and everything that must not work (used, expired, revoked, unknown tokens).
  */
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deliverOutbox } from '../src/invitations/deliver.js';
 import { smtpTransport } from '../src/invitations/transport.js';
 import { createApiKey } from '../src/server/api-keys.js';
-import { ServerMetrics } from '../src/server/metrics.js';
-import { createRosterServer } from '../src/server/server.js';
+import { startTestServer, type TestServer } from './support/http-server.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { linkOf, recipientOf, startSmtp, type CapturingSmtp } from './support/smtp.js';
 import { createWorkspace, doc, TEAM_PLAN, tenant, type Workspace } from './support/workspace.js';
@@ -18,24 +15,20 @@ import { createWorkspace, doc, TEAM_PLAN, tenant, type Workspace } from './suppo
 let db: TestDatabase;
 let ws: Workspace;
 let smtp: CapturingSmtp;
-let server: Server;
+let server: TestServer;
 let base: string;
 const logs: string[] = [];
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  server = createRosterServer({
-    pool: db.pool,
-    metrics: new ServerMetrics(),
+  server = await startTestServer(db.pool, {
     appUrl: 'https://app.example.com/switch',
     log: (line) => logs.push(line),
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = server.base;
 });
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
+  await server.close();
   await db.drop();
 });
 beforeEach(async () => {
