@@ -1,4 +1,5 @@
 /** Mail settings from the environment, shared by apply, deliver, invitations and serve. */
+import { envNumber } from '../core/env-number.js';
 import type { DeliveryOptions } from '../invitations/deliver.js';
 import { transportFromEnv } from '../invitations/transport.js';
 import type { CliIo } from './io.js';
@@ -11,16 +12,9 @@ export const DEFAULT_PUBLIC_URL = 'http://localhost:8080';
  * knobs ROSTER_RETRY_BASE_MS, ROSTER_DELIVERY_LEASE_MS and ROSTER_DELIVERY_CONCURRENCY.
  */
 export function deliveryOptionsFrom(io: CliIo): DeliveryOptions {
-  const number = (name: string, min: number) => {
-    const text = io.env[name];
-    const value = Number(text ?? '');
-    return text !== undefined && text !== '' && Number.isFinite(value) && value >= min
-      ? value
-      : undefined;
-  };
-  const retryBaseMs = number('ROSTER_RETRY_BASE_MS', 0);
-  const leaseMs = number('ROSTER_DELIVERY_LEASE_MS', 1);
-  const concurrency = number('ROSTER_DELIVERY_CONCURRENCY', 1);
+  const retryBaseMs = envNumber(io.env, 'ROSTER_RETRY_BASE_MS', (n) => n >= 0);
+  const leaseMs = envNumber(io.env, 'ROSTER_DELIVERY_LEASE_MS', (n) => n >= 1);
+  const concurrency = envNumber(io.env, 'ROSTER_DELIVERY_CONCURRENCY', (n) => n >= 1);
   return {
     transport: transportFromEnv(io.env, io.cwd),
     publicUrl: io.env.ROSTER_PUBLIC_URL || DEFAULT_PUBLIC_URL,

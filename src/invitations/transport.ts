@@ -5,6 +5,7 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
+import { envNumber } from '../core/env-number.js';
 
 /** One e-mail to send. */
 export interface OutgoingMail {
@@ -112,10 +113,7 @@ export function fileTransport(directory: string): MailTransport {
 export function transportFromEnv(env: NodeJS.ProcessEnv, cwd: string): MailTransport {
   const url = env.SMTP_URL;
   if (url === undefined || url === '') return fileTransport(join(cwd, '.roster', 'outbox'));
-  const number = (name: string) => {
-    const value = Number(env[name] ?? '');
-    return env[name] !== undefined && env[name] !== '' && value > 0 ? value : undefined;
-  };
+  const number = (name: string) => envNumber(env, name, (n) => n > 0);
   const connectionTimeoutMs = number('ROSTER_SMTP_CONNECTION_TIMEOUT_MS');
   const greetingTimeoutMs = number('ROSTER_SMTP_GREETING_TIMEOUT_MS');
   const socketTimeoutMs = number('ROSTER_SMTP_SOCKET_TIMEOUT_MS');

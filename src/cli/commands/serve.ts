@@ -2,6 +2,7 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
+import { envNumber } from '../../core/env-number.js';
 import { UsageError } from '../../core/errors.js';
 import { openAccessDatabase } from '../../db/connect.js';
 import { deliverOutbox } from '../../invitations/deliver.js';
@@ -41,10 +42,7 @@ ROSTER_MAIL_FROM. Stops gracefully on SIGINT or SIGTERM.
 
 /** Pool and probe limits; the environment may shorten them (the test suite does). */
 function serveLimits(env: NodeJS.ProcessEnv, connections: number) {
-  const ms = (name: string, fallback: number) => {
-    const value = Number(env[name] ?? '');
-    return env[name] !== undefined && env[name] !== '' && value > 0 ? value : fallback;
-  };
+  const ms = (name: string, fallback: number) => envNumber(env, name, (n) => n > 0) ?? fallback;
   return {
     pool: {
       max: connections,
