@@ -19,7 +19,7 @@ import type { DesiredRecord, RecordId, RecordKind } from '../core/records.js';
 import { explainDatabaseError, LockHeldError, StalePlanError } from './errors.js';
 import { planWithHistory } from './plan-history.js';
 import { canonicalJson } from './plan-signature.js';
-import { readSnapshot } from './snapshot.js';
+import { readSnapshot, withUsageOutside } from './snapshot.js';
 
 /**
  * Rows per statement: bounds each statement's memory, and keeps the audit log's JSON document
@@ -91,12 +91,17 @@ export type ApplyInput =
  * snapshot under the lock, through every rule, and the result must be the plan that was saved.
  * What is written is what the planner produced now, never the file's content.
  */
-function recheckSavedPlan(saved: Plan, snapshot: ActualState): Plan {
+async function recheckSavedPlan(
+  client: pg.PoolClient,
+  saved: Plan,
+  snapshot: ActualState,
+): Promise<Plan> {
   const records = saved.changes
     .filter((c) => c.after !== null)
     .map((c) => ({ id: c.id, fields: c.after ?? {} }));
   const removals = saved.changes.filter((c) => c.action === 'delete').map((c) => c.id);
-  const replanned = planRecordChanges(records, removals, snapshot, {
+  const actual = await withUsageOutside(client, snapshot, saved.options.scope, saved.changes);
+  const replanned = planRecordChanges(records, removals, actual, {
     manager: saved.manager,
     prune: saved.options.prune,
     pruneAbsent: saved.options.pruneAbsent === true,
@@ -146,7 +151,7 @@ export async function applyChanges(
     let plan: Plan;
     if ('plan' in input) {
       if (fingerprint(snapshot) !== input.plan.basis) throw new StalePlanError();
-      plan = recheckSavedPlan(input.plan, snapshot);
+      plan = await recheckSavedPlan(client, input.plan, snapshot);
     } else if ('records' in input) {
       plan = planRecordChanges(
         input.records,

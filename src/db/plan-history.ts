@@ -1,25 +1,37 @@
 /**
- * Planning with the audit log's memory: a declared record that Roster wrote and that is gone
+ * Planning with what only the database knows besides the snapshot. The audit log's memory: a
+ * declared record that Roster wrote and that is gone
  * from the database, without Roster deleting it, was deleted outside Roster. The plan then
  * reports it as drift ("deleted outside Roster; created again") instead of a plain create.
  */
 import type pg from 'pg';
 import { planChanges, type ActualState, type Plan, type PlanOptions } from '../core/plan.js';
 import { recordKey, type DesiredRecord } from '../core/records.js';
+import { withUsageOutside } from './snapshot.js';
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
-/** Plans `desired` against `snapshot`, then once more if some creates were deleted outside. */
+/**
+ * Plans `desired` against `snapshot`; plans again, only when needed, with what the database adds:
+ * the usage of organizations outside the scope (when a plan or a role changes) and the records
+ * deleted outside Roster (when the plan creates records in existing organizations).
+ */
 export async function planWithHistory(
   db: Queryable,
   desired: readonly DesiredRecord[],
   snapshot: ActualState,
   options: PlanOptions,
 ): Promise<Plan> {
-  const plan = planChanges(desired, snapshot, options);
-  const deletedOutside = await findDeletedOutside(db, plan, snapshot);
+  let actual = snapshot;
+  let plan = planChanges(desired, actual, options);
+  const widened = await withUsageOutside(db, actual, options.scope, plan.changes);
+  if (widened !== actual) {
+    actual = widened;
+    plan = planChanges(desired, actual, options);
+  }
+  const deletedOutside = await findDeletedOutside(db, plan, actual);
   if (deletedOutside.size === 0) return plan;
-  return planChanges(desired, { ...snapshot, deletedOutside }, options);
+  return planChanges(desired, { ...actual, deletedOutside }, options);
 }
 
 /**

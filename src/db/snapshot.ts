@@ -200,11 +200,24 @@ export async function readSnapshot(
     });
   }
 
-  // Organizations outside the scope are not read record by record; what they use is counted,
-  // so that a change to a plan or a role is checked against them too.
-  const usageOutsideScope =
-    orgFilter === null || narrow ? undefined : await readUsageOutside(db, orgFilter);
-  return usageOutsideScope === undefined ? { records } : { records, usageOutsideScope };
+  return { records };
+}
+
+/**
+ * `snapshot` with what organizations outside `scope` use, when a plan made against it changes a
+ * plan or a role (only then can they break a rule): counted in SQL, not read record by record, so
+ * that a plan of a few tenants does not pay for the others. Unchanged when there are none.
+ */
+export async function withUsageOutside(
+  db: Queryable,
+  snapshot: ActualState,
+  scope: SnapshotScope,
+  changes: readonly { readonly id: { readonly kind: string } }[],
+): Promise<ActualState> {
+  if (scope === 'all') return snapshot;
+  if (!changes.some((c) => c.id.kind === 'plan' || c.id.kind === 'role')) return snapshot;
+  const usageOutsideScope = await readUsageOutside(db, scope);
+  return usageOutsideScope.size === 0 ? snapshot : { ...snapshot, usageOutsideScope };
 }
 
 /**
