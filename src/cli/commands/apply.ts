@@ -11,9 +11,7 @@ import { PLAN_FORMAT_VERSION, type Plan } from '../../core/plan.js';
 import { desiredRecords } from '../../core/records.js';
 import { applyChanges, type ApplyContext, type ApplyInput } from '../../db/apply.js';
 import { openAccessDatabase } from '../../db/connect.js';
-import { planWithHistory } from '../../db/plan-history.js';
 import { verifyPlanSignature } from '../../db/plan-signature.js';
-import { readSnapshot } from '../../db/snapshot.js';
 import type { CliIo } from '../io.js';
 import { loadDesiredState } from '../manifests.js';
 import { parseDuration, parseFormat } from '../options.js';
@@ -21,7 +19,7 @@ import { currentCommit, whoAmI } from '../session.js';
 import type pg from 'pg';
 import { countQueued } from '../../invitations/deliver.js';
 import { deliverAndReport, describeQueued } from './deliver.js';
-import { noteQueuedInvitations, renderPlan } from './plan.js';
+import { planInDatabase, renderPlan } from './plan.js';
 import { GUARD_HELP, PLAN_ARG_OPTIONS, planOptionsFrom } from './plan-options.js';
 
 /** Help text of the command. */
@@ -100,15 +98,7 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
       );
     }
     if ('desired' in input && values.yes !== true) {
-      const client = await database.pool.connect();
-      let plan: Plan;
-      try {
-        const snapshot = await readSnapshot(client, input.options.scope);
-        plan = await planWithHistory(client, input.desired, snapshot, input.options);
-      } finally {
-        client.release();
-      }
-      await noteQueuedInvitations(database.pool, plan);
+      const plan = await planInDatabase(database.pool, input.desired, input.options);
       io.stdout.write(renderPlan(plan, format));
       if (plan.refusals.length > 0) return 1;
       if (plan.changes.length > 0) {

@@ -3,8 +3,8 @@ import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../../core/errors.js';
-import { type Plan } from '../../core/plan.js';
-import { desiredRecords } from '../../core/records.js';
+import { type Plan, type PlanOptions } from '../../core/plan.js';
+import { desiredRecords, type DesiredRecord } from '../../core/records.js';
 import { renderPlanMarkdown, renderPlanText } from '../../core/render-plan.js';
 import { openAccessDatabase } from '../../db/connect.js';
 import { readSnapshot } from '../../db/snapshot.js';
@@ -43,10 +43,35 @@ export function renderPlan(plan: Plan, format: 'text' | 'markdown' | 'json'): st
 }
 
 /**
+ * The plan of `desired` against the database as it is now (the snapshot of the options' scope,
+ * and what only the database knows besides it), with the invitations still queued noted on it.
+ */
+export async function planInDatabase(
+  pool: pg.Pool,
+  desired: readonly DesiredRecord[],
+  options: PlanOptions,
+): Promise<Plan> {
+  const client = await pool.connect();
+  let plan: Plan;
+  try {
+    plan = await planWithHistory(
+      client,
+      desired,
+      await readSnapshot(client, options.scope),
+      options,
+    );
+  } finally {
+    client.release();
+  }
+  await noteQueuedInvitations(pool, plan);
+  return plan;
+}
+
+/**
  * Adds to the plan how many invitations of its scope wait unsent in the outbox (an apply that
  * stopped after its commit leaves them behind; the plan says so instead of "No changes" alone).
  */
-export async function noteQueuedInvitations(pool: pg.Pool, plan: Plan): Promise<void> {
+async function noteQueuedInvitations(pool: pg.Pool, plan: Plan): Promise<void> {
   const scope = plan.options.scope;
   const { queued } = await countQueued(pool, scope === 'all' ? undefined : scope);
   // Assigned, not spread: spreading would compute the plan's lazy basis fingerprint.
@@ -79,14 +104,7 @@ export async function planCommand(args: string[], io: CliIo): Promise<number> {
   let plan: Plan;
   let signature: string | undefined;
   try {
-    const client = await database.pool.connect();
-    try {
-      const snapshot = await readSnapshot(client, options.scope);
-      plan = await planWithHistory(client, desiredRecords(state), snapshot, options);
-    } finally {
-      client.release();
-    }
-    await noteQueuedInvitations(database.pool, plan);
+    plan = await planInDatabase(database.pool, desiredRecords(state), options);
     if (values.out !== undefined && plan.refusals.length === 0) {
       signature = await signPlan(database.pool, plan);
     }
