@@ -5,6 +5,7 @@
  * candidates racing for it cannot both win (the API server answers the loser 409 Conflict).
  */
 import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
+import { describeApiError, statusCodeOf } from './api-errors.js';
 import type { Logger } from './log.js';
 
 /**
@@ -40,11 +41,6 @@ export const DEFAULT_LEADER_ELECTION = {
   retryPeriodMs: 2_000,
   renewDeadlineMs: 10_000,
 } as const;
-
-const statusOf = (error: unknown): number | undefined =>
-  typeof error === 'object' && error !== null && 'code' in error
-    ? Number((error as { code: unknown }).code)
-    : undefined;
 
 export class LeaderElector {
   private timer: NodeJS.Timeout | undefined;
@@ -95,7 +91,7 @@ export class LeaderElector {
         return;
       }
     } catch (error) {
-      this.leaseError = describeLeaseError(error);
+      this.leaseError = describeApiError(error);
       this.log.warn('could not reach the lease', { error: this.leaseError });
       if (this.leading && Date.now() - this.lastRenewal > this.options.renewDeadlineMs) {
         this.lose('could not renew the lease in time');
@@ -120,7 +116,7 @@ export class LeaderElector {
     try {
       lease = await this.api.readNamespacedLease({ name, namespace });
     } catch (error) {
-      if (statusOf(error) !== 404) throw error;
+      if (statusCodeOf(error) !== 404) throw error;
       try {
         await this.api.createNamespacedLease({
           namespace,
@@ -139,7 +135,7 @@ export class LeaderElector {
         });
         return true;
       } catch (createError) {
-        if (statusOf(createError) === 409) return false;
+        if (statusCodeOf(createError) === 409) return false;
         throw createError;
       }
     }
@@ -166,7 +162,7 @@ export class LeaderElector {
       await this.api.replaceNamespacedLease({ name, namespace, body });
       return true;
     } catch (error) {
-      if (statusOf(error) === 409) return false;
+      if (statusCodeOf(error) === 409) return false;
       throw error;
     }
   }
@@ -199,17 +195,4 @@ export class LeaderElector {
       this.log.warn('could not release the lease', { error: String(error) });
     }
   }
-}
-
-/** An API error as one line: the status code and the server's message when there is one. */
-function describeLeaseError(error: unknown): string {
-  const e = error as { code?: number; body?: unknown; message?: string };
-  let message = e.message ?? String(error);
-  try {
-    const body = typeof e.body === 'string' ? JSON.parse(e.body) : e.body;
-    if (body && typeof body === 'object' && 'message' in body) message = String(body.message);
-  } catch {
-    // not JSON: keep the error's own message
-  }
-  return `${e.code === undefined ? '' : `HTTP ${e.code}: `}${message}`.replace(/\s+/g, ' ');
 }

@@ -20,6 +20,7 @@ import {
 } from '@kubernetes/client-node';
 import type pg from 'pg';
 import { emailIdentity } from '../../src/core/email.js';
+import { statusCodeOf } from './api-errors.js';
 import { DEFAULT_RATE_LIMIT, RateLimiter, type RateLimitOptions } from './rate-limit.js';
 import { KINDS, type Kind } from '../../src/core/schema/index.js';
 import { INVITATION_CHANNEL } from '../../src/invitations/accept.js';
@@ -77,11 +78,6 @@ export interface OperatorOptions {
 
 /** The same event on the same object is recorded at most once in this interval. */
 const EVENT_REPEAT_MS = 10 * 60_000;
-
-const statusCodeOf = (error: unknown): number | undefined =>
-  typeof error === 'object' && error !== null && 'code' in error
-    ? Number((error as { code: unknown }).code)
-    : undefined;
 
 export class Operator {
   readonly metrics: OperatorMetrics;
