@@ -27,6 +27,7 @@ describe('roster operator', () => {
     const kubeconfig = join(dir, 'kubeconfig');
     writeFileSync(kubeconfig, cluster.api.kubeconfig());
     const port = await freePort();
+    const metricsPort = await freePort();
     const child = spawn(
       process.execPath,
       [
@@ -40,6 +41,7 @@ describe('roster operator', () => {
         '--lease-namespace',
         'default',
         `--probe-port=${port}`,
+        `--metrics-port=${metricsPort}`,
         '--delivery-interval=1',
       ],
       {
@@ -70,7 +72,9 @@ describe('roster operator', () => {
       });
       await eventually('5 invitations sent', () => cluster.smtp.messages.length >= 5);
       expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
-      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      // Metrics on their own port, as deploy/ runs it; the probe port serves probes only.
+      const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(404);
       expect(metrics).toMatch(/roster_operator_invitations_sent_total 5/);
       const managers = await cluster.db.pool.query(`SELECT DISTINCT managed_by FROM organizations`);
       expect(managers.rows).toEqual([{ managed_by: 'operator:ci/default' }]);
