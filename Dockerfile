@@ -22,7 +22,7 @@ RUN npm run build \
  && npm pkg delete 'dependencies.@pulumi/pulumi' 'dependencies.@grpc/grpc-js' \
       dependencies.google-protobuf optionalDependencies \
  && npm prune --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund \
- && rm -rf dist/provider dist/bench dist/scripts
+ && rm -rf dist/provider dist/src/provider dist/bench dist/scripts
 
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production

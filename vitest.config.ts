@@ -16,7 +16,6 @@ export default defineConfig({
       'provider/**/*.test.ts',
       'examples/**/*.test.ts',
       'bench/**/*.test.ts',
-      'operator/**/*.test.ts',
     ],
     testTimeout: 60_000,
     hookTimeout: 120_000,

@@ -6,7 +6,7 @@
  * docs/operator.md. The test API server runs in this process, on the same cores.
  */
 import { describe, expect, it } from 'vitest';
-import type { Operator } from '../operator/src/operator.js';
+import type { Operator } from '../src/operator/operator.js';
 import { eventually, startCluster } from '../test/kube/harness.js';
 
 const orgs = Number(process.env.ROSTER_BENCH_OPERATOR_ORGS ?? 0);

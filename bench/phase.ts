@@ -4,7 +4,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import { checkAccess } from '../src/access/queries.js';
+import { checkAccess } from '../src/store/access.js';
 import { loadManifests } from '../src/index.js';
 import {
   CLI_MANAGER,
@@ -13,9 +13,9 @@ import {
   type PlanOptions,
 } from '../src/core/plan.js';
 import { desiredRecords } from '../src/core/records.js';
-import { applyChanges } from '../src/db/apply.js';
-import { migrate } from '../src/db/migrate.js';
-import { readSnapshot } from '../src/db/snapshot.js';
+import { applyChanges } from '../src/store/apply.js';
+import { migrate } from '../src/store/migrate.js';
+import { readSnapshot } from '../src/store/snapshot.js';
 
 const [phase = '', dir = '', databaseUrl = '', extra = ''] = process.argv.slice(2);
 const timings: Record<string, number> = {};

@@ -7,7 +7,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { freePort, startScratchPostgres } from '../src/db/scratch-postgres.js';
+import { freePort, startScratchPostgres } from '../src/store/scratch-postgres.js';
 import { Agent, request } from 'node:http';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';

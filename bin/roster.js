@@ -3,13 +3,13 @@
 // (the `prepare` script) or `npm run build`.
 import { existsSync } from 'node:fs';
 
-const entry = new URL('../dist/src/cli/main.js', import.meta.url);
+const entry = new URL('../dist/src/main.js', import.meta.url);
 if (!existsSync(entry)) {
   process.stderr.write('roster: not built yet; run "npm install" (or "npm run build") first\n');
   process.exit(1);
 }
 const { main } = await import(entry.href);
-const { processIo } = await import(new URL('../dist/src/cli/io.js', import.meta.url).href);
+const { processIo } = await import(new URL('../dist/src/command/io.js', import.meta.url).href);
 const code = await main(process.argv.slice(2), processIo());
 process.exitCode = code;
 // Exit with the command's code as soon as its output is flushed: a library's exit hook (the

@@ -12,7 +12,7 @@ import { arch, platform } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
-import { packageRoot } from '../src/db/package-root.js';
+import { packageRoot } from '../src/store/package-root.js';
 
 /** Pulumi's names for the platform in plugin archive names. */
 const PULUMI_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64' };
@@ -26,7 +26,7 @@ export async function packageProvider(root = packageRoot()): Promise<string> {
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
   await build({
-    entryPoints: [join(root, 'provider', 'src', 'main.ts')],
+    entryPoints: [join(root, 'src', 'provider', 'main.ts')],
     bundle: true,
     platform: 'node',
     target: 'node20',

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { generateDtsBundle } from 'dts-bundle-generator';
-import { packageRoot } from '../src/db/package-root.js';
+import { packageRoot } from '../src/store/package-root.js';
 
 /** The SDK's npm name; the Pulumi schema's `language.nodejs.packageName` is the same. */
 export const SDK_PACKAGE = '@roster-dev/pulumi-roster';

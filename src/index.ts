@@ -19,8 +19,8 @@ import {
   type PlanOptions,
 } from './core/plan.js';
 import { desiredRecords } from './core/records.js';
-import type { AccessDatabase } from './db/connect.js';
-import { applyChanges, type ApplyContext, type ApplyResult } from './db/apply.js';
+import type { AccessDatabase } from './store/connect.js';
+import { applyChanges, type ApplyContext, type ApplyResult } from './store/apply.js';
 
 export { loadSources, type LoadOptions, type LoadResult } from './core/load.js';
 export type { Finding, SourceLocation, Severity } from './core/findings.js';
@@ -46,11 +46,16 @@ export {
 export { desiredRecords, type AccessRecord, type RecordId } from './core/records.js';
 export { renderPlanText, renderPlanMarkdown } from './core/render-plan.js';
 export { exportManifests } from './core/export.js';
-export { openAccessDatabase, type AccessDatabase } from './db/connect.js';
-export { readSnapshot } from './db/snapshot.js';
-export { migrate } from './db/migrate.js';
-export { applyChanges, PlanRefusedError, type ApplyContext, type ApplyResult } from './db/apply.js';
-export { LockHeldError, StalePlanError, DatabaseError } from './db/errors.js';
+export { openAccessDatabase, type AccessDatabase } from './store/connect.js';
+export { readSnapshot } from './store/snapshot.js';
+export { migrate } from './store/migrate.js';
+export {
+  applyChanges,
+  PlanRefusedError,
+  type ApplyContext,
+  type ApplyResult,
+} from './store/apply.js';
+export { LockHeldError, StalePlanError, DatabaseError } from './store/errors.js';
 
 /** Reads files, directories or `-` and loads them; the result's findings include unreadable paths. */
 export async function loadManifests(

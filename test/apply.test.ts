@@ -7,7 +7,7 @@ import { copyFileSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { signPlan } from '../src/db/plan-signature.js';
+import { signPlan } from '../src/store/plan-signature.js';
 import { createTestDatabase, tableCounts, type TestDatabase } from './support/database.js';
 import { hasStackTrace, ROOT } from './support/run-roster.js';
 import { createWorkspace, doc, TEAM_PLAN, tenant, type Workspace } from './support/workspace.js';
@@ -530,7 +530,7 @@ describe('concurrency and crashes', () => {
     try {
       const url = new URL(db.url);
       url.searchParams.set('options', '-c lock_timeout=300');
-      const { main } = await import('../src/cli/main.js');
+      const { main } = await import('../src/main.js');
       const sink = (onText: (text: string) => void) =>
         Object.assign(
           new Writable({ write: (chunk, _enc, done) => (onText(String(chunk)), done()) }),

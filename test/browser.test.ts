@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort } from '../src/db/scratch-postgres.js';
+import { freePort } from '../src/store/scratch-postgres.js';
 import { ROOT, runRosterAsync } from './support/run-roster.js';
 import { linkOf, recipientOf } from './support/smtp.js';
 

@@ -4,7 +4,7 @@
  * normalises what it is given the same way, instead of lowercasing it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKey } from '../src/server/api-keys.js';
+import { createApiKey } from '../src/store/api-keys.js';
 import { startTestServer, type TestServer } from './support/http-server.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { createWorkspace, TEAM_PLAN, tenant, type Workspace } from './support/workspace.js';

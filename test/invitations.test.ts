@@ -4,9 +4,9 @@
  */
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { deliverOutbox } from '../src/invitations/deliver.js';
-import { smtpTransport } from '../src/invitations/transport.js';
-import { createApiKey } from '../src/server/api-keys.js';
+import { deliverOutbox } from '../src/mail/deliver.js';
+import { smtpTransport } from '../src/mail/transport.js';
+import { createApiKey } from '../src/store/api-keys.js';
 import { startTestServer, type TestServer } from './support/http-server.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { linkOf, recipientOf, startSmtp, type CapturingSmtp } from './support/smtp.js';

@@ -1,7 +1,7 @@
 /** Migrations against a real PostgreSQL. */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate, readMigrations } from '../src/db/migrate.js';
+import { migrate, readMigrations } from '../src/store/migrate.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
 let db: TestDatabase;

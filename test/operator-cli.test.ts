@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../src/db/scratch-postgres.js';
+import { freePort } from '../src/store/scratch-postgres.js';
 import { ROOT } from './support/run-roster.js';
 import { eventually, startCluster, type TestCluster } from './kube/harness.js';
 

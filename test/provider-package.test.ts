@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import providerPb from '@pulumi/pulumi/proto/provider_pb.js';
 import emptyPb from 'google-protobuf/google/protobuf/empty_pb.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toStruct, type Properties } from '../provider/src/properties.js';
+import { toStruct, type Properties } from '../src/provider/properties.js';
 import { packageProvider } from '../scripts/package-provider.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { startProvider, type ProviderProcess } from './support/provider-process.js';

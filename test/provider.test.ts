@@ -14,9 +14,9 @@ import {
   toStruct,
   UNKNOWN,
   type Properties,
-} from '../provider/src/properties.js';
+} from '../src/provider/properties.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { APPLY_LOCK } from '../src/db/apply.js';
+import { APPLY_LOCK } from '../src/store/apply.js';
 import { startProvider, type ProviderProcess } from './support/provider-process.js';
 import { ROOT } from './support/run-roster.js';
 

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKey } from '../src/server/api-keys.js';
+import { createApiKey } from '../src/store/api-keys.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { startServe, type ServeProcess } from './support/serve-process.js';
 import { linkOf, recipientOf, startSmtp, type CapturingSmtp } from './support/smtp.js';

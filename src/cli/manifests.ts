@@ -4,7 +4,7 @@ import type { DesiredState } from '../core/model.js';
 import { renderFindingsText, summarizeFindings } from '../core/render-findings.js';
 import { loadSourcesInThreads } from '../files/parse-threads.js';
 import { readSources } from '../files/read-sources.js';
-import type { CliIo } from './io.js';
+import type { CliIo } from '../command/io.js';
 
 /** Reads and validates `paths`; prints findings; returns the state, or undefined on errors. */
 export async function loadDesiredState(

@@ -1,6 +1,6 @@
 /** The invitation pages: plain HTML, no script, a form that POSTs. Pure. */
-import { formatExpiry } from '../invitations/compose.js';
-import type { InvitationView } from '../invitations/accept.js';
+import { formatExpiry } from '../mail/compose.js';
+import type { InvitationView } from '../store/accept-invitation.js';
 
 const escape = (text: string) => text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 

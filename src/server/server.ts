@@ -10,11 +10,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type pg from 'pg';
 import { CONTACT_CATEGORIES } from '../core/catalog.js';
-import { checkAccess, contactsOf, organizationsOfUser } from '../access/queries.js';
-import { isDatabaseUnavailable } from '../db/errors.js';
-import { acceptInvitation, viewInvitation } from '../invitations/accept.js';
-import { ApiKeyVerifier, keyCovers, type ApiKeyScope } from './api-keys.js';
-import type { ServerMetrics } from './metrics.js';
+import { checkAccess, contactsOf, organizationsOfUser } from '../store/access.js';
+import { isDatabaseUnavailable } from '../store/errors.js';
+import { acceptInvitation, viewInvitation } from '../store/accept-invitation.js';
+import { ApiKeyVerifier, keyCovers, type ApiKeyScope } from '../store/api-keys.js';
+import type { ServerMetrics } from '../telemetry/metrics.js';
 import { OPENAPI_DOCUMENT } from './openapi.js';
 import { invitationPage, unavailablePage, unusablePage, welcomePage } from './pages.js';
 import type { PoolHealth } from './pool-health.js';

@@ -4,9 +4,9 @@
  * in this process against them.
  */
 import { KubeConfig } from '@kubernetes/client-node';
-import { Operator, type OperatorOptions } from '../../operator/src/operator.js';
-import { jsonLogger, type Logger } from '../../operator/src/log.js';
-import { smtpTransport } from '../../src/invitations/transport.js';
+import { Operator, type OperatorOptions } from '../../src/operator/operator.js';
+import { jsonLogger, type Logger } from '../../src/telemetry/log.js';
+import { smtpTransport } from '../../src/mail/transport.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { ROOT } from '../support/run-roster.js';
 import { startSmtp, type CapturingSmtp } from '../support/smtp.js';

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { survivesDroppedConnections } from '../../src/db/connect.js';
+import { survivesDroppedConnections } from '../../src/store/connect.js';
 
 /** A test database: its URL, a pool, and a way to drop it. */
 export interface TestDatabase {

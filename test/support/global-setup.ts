@@ -5,8 +5,8 @@
  */
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
-import { migrate } from '../../src/db/migrate.js';
-import { startScratchPostgres } from '../../src/db/scratch-postgres.js';
+import { migrate } from '../../src/store/migrate.js';
+import { startScratchPostgres } from '../../src/store/scratch-postgres.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -1,7 +1,7 @@
 /** `roster serve`'s HTTP server in the test process, on a free loopback port. */
 import type { AddressInfo } from 'node:net';
 import type pg from 'pg';
-import { ServerMetrics } from '../../src/server/metrics.js';
+import { ServerMetrics } from '../../src/telemetry/metrics.js';
 import { createRosterServer, type ServerOptions } from '../../src/server/server.js';
 
 /** A listening server: its base URL and a way to close it. */

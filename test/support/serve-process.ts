@@ -1,6 +1,6 @@
 /** `roster serve` as a real process, as a user (or a container) runs it. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { freePort } from '../../src/db/scratch-postgres.js';
+import { freePort } from '../../src/store/scratch-postgres.js';
 import { ROOT } from './run-roster.js';
 
 /** A running `roster serve`. */

@@ -1,6 +1,6 @@
 import * as pulumi from '@pulumi/pulumi';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SECRET_SIGNATURE, SIGNATURE_KEY } from '../../src/properties.js';
+import { SECRET_SIGNATURE, SIGNATURE_KEY } from '../../../src/provider/properties.js';
 import * as roster from './index.js';
 
 let lastInputs: Record<string, unknown> = {};

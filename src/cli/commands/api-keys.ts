@@ -1,11 +1,11 @@
 /** `roster api-keys create|list|revoke`: keys for the access API, scoped to organizations. */
 import { parseArgs } from 'node:util';
 import { UsageError } from '../../core/errors.js';
-import { openAccessDatabase } from '../../db/connect.js';
-import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyRow } from '../../server/api-keys.js';
-import type { CliIo } from '../io.js';
-import { parseExpiry, parseFormat } from '../options.js';
-import { whoAmI } from '../session.js';
+import { openAccessDatabase } from '../../store/connect.js';
+import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyRow } from '../../store/api-keys.js';
+import type { CliIo } from '../../command/io.js';
+import { parseExpiry, parseFormat } from '../../command/options.js';
+import { whoAmI } from '../../command/session.js';
 
 /** Help text of the command. */
 export const API_KEYS_HELP = `Usage: roster api-keys create NAME --org ORG... [--expires WHEN]

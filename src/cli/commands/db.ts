@@ -1,9 +1,9 @@
 /** `roster db migrate`: applies pending migrations (every command also does so on first use). */
 import { UsageError } from '../../core/errors.js';
-import { openAccessDatabase } from '../../db/connect.js';
-import { migrate } from '../../db/migrate.js';
-import type { CliIo } from '../io.js';
-import { whoAmI } from '../session.js';
+import { openAccessDatabase } from '../../store/connect.js';
+import { migrate } from '../../store/migrate.js';
+import type { CliIo } from '../../command/io.js';
+import { whoAmI } from '../../command/session.js';
 
 /** Help text of the command. */
 export const DB_HELP = `Usage: roster db migrate

@@ -1,10 +1,10 @@
 /** `roster deliver`: sends the queued invitations once, and re-queues expired ones by policy. */
-import { deliverOutbox, type DeliveryReport } from '../../invitations/deliver.js';
+import { deliverOutbox, type DeliveryReport } from '../../mail/deliver.js';
 import type pg from 'pg';
-import { openAccessDatabase } from '../../db/connect.js';
-import type { CliIo } from '../io.js';
-import { deliveryOptionsFrom } from '../delivery-config.js';
-import { whoAmI } from '../session.js';
+import { openAccessDatabase } from '../../store/connect.js';
+import type { CliIo } from '../../command/io.js';
+import { deliveryOptionsFrom } from '../../command/delivery-config.js';
+import { whoAmI } from '../../command/session.js';
 import { UsageError } from '../../core/errors.js';
 
 /** Help text of the command. */

@@ -4,10 +4,10 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { RosterError } from '../../core/errors.js';
 import { exportManifests } from '../../core/export.js';
-import { openAccessDatabase } from '../../db/connect.js';
-import { readSnapshot } from '../../db/snapshot.js';
-import type { CliIo } from '../io.js';
-import { whoAmI } from '../session.js';
+import { openAccessDatabase } from '../../store/connect.js';
+import { readSnapshot } from '../../store/snapshot.js';
+import type { CliIo } from '../../command/io.js';
+import { whoAmI } from '../../command/session.js';
 
 /** Help text of the command. */
 export const EXPORT_HELP = `Usage: roster export [--org NAME] [-o DIR]

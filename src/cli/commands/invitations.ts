@@ -1,11 +1,11 @@
 /** `roster invitations list|resend|revoke`: act on invitations by hand. */
 import { parseArgs } from 'node:util';
 import { UsageError } from '../../core/errors.js';
-import { openAccessDatabase } from '../../db/connect.js';
-import { listInvitations, resendInvitation, revokeInvitation } from '../../invitations/manage.js';
-import type { CliIo } from '../io.js';
-import { parseFormat } from '../options.js';
-import { whoAmI } from '../session.js';
+import { openAccessDatabase } from '../../store/connect.js';
+import { listInvitations, resendInvitation, revokeInvitation } from '../../store/invitations.js';
+import type { CliIo } from '../../command/io.js';
+import { parseFormat } from '../../command/options.js';
+import { whoAmI } from '../../command/session.js';
 import { deliverAndReport } from './deliver.js';
 
 /** Help text of the command. */

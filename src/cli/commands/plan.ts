@@ -6,16 +6,16 @@ import { UsageError } from '../../core/errors.js';
 import { type Plan, type PlanOptions } from '../../core/plan.js';
 import { desiredRecords, type DesiredRecord } from '../../core/records.js';
 import { renderPlanMarkdown, renderPlanText } from '../../core/render-plan.js';
-import { openAccessDatabase } from '../../db/connect.js';
-import { readSnapshot } from '../../db/snapshot.js';
+import { openAccessDatabase } from '../../store/connect.js';
+import { readSnapshot } from '../../store/snapshot.js';
 import type pg from 'pg';
-import { planWithHistory } from '../../db/plan-history.js';
-import { signPlan } from '../../db/plan-signature.js';
-import { countQueued } from '../../invitations/deliver.js';
-import type { CliIo } from '../io.js';
+import { planWithHistory } from '../../store/plan-history.js';
+import { signPlan } from '../../store/plan-signature.js';
+import { countQueued } from '../../mail/deliver.js';
+import type { CliIo } from '../../command/io.js';
 import { loadDesiredState } from '../manifests.js';
-import { parseFormat } from '../options.js';
-import { whoAmI } from '../session.js';
+import { parseFormat } from '../../command/options.js';
+import { whoAmI } from '../../command/session.js';
 import { GUARD_HELP, PLAN_ARG_OPTIONS, planOptionsFrom } from './plan-options.js';
 
 /** Help text of the command. */

@@ -9,8 +9,8 @@ import {
   summarizeFindings,
 } from '../../core/render-findings.js';
 import { readSources } from '../../files/read-sources.js';
-import type { CliIo } from '../io.js';
-import { parseFormat, parseSize } from '../options.js';
+import type { CliIo } from '../../command/io.js';
+import { parseFormat, parseSize } from '../../command/options.js';
 
 /** Help text of the command. */
 export const VALIDATE_HELP = `Usage: roster validate -f PATH... [--format text|json] [--strict]

@@ -2,7 +2,7 @@
  * The Pulumi resources and how each maps onto Roster's format and records: the same JSON Schema
  * (`spec`), plus `name` for the kinds whose identity is their name, and the outputs Roster adds.
  */
-import { findKind, type Kind } from '../../src/core/schema/index.js';
+import { findKind, type Kind } from '../core/schema/index.js';
 
 /** One Pulumi resource type. */
 export interface ResourceType {

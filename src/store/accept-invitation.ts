@@ -4,7 +4,7 @@
  * becomes active in the same transaction, and a NOTIFY tells listeners (the operator) at once.
  */
 import type pg from 'pg';
-import { hashToken, looksLikeToken } from './tokens.js';
+import { hashToken, looksLikeToken } from '../core/tokens.js';
 
 /** The channel on which accepted invitations are announced. */
 export const INVITATION_CHANNEL = 'roster_invitations';

@@ -2,17 +2,17 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
-import { envNumber } from '../../core/env-number.js';
-import { UsageError } from '../../core/errors.js';
-import { openAccessDatabase } from '../../db/connect.js';
-import { deliverOutbox } from '../../invitations/deliver.js';
-import { ServerMetrics } from '../../server/metrics.js';
-import { PoolHealth } from '../../server/pool-health.js';
-import { createRosterService, type RosterServer } from '../../server/server.js';
-import type { CliIo } from '../io.js';
-import { parseDuration } from '../options.js';
-import { deliveryOptionsFrom } from '../delivery-config.js';
-import { whoAmI } from '../session.js';
+import { envNumber } from '../core/env-number.js';
+import { UsageError } from '../core/errors.js';
+import { openAccessDatabase } from '../store/connect.js';
+import { deliverOutbox } from '../mail/deliver.js';
+import { ServerMetrics } from '../telemetry/metrics.js';
+import { PoolHealth } from './pool-health.js';
+import { createRosterService, type RosterServer } from './server.js';
+import type { CliIo } from '../command/io.js';
+import { parseDuration } from '../command/options.js';
+import { deliveryOptionsFrom } from '../command/delivery-config.js';
+import { whoAmI } from '../command/session.js';
 
 /** Help text of the command. */
 export const SERVE_HELP = `Usage: roster serve [--port N] [--host ADDRESS] [--delivery-interval SECONDS]

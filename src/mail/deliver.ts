@@ -14,7 +14,7 @@
 import { hostname } from 'node:os';
 import type pg from 'pg';
 import { composeInvitation } from './compose.js';
-import { newToken } from './tokens.js';
+import { newToken } from '../core/tokens.js';
 import type { MailTransport } from './transport.js';
 
 /** Defaults of the invitation policy when neither the organization nor its plan sets one. */

@@ -2,7 +2,7 @@
  * Roster's custom resources as the operator sees them, and how each maps onto a work-queue key
  * and onto a document of Roster's format (the same format the CLI reads from files).
  */
-import { API_GROUP, API_VERSION_NAME, KINDS, type Kind } from '../../src/core/schema/index.js';
+import { API_GROUP, API_VERSION_NAME, KINDS, type Kind } from '../core/schema/index.js';
 
 /** The finalizer that holds a resource until its records are removed (or released). */
 export const FINALIZER = 'roster.dev/finalizer';

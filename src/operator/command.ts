@@ -2,11 +2,11 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { UsageError } from '../../core/errors.js';
-import { openAccessDatabase } from '../../db/connect.js';
-import { jsonLogger, type Level } from '../../../operator/src/log.js';
-import type { CliIo } from '../io.js';
-import { deliveryOptionsFrom } from '../delivery-config.js';
+import { UsageError } from '../core/errors.js';
+import { openAccessDatabase } from '../store/connect.js';
+import { jsonLogger, type Level } from '../telemetry/log.js';
+import type { CliIo } from '../command/io.js';
+import { deliveryOptionsFrom } from '../command/delivery-config.js';
 
 /** Help text of the command. */
 export const OPERATOR_HELP = `Usage: roster operator [options]
@@ -105,7 +105,7 @@ export async function operatorCommand(
 
   // Loaded here, not at startup: the Kubernetes client takes longer to load than the rest of roster.
   const { KubeConfig } = await import('@kubernetes/client-node');
-  const { Operator } = await import('../../../operator/src/operator.js');
+  const { Operator } = await import('./operator.js');
   const kubeConfig = new KubeConfig();
   try {
     if (values.kubeconfig !== undefined) kubeConfig.loadFromFile(values.kubeconfig);

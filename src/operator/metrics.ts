@@ -1,5 +1,5 @@
 /** The operator's Prometheus metrics. */
-import { Counter, Histogram } from '../../src/server/metrics.js';
+import { Counter, Histogram } from '../telemetry/metrics.js';
 
 /** A value that goes up and down, read when scraped. */
 export class Gauge {

@@ -2,21 +2,16 @@
  * Resource inputs <-> Roster documents and records. Check runs the same schema and the same
  * single-document rules as `roster validate`, with the same messages.
  */
-import { checkDocument } from '../../src/core/check-document.js';
-import { buildDesiredState, expiryInstant } from '../../src/core/desired-state.js';
-import type { Finding } from '../../src/core/findings.js';
-import { organizationSpec, planSpec, roleSpec } from '../../src/core/export.js';
-import { inMemoryDocument } from '../../src/core/parse.js';
-import type { ActualState } from '../../src/core/plan.js';
-import {
-  desiredRecords,
-  recordKey,
-  type DesiredRecord,
-  type RecordId,
-} from '../../src/core/records.js';
-import { emailIdentity } from '../../src/core/email.js';
-import { checkRules } from '../../src/core/rules.js';
-import { API_VERSION } from '../../src/core/schema/index.js';
+import { checkDocument } from '../core/check-document.js';
+import { buildDesiredState, expiryInstant } from '../core/desired-state.js';
+import type { Finding } from '../core/findings.js';
+import { organizationSpec, planSpec, roleSpec } from '../core/export.js';
+import { inMemoryDocument } from '../core/parse.js';
+import type { ActualState } from '../core/plan.js';
+import { desiredRecords, recordKey, type DesiredRecord, type RecordId } from '../core/records.js';
+import { emailIdentity } from '../core/email.js';
+import { checkRules } from '../core/rules.js';
+import { API_VERSION } from '../core/schema/index.js';
 import { containsUnknown, type Properties } from './properties.js';
 import type { ResourceType } from './resources.js';
 

@@ -2,7 +2,7 @@
  * Generates the Pulumi package schema (`provider/schema.json`) from Roster's JSON Schemas, the
  * single source of truth; a test fails when the checked-in file differs.
  */
-import { ROSTER_VERSION } from '../../src/version.js';
+import { ROSTER_VERSION } from '../version.js';
 import { RESOURCE_TYPES, specSchemaOf } from './resources.js';
 
 type JsonSchema = Record<string, unknown>;

@@ -19,14 +19,14 @@ import {
   type ObjectCache,
 } from '@kubernetes/client-node';
 import type pg from 'pg';
-import { emailIdentity } from '../../src/core/email.js';
+import { emailIdentity } from '../core/email.js';
 import { statusCodeOf } from './api-errors.js';
 import { DEFAULT_RATE_LIMIT, RateLimiter, type RateLimitOptions } from './rate-limit.js';
-import { KINDS, type Kind } from '../../src/core/schema/index.js';
-import { INVITATION_CHANNEL } from '../../src/invitations/accept.js';
-import { deliverOutbox, type DeliveryOptions } from '../../src/invitations/deliver.js';
+import { KINDS, type Kind } from '../core/schema/index.js';
+import { INVITATION_CHANNEL } from '../store/accept-invitation.js';
+import { deliverOutbox, type DeliveryOptions } from '../mail/deliver.js';
 import { DEFAULT_LEADER_ELECTION, LeaderElector, type LeaderElectionOptions } from './leader.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../telemetry/log.js';
 import { OperatorMetrics } from './metrics.js';
 import { DEFAULT_QUEUE_OPTIONS, WorkQueue, type QueueOptions } from './queue.js';
 import { Reconciler, TerminalError, type ClusterView, type ClusterWriter } from './reconcile.js';

@@ -6,7 +6,7 @@
  */
 import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
 import { describeApiError, statusCodeOf } from './api-errors.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../telemetry/log.js';
 
 /**
  * A Lease's `acquireTime` and `renewTime` are metav1.MicroTime: kube-apiserver parses them with

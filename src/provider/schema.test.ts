@@ -16,7 +16,7 @@ describe('the Pulumi schema', () => {
   };
 
   it('is checked in exactly as generated (run "npm run generate")', () => {
-    const checkedIn = readFileSync(new URL('../schema.json', import.meta.url), 'utf8');
+    const checkedIn = readFileSync(new URL('../../provider/schema.json', import.meta.url), 'utf8');
     expect(checkedIn).toBe(`${JSON.stringify(schema, null, 2)}\n`);
   });
 

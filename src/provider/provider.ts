@@ -10,16 +10,16 @@ import pluginPb from '@pulumi/pulumi/proto/plugin_pb.js';
 import providerGrpc from '@pulumi/pulumi/proto/provider_grpc_pb.js';
 import providerPb from '@pulumi/pulumi/proto/provider_pb.js';
 import pg from 'pg';
-import { emailIdentity } from '../../src/core/email.js';
-import { RosterError } from '../../src/core/errors.js';
-import { DEFAULT_MAX_ORG_REMOVAL_RATIO, type PlanOptions } from '../../src/core/plan.js';
-import { IDENTITY_PLACEHOLDERS, type RecordId } from '../../src/core/records.js';
-import { applyChanges } from '../../src/db/apply.js';
-import { migrate } from '../../src/db/migrate.js';
-import { readSnapshot } from '../../src/db/snapshot.js';
-import { deliverOutbox } from '../../src/invitations/deliver.js';
-import { transportFromEnv, smtpTransport } from '../../src/invitations/transport.js';
-import { ROSTER_VERSION } from '../../src/version.js';
+import { emailIdentity } from '../core/email.js';
+import { RosterError } from '../core/errors.js';
+import { DEFAULT_MAX_ORG_REMOVAL_RATIO, type PlanOptions } from '../core/plan.js';
+import { IDENTITY_PLACEHOLDERS, type RecordId } from '../core/records.js';
+import { applyChanges } from '../store/apply.js';
+import { migrate } from '../store/migrate.js';
+import { readSnapshot } from '../store/snapshot.js';
+import { deliverOutbox } from '../mail/deliver.js';
+import { transportFromEnv, smtpTransport } from '../mail/transport.js';
+import { ROSTER_VERSION } from '../version.js';
 import {
   checkInputs,
   idOf,

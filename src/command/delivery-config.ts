@@ -1,7 +1,7 @@
 /** Mail settings from the environment, shared by apply, deliver, invitations and serve. */
 import { envNumber } from '../core/env-number.js';
-import type { DeliveryOptions } from '../invitations/deliver.js';
-import { transportFromEnv } from '../invitations/transport.js';
+import type { DeliveryOptions } from '../mail/deliver.js';
+import { transportFromEnv } from '../mail/transport.js';
 import type { CliIo } from './io.js';
 
 /** The address links in e-mails point to, when ROSTER_PUBLIC_URL is not set. */

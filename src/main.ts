@@ -2,19 +2,19 @@
  * The `roster` command line: dispatches to a command and turns every failure into a message and
  * an exit code. No stack trace reaches a user unless ROSTER_DEBUG is set.
  */
-import { RosterError, UsageError } from '../core/errors.js';
-import { apiKeysCommand, API_KEYS_HELP } from './commands/api-keys.js';
-import { applyCommand, APPLY_HELP } from './commands/apply.js';
-import { deliverCommand, DELIVER_HELP } from './commands/deliver.js';
-import { invitationsCommand, INVITATIONS_HELP } from './commands/invitations.js';
-import { operatorCommand, OPERATOR_HELP } from './commands/operator.js';
-import { serveCommand, SERVE_HELP } from './commands/serve.js';
-import { dbCommand, DB_HELP } from './commands/db.js';
-import { exportCommand, EXPORT_HELP } from './commands/export.js';
-import { planCommand, PLAN_HELP } from './commands/plan.js';
-import { validateCommand, VALIDATE_HELP } from './commands/validate.js';
-import type { CliIo } from './io.js';
-import { ROSTER_VERSION } from '../version.js';
+import { RosterError, UsageError } from './core/errors.js';
+import { apiKeysCommand, API_KEYS_HELP } from './cli/commands/api-keys.js';
+import { applyCommand, APPLY_HELP } from './cli/commands/apply.js';
+import { deliverCommand, DELIVER_HELP } from './cli/commands/deliver.js';
+import { invitationsCommand, INVITATIONS_HELP } from './cli/commands/invitations.js';
+import { operatorCommand, OPERATOR_HELP } from './operator/command.js';
+import { serveCommand, SERVE_HELP } from './server/command.js';
+import { dbCommand, DB_HELP } from './cli/commands/db.js';
+import { exportCommand, EXPORT_HELP } from './cli/commands/export.js';
+import { planCommand, PLAN_HELP } from './cli/commands/plan.js';
+import { validateCommand, VALIDATE_HELP } from './cli/commands/validate.js';
+import type { CliIo } from './command/io.js';
+import { ROSTER_VERSION } from './version.js';
 
 const HELP = `roster ${ROSTER_VERSION}: access as code
 

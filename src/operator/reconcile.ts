@@ -10,16 +10,12 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type pg from 'pg';
-import {
-  checkDocument,
-  declaredName,
-  type CheckedDocument,
-} from '../../src/core/check-document.js';
-import { buildDesiredState } from '../../src/core/desired-state.js';
-import { emailIdentity } from '../../src/core/email.js';
-import { organizationSpec, planSpec, roleSpec } from '../../src/core/export.js';
-import type { Finding } from '../../src/core/findings.js';
-import { inMemoryDocument } from '../../src/core/parse.js';
+import { checkDocument, declaredName, type CheckedDocument } from '../core/check-document.js';
+import { buildDesiredState } from '../core/desired-state.js';
+import { emailIdentity } from '../core/email.js';
+import { organizationSpec, planSpec, roleSpec } from '../core/export.js';
+import type { Finding } from '../core/findings.js';
+import { inMemoryDocument } from '../core/parse.js';
 import {
   DEFAULT_MAX_ORG_REMOVAL_RATIO,
   orgOf,
@@ -27,19 +23,19 @@ import {
   type ActualState,
   type Plan,
   type PlanOptions,
-} from '../../src/core/plan.js';
+} from '../core/plan.js';
 import {
   desiredRecords,
   IDENTITY_PLACEHOLDERS,
   recordKey,
   type DesiredRecord,
   type RecordId,
-} from '../../src/core/records.js';
-import { checkRules } from '../../src/core/rules.js';
-import type { Kind } from '../../src/core/schema/index.js';
-import { RosterError } from '../../src/core/errors.js';
-import { applyChanges, PlanRefusedError } from '../../src/db/apply.js';
-import { readSnapshot } from '../../src/db/snapshot.js';
+} from '../core/records.js';
+import { checkRules } from '../core/rules.js';
+import type { Kind } from '../core/schema/index.js';
+import { RosterError } from '../core/errors.js';
+import { applyChanges, PlanRefusedError } from '../store/apply.js';
+import { readSnapshot } from '../store/snapshot.js';
 import {
   deletionPolicyOf,
   describeObject,
