@@ -4,9 +4,11 @@
  */
 import { stringify } from 'yaml';
 import { OWNER_ROLE } from './catalog.js';
+import { isKind, KIND_TABLE, orgOf, type RecordKind, type RecordOf } from './kinds/index.js';
 import type { ActualState } from './plan.js';
-import type { ActualRecord, Fields } from './records.js';
+import type { ActualRecord } from './records.js';
 import { API_VERSION } from './schema/index.js';
+import { membershipFields } from './schema/membership.js';
 
 const HEADER = '# Exported by "roster export" from the access database.\n';
 
@@ -22,73 +24,62 @@ export function exportManifests(
   options: ExportOptions = {},
 ): Map<string, string> {
   const files = new Map<string, string>();
-  const of = (kind: ActualRecord['id']['kind']) => actual.records.filter((r) => r.id.kind === kind);
-  const byName = <T extends { id: { name?: string } }>(a: T, b: T) =>
-    (a.id.name ?? '').localeCompare(b.id.name ?? '');
+  const of = <K extends RecordKind>(records: readonly ActualRecord[], kind: K) =>
+    records.filter((r): r is ActualRecord & RecordOf<K> => isKind(r, kind));
   const documents = (docs: object[]) =>
     HEADER +
     docs.map((d) => stringify(d, { lineWidth: 0, aliasDuplicateObjects: false })).join('---\n');
+  const byName = (a: { id: { name: string } }, b: { id: { name: string } }) =>
+    a.id.name.localeCompare(b.id.name);
 
   if (options.org === undefined) {
-    const plans = of('plan')
+    const plans = of(actual.records, 'plan')
       .sort(byName)
-      .map((r) => document('Plan', r.id.name ?? '', planSpec(r.fields)));
-    const roles = of('role')
+      .map((r) => document('Plan', r.id.name, KIND_TABLE.plan.document.spec(r)));
+    const roles = of(actual.records, 'role')
       .sort(byName)
-      .map((r) => document('Role', r.id.name ?? '', roleSpec(r.fields)));
+      .map((r) => document('Role', r.id.name, KIND_TABLE.role.document.spec(r)));
     if (plans.length > 0) files.set('plans.yaml', documents(plans));
     if (roles.length > 0) files.set('roles.yaml', documents(roles));
   }
 
   const tenant = new Map<string, ActualRecord[]>();
   for (const r of actual.records) {
-    if (r.id.org === undefined) continue;
-    const list = tenant.get(r.id.org) ?? [];
+    const org = orgOf(r.id);
+    if (org === null) continue;
+    const list = tenant.get(org) ?? [];
     list.push(r);
-    tenant.set(r.id.org, list);
+    tenant.set(org, list);
   }
-  for (const org of of('organization').sort(byName)) {
-    const name = org.id.name ?? '';
+  const { membership, contact, grant, organization } = KIND_TABLE;
+  for (const org of of(actual.records, 'organization').sort(byName)) {
+    const name = org.id.name;
     if (options.org !== undefined && options.org !== name) continue;
     const records = tenant.get(name) ?? [];
-    const members = records.filter((r) => r.id.kind === 'membership');
+    const members = of(records, 'membership');
     const owner = members.find((m) => m.fields.role === OWNER_ROLE);
-    const spec: Record<string, unknown> = organizationSpec(org, records);
+    const spec: Record<string, unknown> = organization.document.spec(org, records);
+    // Inline entries are the documents' specs without the organization, defaults left out.
     const inline = members
       .filter((m) => m !== owner)
-      .sort((a, b) => (a.id.user ?? '').localeCompare(b.id.user ?? ''))
-      .map((m) => ({
-        user: m.id.user,
-        role: m.fields.role,
-        ...(m.fields.seat === 'free' && { seat: 'free' }),
-        ...(m.fields.suspended === true && { suspended: true }),
-      }));
+      .sort((a, b) => a.id.user.localeCompare(b.id.user))
+      .map((m) => withoutDefaults(inlineOf(membership.document.spec(m))));
     if (inline.length > 0) spec.members = inline;
-    const contacts = records
-      .filter((r) => r.id.kind === 'contact')
-      .sort((a, b) => (a.id.email ?? '').localeCompare(b.id.email ?? ''))
-      .map((c) => ({
-        email: c.id.email,
-        ...(c.fields.name !== null && { name: c.fields.name }),
-        categories: c.fields.categories,
-      }));
+    const contacts = of(records, 'contact')
+      .sort((a, b) => a.id.email.localeCompare(b.id.email))
+      .map((c) => inlineOf(contact.document.spec(c)));
     if (contacts.length > 0) spec.contacts = contacts;
     const docs: object[] = [document('Organization', name, spec)];
     const taken = new Set<string>();
-    for (const g of records
-      .filter((r) => r.id.kind === 'grant')
-      .sort((a, b) =>
-        `${a.id.user}/${a.id.resource}`.localeCompare(`${b.id.user}/${b.id.resource}`),
-      )) {
-      const grantSpec: Record<string, unknown> = {
-        org: name,
-        user: g.id.user,
-        resource: g.id.resource,
-        role: g.fields.role,
-      };
-      if (g.fields.expires !== null) grantSpec.expires = g.fields.expires;
+    for (const g of of(records, 'grant').sort((a, b) =>
+      `${a.id.user}/${a.id.resource}`.localeCompare(`${b.id.user}/${b.id.resource}`),
+    )) {
       docs.push(
-        document('Grant', uniqueName(`${name}-${g.id.user}-${g.id.resource}`, taken), grantSpec),
+        document(
+          'Grant',
+          uniqueName(`${name}-${g.id.user}-${g.id.resource}`, taken),
+          grant.document.spec(g),
+        ),
       );
     }
     files.set(`${name}.yaml`, documents(docs));
@@ -100,56 +91,18 @@ function document(kind: string, name: string, spec: object) {
   return { apiVersion: API_VERSION, kind, metadata: { name }, spec };
 }
 
-/**
- * The `spec` of an Organization without its members and contacts: display name, plan, owner,
- * resources, invitation policy, from its record and the records of its tenant.
- */
-export function organizationSpec(
-  org: ActualRecord,
-  tenant: readonly ActualRecord[],
-): Record<string, unknown> {
-  const owner = tenant.find((r) => r.id.kind === 'membership' && r.fields.role === OWNER_ROLE);
-  const resources = tenant
-    .filter((r) => r.id.kind === 'resource')
-    .map((r) => ({ type: r.id.type, name: r.id.name }))
-    .sort((a, b) => `${a.type}/${a.name}`.localeCompare(`${b.type}/${b.name}`));
-  const policy = invitationPolicy(org.fields);
-  return {
-    ...(org.fields.displayName !== null && { displayName: org.fields.displayName }),
-    ...(org.fields.plan !== null && { plan: org.fields.plan }),
-    ...(policy !== undefined && { invitations: policy }),
-    owner: owner?.id.user ?? '',
-    ...(resources.length > 0 && { resources }),
-  };
+/** A document's spec as an entry of its Organization: without `org`. */
+function inlineOf(spec: Record<string, unknown>): Record<string, unknown> {
+  const { org: _org, ...entry } = spec;
+  return entry;
 }
 
-/** The `spec` of a Plan, from its record's fields. */
-export function planSpec(f: Fields) {
-  return {
-    ...(f.displayName !== null && { displayName: f.displayName }),
-    seats: { paid: f.paidSeats, free: f.freeSeats },
-    ...(f.maxResources !== null && { maxResources: f.maxResources }),
-    features: f.features,
-    ...(invitationPolicy(f) !== undefined && { invitations: invitationPolicy(f) }),
-  };
-}
-
-/** `spec.invitations` from a plan's or organization's fields, if any is set. */
-export function invitationPolicy(f: Fields) {
-  const policy = {
-    ...(typeof f.invitationExpiryDays === 'number' && { expiresInDays: f.invitationExpiryDays }),
-    ...(typeof f.invitationMaxResends === 'number' && { maxResends: f.invitationMaxResends }),
-  };
-  return Object.keys(policy).length === 0 ? undefined : policy;
-}
-
-/** The `spec` of a Role, from its record's fields. */
-export function roleSpec(f: Fields) {
-  return {
-    scope: f.scope,
-    ...(f.description !== null && { description: f.description }),
-    permissions: f.permissions,
-  };
+/** An inline member without the values its schema defaults to (a paid seat, not suspended). */
+function withoutDefaults(entry: Record<string, unknown>): Record<string, unknown> {
+  const schema = membershipFields as Record<string, { default?: unknown }>;
+  return Object.fromEntries(
+    Object.entries(entry).filter(([key, value]) => schema[key]?.default !== value),
+  );
 }
 
 /** A DNS-1123 name made from free text, unique among `taken`. */

@@ -77,7 +77,7 @@ describe('planChanges', () => {
       },
       options({ maxOrgRemovalRatio: 1 }),
     );
-    expect(result.changes.map((c) => `${c.action} ${c.id.user}`)).toEqual([
+    expect(result.changes.map((c) => `${c.action} ${'user' in c.id ? c.id.user : ''}`)).toEqual([
       'create bob@acme.io',
       'update carol@acme.io',
       'delete dave@acme.io',
@@ -151,7 +151,9 @@ describe('planChanges', () => {
       { records },
       options({ prune: true, maxOrgRemovalRatio: 1 }),
     );
-    expect(pruned.changes.map((c) => `${c.action} ${c.id.user}`)).toEqual(['delete app@acme.io']);
+    expect(pruned.changes.map((c) => `${c.action} ${'user' in c.id ? c.id.user : ''}`)).toEqual([
+      'delete app@acme.io',
+    ]);
   });
 
   it('leaves organizations, plans and roles absent from the input alone unless pruning', () => {

@@ -10,6 +10,7 @@ import { locate } from './model.js';
 import {
   changedFields,
   describeRecord,
+  orgOf,
   recordKey,
   type ActualRecord,
   type DesiredRecord,
@@ -214,10 +215,7 @@ function awaitingAcceptance(
 /** Parents before children: the order of `RECORD_KINDS`. */
 const APPLY_ORDER: readonly RecordKind[] = RECORD_KINDS;
 
-/** The organization a record belongs to. */
-export function orgOf(id: RecordId): string | null {
-  return id.kind === 'organization' ? (id.name ?? null) : (id.org ?? null);
-}
+export { orgOf };
 
 /**
  * Computes the plan of a whole input: records the input declares are created or updated; what it
@@ -267,12 +265,12 @@ function computePlan(
   const actualByKey = new Map<string, ActualRecord>();
   for (const r of actual.records) actualByKey.set(recordKey(r.id), r);
   const inputOrgs = new Set(
-    desired.filter((r) => r.id.kind === 'organization').map((r) => r.id.name ?? ''),
+    desired.flatMap((r) => (r.id.kind === 'organization' ? [r.id.name] : [])),
   );
   const desiredOwner = new Map(
-    desired
-      .filter((r) => r.id.kind === 'membership' && r.fields.role === OWNER_ROLE)
-      .map((r) => [r.id.org ?? '', r.id.user ?? '']),
+    desired.flatMap((r) =>
+      r.id.kind === 'membership' && r.fields.role === OWNER_ROLE ? [[r.id.org, r.id.user]] : [],
+    ) as [string, string][],
   );
 
   const changes: PlannedChange[] = [];
@@ -421,9 +419,9 @@ function computePlan(
         unmanagedAccess.push({
           org: org ?? '',
           kind: record.id.kind,
-          user: record.id.user ?? '',
+          user: record.id.user,
           role: String(record.fields.role),
-          ...(record.id.resource !== undefined && { resource: record.id.resource }),
+          ...(record.id.kind === 'grant' && { resource: record.id.resource }),
           status: record.facts?.status ?? null,
         });
       }
@@ -529,12 +527,8 @@ function checkResultingState(
   // Only organizations a change touches can break a rule because of this plan: those with a
   // changed record, and those whose plan, or a role they use, changes (in or out of the input).
   // Every organization is read only when a plan or a role is deleted (is it still in use?).
-  const changedPlans = new Set(
-    changes.filter((c) => c.id.kind === 'plan').map((c) => c.id.name ?? ''),
-  );
-  const changedRoles = new Set(
-    changes.filter((c) => c.id.kind === 'role').map((c) => c.id.name ?? ''),
-  );
+  const changedPlans = new Set(changes.flatMap((c) => (c.id.kind === 'plan' ? [c.id.name] : [])));
+  const changedRoles = new Set(changes.flatMap((c) => (c.id.kind === 'role' ? [c.id.name] : [])));
   const touched = new Set(changes.map((c) => c.org).filter((o): o is string => o !== null));
   const everything = changes.some(
     (c) => c.action === 'delete' && (c.id.kind === 'plan' || c.id.kind === 'role'),
@@ -713,7 +707,8 @@ function checkResultingState(
   for (const c of changes) {
     if (c.action !== 'delete') continue;
     if (c.id.kind === 'plan') {
-      const users = [...orgs].filter(([, t]) => t.exists && t.plan === c.id.name).map(([o]) => o);
+      const plan = c.id.name;
+      const users = [...orgs].filter(([, t]) => t.exists && t.plan === plan).map(([o]) => o);
       if (users.length > 0) {
         refuse(
           'plan-in-use',
@@ -771,9 +766,9 @@ function plannedInvitations(
 ): PlannedInvitation[] {
   // Only the organizations of changed memberships and grants matter.
   const orgs = new Set(
-    changes
-      .filter((c) => (c.id.kind === 'membership' || c.id.kind === 'grant') && c.after !== null)
-      .map((c) => c.id.org ?? ''),
+    changes.flatMap((c) =>
+      (c.id.kind === 'membership' || c.id.kind === 'grant') && c.after !== null ? [c.id.org] : [],
+    ),
   );
   if (orgs.size === 0) return [];
   const active = new Set<string>();
@@ -788,12 +783,12 @@ function plannedInvitations(
   const invitations: PlannedInvitation[] = [];
   for (const c of changes) {
     if ((c.id.kind !== 'membership' && c.id.kind !== 'grant') || c.after === null) continue;
-    const org = c.id.org ?? '';
-    const user = c.id.user ?? '';
+    const org = c.id.org;
+    const user = c.id.user;
     if (active.has(`${org}\u0000${user}`) || c.after.suspended === true) continue;
     const role = String(c.after.role);
     const subject = c.id.kind;
-    const resource = c.id.resource === undefined ? {} : { resource: c.id.resource };
+    const resource = c.id.kind === 'grant' ? { resource: c.id.resource } : {};
     if (c.action === 'create') {
       invitations.push({ org, user, role, subject, ...resource, reason: 'new' });
     } else if (c.id.kind === 'membership') {

@@ -16,10 +16,23 @@ import type pg from 'pg';
 import { composeInvitation } from './compose.js';
 import { newToken } from '../core/tokens.js';
 import type { MailTransport } from './transport.js';
+import {
+  claimDue,
+  countQueued,
+  DEFAULT_INVITATION_EXPIRY_DAYS,
+  DEFAULT_INVITATION_MAX_RESENDS,
+  expireInvitations,
+  markDelivered,
+  readDetails,
+  recordFailures,
+  releaseUnsent,
+  requeueExpiredInvitations,
+  storeTokens,
+  type Claimed,
+  type InvitationDetail,
+} from '../store/outbox.js';
 
-/** Defaults of the invitation policy when neither the organization nor its plan sets one. */
-export const DEFAULT_INVITATION_EXPIRY_DAYS = 7;
-export const DEFAULT_INVITATION_MAX_RESENDS = 2;
+export { DEFAULT_INVITATION_EXPIRY_DAYS, DEFAULT_INVITATION_MAX_RESENDS, countQueued };
 
 /** How delivery runs. */
 export interface DeliveryOptions {
@@ -59,28 +72,6 @@ export interface DeliveryReport {
   queued: number;
   /** Of `queued`: held by a run that has not finished or stopped (its lease has not ended). */
   held: number;
-}
-
-interface Claimed {
-  outbox_id: string;
-  idempotency_key: string;
-  attempts: number;
-  org_id: string;
-  invitation_id: string;
-}
-
-interface InvitationDetail {
-  org_id: string;
-  invitation_id: string;
-  status: string;
-  role: string;
-  resource_type: string | null;
-  resource_name: string | null;
-  email: string;
-  org_name: string;
-  display_name: string | null;
-  expiry_days: number;
-  owner: string | null;
 }
 
 interface PreparedSend {
@@ -163,7 +154,19 @@ async function deliverRound(
     else sends.push({ row, ...newToken(), detail, expiresAt: new Date() });
   }
   // Tokens are stored (hashed) before sending: a mail never carries a token unknown to the database.
-  await storeTokens(pool, sends);
+  const expiry = await storeTokens(
+    pool,
+    sends.map((s) => ({
+      outboxId: s.row.outbox_id,
+      orgId: s.row.org_id,
+      invitationId: s.row.invitation_id,
+      hash: s.hash,
+      expiryDays: s.detail.expiry_days,
+    })),
+  );
+  for (const send of sends) {
+    send.expiresAt = expiry.get(`${send.row.org_id}/${send.row.invitation_id}`) ?? send.expiresAt;
+  }
 
   const marks = new DeliveredMarks(pool);
   marks.add(skipped.map((r) => r.outbox_id));
@@ -189,86 +192,25 @@ async function deliverRound(
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, sends.length) }, lane));
   await marks.flush();
-  await recordFailures(pool, failures, options.retryBaseMs ?? 30_000);
-  await releaseUnsent(pool, unsent);
+  const retryBaseMs = options.retryBaseMs ?? 30_000;
+  await recordFailures(
+    pool,
+    failures.map(({ send, error }) => ({
+      outboxId: send.row.outbox_id,
+      hash: send.hash,
+      retryInMs: Math.min(3_600_000, retryBaseMs * 2 ** Math.min(20, send.row.attempts - 1)),
+      error,
+    })),
+  );
+  await releaseUnsent(
+    pool,
+    unsent.map((s) => ({ outboxId: s.row.outbox_id, hash: s.hash })),
+  );
   return {
     sent: sends.length - failures.length - unsent.length,
     failed: failures.length,
     skipped: skipped.length,
   };
-}
-
-/** Claims up to a batch of due invitation rows for `leaseMs`, recording who claimed them. */
-async function claimDue(pool: pg.Pool, options: DeliveryOptions, worker: string) {
-  const { rows } = await pool.query<Claimed>(
-    `UPDATE outbox o SET attempts = o.attempts + 1,
-            available_at = now() + $2 * interval '1 millisecond',
-            claimed_by = $3, claimed_at = now()
-      WHERE o.outbox_id IN (
-              SELECT outbox_id FROM outbox
-               WHERE delivered_at IS NULL AND available_at <= now() AND kind = 'invitation'
-               ORDER BY available_at, outbox_id LIMIT $1 FOR UPDATE SKIP LOCKED)
-      RETURNING o.outbox_id, o.idempotency_key, o.attempts,
-                o.payload->>'orgId' AS org_id, o.payload->>'invitationId' AS invitation_id`,
-    [options.batchSize ?? 100, options.leaseMs ?? 5 * 60_000, worker],
-  );
-  return rows;
-}
-
-/** What the e-mails of claimed rows say, by `org/invitation`. */
-async function readDetails(
-  pool: pg.Pool,
-  claimed: readonly Claimed[],
-): Promise<Map<string, InvitationDetail>> {
-  const { rows } = await pool.query<InvitationDetail>(
-    `SELECT i.org_id::text, i.invitation_id::text, i.status, i.role, i.resource_type, i.resource_name,
-            u.email, o.name AS org_name, o.display_name,
-            coalesce(o.invitation_expiry_days, p.invitation_expiry_days, $3::int) AS expiry_days,
-            (SELECT ou.email FROM memberships m JOIN users ou USING (user_id)
-              WHERE m.org_id = o.org_id AND m.role = 'owner') AS owner
-       FROM unnest($1::bigint[], $2::bigint[]) AS x(org_id, invitation_id)
-       JOIN invitations i ON i.org_id = x.org_id AND i.invitation_id = x.invitation_id
-       JOIN users u ON u.user_id = i.user_id
-       JOIN organizations o ON o.org_id = i.org_id
-       LEFT JOIN plans p ON p.name = o.plan`,
-    [
-      claimed.map((r) => r.org_id),
-      claimed.map((r) => r.invitation_id),
-      DEFAULT_INVITATION_EXPIRY_DAYS,
-    ],
-  );
-  return new Map(rows.map((d) => [`${d.org_id}/${d.invitation_id}`, d]));
-}
-
-/**
- * Stores the hashes of the tokens about to be sent and fixes each invitation's expiry. A row sent
- * again after an interrupted delivery drops the tokens of its earlier attempt: those mails were
- * never sent, or were in flight, and the new one replaces them.
- */
-async function storeTokens(pool: pg.Pool, sends: PreparedSend[]): Promise<void> {
-  if (sends.length === 0) return;
-  const { rows } = await pool.query<{ org_id: string; invitation_id: string; expires_at: Date }>(
-    `WITH superseded AS (
-       DELETE FROM invitation_tokens WHERE outbox_id = ANY($5::bigint[])),
-     tokens AS (
-       INSERT INTO invitation_tokens (org_id, invitation_id, token_hash, outbox_id)
-       SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $5::bigint[]))
-     UPDATE invitations i SET expires_at = coalesce(i.expires_at, now() + x.days * interval '1 day')
-       FROM unnest($1::bigint[], $2::bigint[], $4::int[]) AS x(org_id, invitation_id, days)
-      WHERE i.org_id = x.org_id AND i.invitation_id = x.invitation_id
-      RETURNING i.org_id::text, i.invitation_id::text, i.expires_at`,
-    [
-      sends.map((s) => s.row.org_id),
-      sends.map((s) => s.row.invitation_id),
-      sends.map((s) => s.hash),
-      sends.map((s) => s.detail.expiry_days),
-      sends.map((s) => s.row.outbox_id),
-    ],
-  );
-  const expiry = new Map(rows.map((r) => [`${r.org_id}/${r.invitation_id}`, r.expires_at]));
-  for (const send of sends) {
-    send.expiresAt = expiry.get(`${send.row.org_id}/${send.row.invitation_id}`) ?? send.expiresAt;
-  }
 }
 
 /** The e-mail of one send. */
@@ -311,16 +253,7 @@ class DeliveredMarks {
     this.pending = [];
     if (ids.length === 0) return;
     try {
-      await this.pool.query(
-        `WITH delivered AS (
-           UPDATE outbox SET delivered_at = now(), last_error = NULL, claimed_by = NULL
-            WHERE outbox_id = ANY($1::bigint[])
-            RETURNING org_id, (payload->>'invitationId')::bigint AS invitation_id)
-         UPDATE invitations i SET sent_at = now()
-           FROM delivered d
-          WHERE i.org_id = d.org_id AND i.invitation_id = d.invitation_id AND i.status = 'pending'`,
-        [ids],
-      );
+      await markDelivered(this.pool, ids);
     } catch (error) {
       this.failure ??= error;
     }
@@ -332,59 +265,6 @@ class DeliveredMarks {
     if (this.pending.length > 0) await this.write();
     if (this.failure !== undefined) throw this.failure;
   }
-}
-
-/** Failed sends: retried later with backoff; their tokens are dropped. */
-async function recordFailures(
-  pool: pg.Pool,
-  failures: readonly { send: PreparedSend; error: string }[],
-  retryBaseMs: number,
-): Promise<void> {
-  if (failures.length === 0) return;
-  await pool.query(
-    `WITH dropped AS (DELETE FROM invitation_tokens WHERE token_hash = ANY($4::bytea[]))
-     UPDATE outbox o SET available_at = now() + x.delay * interval '1 millisecond',
-            last_error = x.error, claimed_by = NULL
-       FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS x(outbox_id, delay, error)
-      WHERE o.outbox_id = x.outbox_id`,
-    [
-      failures.map((f) => f.send.row.outbox_id),
-      failures.map((f) =>
-        Math.min(3_600_000, retryBaseMs * 2 ** Math.min(20, f.send.row.attempts - 1)),
-      ),
-      failures.map((f) => f.error),
-      failures.map((f) => f.send.hash),
-    ],
-  );
-}
-
-/** Rows a stopped run did not send: due again now, the attempt not counted, tokens dropped. */
-async function releaseUnsent(pool: pg.Pool, unsent: readonly PreparedSend[]): Promise<void> {
-  if (unsent.length === 0) return;
-  await pool.query(
-    `WITH dropped AS (DELETE FROM invitation_tokens WHERE token_hash = ANY($2::bytea[]))
-     UPDATE outbox SET available_at = now(), attempts = greatest(attempts - 1, 0),
-            claimed_by = NULL, claimed_at = NULL
-      WHERE outbox_id = ANY($1::bigint[])`,
-    [unsent.map((s) => s.row.outbox_id), unsent.map((s) => s.hash)],
-  );
-}
-
-/** Invitation rows not delivered yet, and how many of them a lease holds. */
-export async function countQueued(
-  pool: pg.Pool,
-  orgs?: readonly string[],
-): Promise<{ queued: number; held: number }> {
-  const { rows } = await pool.query<{ queued: number; held: number }>(
-    `SELECT count(*)::int AS queued,
-            count(*) FILTER (WHERE o.claimed_by IS NOT NULL AND o.available_at > now())::int AS held
-       FROM outbox o
-      WHERE o.delivered_at IS NULL AND o.kind = 'invitation'
-        AND ($1::text[] IS NULL
-             OR o.org_id IN (SELECT org_id FROM organizations WHERE name = ANY($1::text[])))`,
-    [orgs === undefined ? null : [...orgs]],
-  );
-  return rows[0] ?? { queued: 0, held: 0 };
 }
 
 /** An error message safe to store and show: no credentials, one line. */
@@ -405,29 +285,7 @@ function describeSendError(error: unknown): string {
 export async function requeueExpired(
   pool: pg.Pool,
 ): Promise<{ expired: number; requeued: number }> {
-  const policy = 'coalesce(o.invitation_max_resends, p.invitation_max_resends, $1::int)';
-  const expired = await pool.query(
-    `UPDATE invitations i SET status = 'expired'
-       FROM organizations o LEFT JOIN plans p ON p.name = o.plan
-      WHERE o.org_id = i.org_id AND i.status = 'pending' AND i.expires_at <= now()
-        AND i.resend_count >= ${policy}`,
-    [DEFAULT_INVITATION_MAX_RESENDS],
-  );
-  const requeued = await pool.query(
-    `WITH due AS (
-       UPDATE invitations i SET resend_count = i.resend_count + 1, expires_at = NULL
-         FROM organizations o LEFT JOIN plans p ON p.name = o.plan
-        WHERE o.org_id = i.org_id AND i.status = 'pending' AND i.expires_at <= now()
-          AND i.resend_count < ${policy}
-        RETURNING i.org_id, i.invitation_id, i.resend_count),
-     dead AS (
-       DELETE FROM invitation_tokens t USING due
-        WHERE t.org_id = due.org_id AND t.invitation_id = due.invitation_id)
-     INSERT INTO outbox (org_id, kind, idempotency_key, payload)
-     SELECT org_id, 'invitation', 'invitation:' || org_id || ':' || invitation_id || ':resend:' || resend_count,
-            jsonb_build_object('orgId', org_id, 'invitationId', invitation_id)
-       FROM due`,
-    [DEFAULT_INVITATION_MAX_RESENDS],
-  );
-  return { expired: expired.rowCount ?? 0, requeued: requeued.rowCount ?? 0 };
+  const expired = await expireInvitations(pool);
+  const requeued = await requeueExpiredInvitations(pool);
+  return { expired, requeued };
 }

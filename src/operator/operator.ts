@@ -23,7 +23,8 @@ import { emailIdentity } from '../core/email.js';
 import { statusCodeOf } from './api-errors.js';
 import { DEFAULT_RATE_LIMIT, RateLimiter, type RateLimitOptions } from './rate-limit.js';
 import { KINDS, type Kind } from '../core/schema/index.js';
-import { INVITATION_CHANNEL } from '../store/accept-invitation.js';
+import { invitationsSentSince } from '../store/invitations.js';
+import { listenForInvitations, ping, stopListeningForInvitations } from '../store/notifications.js';
 import { deliverOutbox, type DeliveryOptions } from '../mail/deliver.js';
 import { DEFAULT_LEADER_ELECTION, LeaderElector, type LeaderElectionOptions } from './leader.js';
 import type { Logger } from '../telemetry/log.js';
@@ -168,7 +169,7 @@ export class Operator {
    */
   async notReadyReason(): Promise<string | null> {
     try {
-      await this.options.pool.query('SELECT 1');
+      await ping(this.options.pool);
     } catch {
       return 'the database does not answer';
     }
@@ -347,7 +348,7 @@ export class Operator {
     if (this.listener !== undefined) {
       const listener = this.listener;
       this.listener = undefined;
-      await listener.query(`UNLISTEN ${INVITATION_CHANNEL}`).catch(() => undefined);
+      await stopListeningForInvitations(listener).catch(() => undefined);
       listener.release();
     }
     this.options.log.info('controllers stopped');
@@ -492,7 +493,7 @@ export class Operator {
         client.release(true);
         if (this.running) setTimeout(() => void this.listen(), 1_000).unref();
       });
-      await client.query(`LISTEN ${INVITATION_CHANNEL}`);
+      await listenForInvitations(client);
       this.listener = client;
       // Anything accepted while not listening is caught by one pass over every organization.
       this.resync();
@@ -539,18 +540,7 @@ export class Operator {
    * out, and a reconcile of their organizations (status shows `sentAt`).
    */
   private async reportSent(since: Date): Promise<void> {
-    const { rows } = await this.options.pool.query<{
-      org: string;
-      email: string;
-      subject: string;
-      resource: string | null;
-    }>(
-      `SELECT o.name AS org, u.email, i.subject,
-              CASE WHEN i.resource_type IS NULL THEN NULL ELSE i.resource_type || '/' || i.resource_name END AS resource
-         FROM invitations i JOIN organizations o USING (org_id) JOIN users u USING (user_id)
-        WHERE i.sent_at >= $1`,
-      [since],
-    );
+    const rows = await invitationsSentSince(this.options.pool, since);
     const sent = new Map<string, typeof rows>();
     for (const row of rows) {
       const list = sent.get(row.org) ?? [];

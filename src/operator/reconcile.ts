@@ -13,7 +13,7 @@ import type pg from 'pg';
 import { checkDocument, declaredName, type CheckedDocument } from '../core/check-document.js';
 import { buildDesiredState } from '../core/desired-state.js';
 import { emailIdentity } from '../core/email.js';
-import { organizationSpec, planSpec, roleSpec } from '../core/export.js';
+import { isKind, KIND_TABLE, kindOfDocument } from '../core/kinds/index.js';
 import type { Finding } from '../core/findings.js';
 import { inMemoryDocument } from '../core/parse.js';
 import {
@@ -24,17 +24,12 @@ import {
   type Plan,
   type PlanOptions,
 } from '../core/plan.js';
-import {
-  desiredRecords,
-  IDENTITY_PLACEHOLDERS,
-  recordKey,
-  type DesiredRecord,
-  type RecordId,
-} from '../core/records.js';
+import { desiredRecords, recordKey, type DesiredRecord, type RecordId } from '../core/records.js';
 import { checkRules } from '../core/rules.js';
 import type { Kind } from '../core/schema/index.js';
 import { RosterError } from '../core/errors.js';
 import { applyChanges, PlanRefusedError } from '../store/apply.js';
+import { memberFacts, type MemberFactsRow } from '../store/member-facts.js';
 import { readSnapshot } from '../store/snapshot.js';
 import {
   deletionPolicyOf,
@@ -255,11 +250,11 @@ export class Reconciler {
       }
     }
     for (const r of snapshot.records) {
-      const name = r.id.name ?? '';
-      if (r.id.kind === 'plan' && !declared.has(`Plan/${name}`) && checked.size > 0) {
-        context.push(databaseDocument('Plan', name, planSpec(r.fields)));
-      } else if (r.id.kind === 'role' && !declared.has(`Role/${name}`) && checked.size > 0) {
-        context.push(databaseDocument('Role', name, roleSpec(r.fields)));
+      if (checked.size === 0) break;
+      if (isKind(r, 'plan') && !declared.has(`Plan/${r.id.name}`)) {
+        context.push(databaseDocument('Plan', r.id.name, KIND_TABLE.plan.document.spec(r)));
+      } else if (isKind(r, 'role') && !declared.has(`Role/${r.id.name}`)) {
+        context.push(databaseDocument('Role', r.id.name, KIND_TABLE.role.document.spec(r)));
       }
     }
     if (
@@ -267,13 +262,11 @@ export class Reconciler {
       ![...checked.values()].some((c) => c.document.kind === 'Organization')
     ) {
       const record = snapshot.records.find(
-        (r) => r.id.kind === 'organization' && r.id.name === org,
+        (r) => orgOf(r.id) === org && r.id.kind === 'organization',
       );
-      if (record !== undefined) {
-        const spec = organizationSpec(
-          record,
-          snapshot.records.filter((r) => r.id.org === org),
-        );
+      if (record !== undefined && isKind(record, 'organization')) {
+        const tenant = snapshot.records.filter((r) => orgOf(r.id) === org);
+        const spec = KIND_TABLE.organization.document.spec(record, tenant);
         context.push(databaseDocument('Organization', org, spec));
       }
     }
@@ -293,39 +286,16 @@ export class Reconciler {
 
   /** The record ids a resource declares, from its identity fields alone (even if invalid). */
   private identities(kind: Kind, o: RosterObject, snapshot: ActualState): RecordId[] | undefined {
-    const placeholders: Partial<Record<Kind, Record<string, unknown>>> = IDENTITY_PLACEHOLDERS;
-    const spec = o.spec ?? {};
-    const identity =
-      kind === 'Organization'
-        ? {
-            ...placeholders.Organization,
-            owner: spec.owner ?? placeholders.Organization?.owner,
-            members: spec.members,
-            contacts: spec.contacts,
-          }
-        : {
-            ...placeholders[kind],
-            org: spec.org,
-            user: spec.user,
-            resource: spec.resource,
-            email: spec.email,
-          };
-    const clean = Object.fromEntries(Object.entries(identity).filter(([, v]) => v !== undefined));
-    const file = documentFile(kind, o);
-    const result = checkDocument(inMemoryDocument(file, { ...documentOf(kind, o), spec: clean }));
-    if (Array.isArray(result)) return undefined;
-    const { state } = buildDesiredState([result]);
-    const ids = desiredRecords(state).map((r) => r.id);
-    if (kind === 'Organization') {
-      // The organization's resources too (an invalid resource list still claims what exists).
-      const name = o.metadata.name ?? '';
-      ids.push(
-        ...snapshot.records
-          .filter((r) => r.id.kind === 'resource' && r.id.org === name)
-          .map((r) => r.id),
-      );
-    }
-    return ids;
+    const name = o.metadata.name ?? '';
+    const ids = kindOfDocument(kind).document.ids(name, o.spec ?? {});
+    if (ids === undefined || kind !== 'Organization') return ids;
+    // The organization's resources too (an invalid resource list still claims what exists).
+    return [
+      ...ids,
+      ...snapshot.records
+        .filter((r) => r.id.kind === 'resource' && orgOf(r.id) === name)
+        .map((r) => r.id),
+    ];
   }
 
   private async reconcileOrganization(key: WorkKey): Promise<ReconcileResult> {
@@ -691,51 +661,19 @@ interface Facts {
 }
 
 async function readFacts(pool: pg.Pool, org: string): Promise<Facts> {
-  const { rows } = await pool.query<{
-    subject: 'membership' | 'grant';
-    email: string;
-    resource: string | null;
-    status: string;
-    joined_at: Date | null;
-    invitation: string | null;
-    sent_at: Date | null;
-    expires_at: Date | null;
-  }>(
-    `WITH m AS (
-       SELECT 'membership' AS subject, m.org_id, m.user_id, NULL::text AS rtype, NULL::text AS rname,
-              m.status, m.joined_at
-         FROM memberships m JOIN organizations o USING (org_id) WHERE o.name = $1
-       UNION ALL
-       SELECT 'grant', g.org_id, g.user_id, g.resource_type, g.resource_name, g.status, g.joined_at
-         FROM grants g JOIN organizations o USING (org_id) WHERE o.name = $1)
-     SELECT m.subject, u.email, CASE WHEN m.rtype IS NULL THEN NULL ELSE m.rtype || '/' || m.rname END AS resource,
-            m.status, m.joined_at, i.status AS invitation, i.sent_at, i.expires_at
-       FROM m JOIN users u USING (user_id)
-       LEFT JOIN LATERAL (
-         SELECT i.status, i.sent_at, i.expires_at FROM invitations i
-          WHERE i.org_id = m.org_id AND i.user_id = m.user_id AND i.subject = m.subject
-            AND i.resource_type IS NOT DISTINCT FROM m.rtype AND i.resource_name IS NOT DISTINCT FROM m.rname
-          ORDER BY i.invitation_id DESC LIMIT 1) i ON true`,
-    [org],
-  );
-  const STATE: Record<string, string> = {
-    pending: 'Pending',
-    accepted: 'Accepted',
-    expired: 'Expired',
-    revoked: 'Revoked',
-  };
+  const rows = await memberFacts(pool, org);
   const byKey = new Map(rows.map((r) => [`${r.subject}/${r.email}/${r.resource ?? ''}`, r]));
   const members = rows.filter((r) => r.subject === 'membership').length;
-  const pending = rows.filter((r) => r.invitation === 'pending').length;
+  const pending = rows.filter((r) => r.invitation === 'Pending').length;
   const iso = (d: Date | null) =>
     d === null ? undefined : d.toISOString().replace(/\.\d+Z$/, 'Z');
-  const invitationOf = (r: (typeof rows)[number]) =>
+  const invitationOf = (r: MemberFactsRow) =>
     r.invitation === null
       ? undefined
       : {
-          state: STATE[r.invitation] ?? 'Pending',
-          ...(r.sent_at !== null && { sentAt: iso(r.sent_at) }),
-          ...(r.expires_at !== null && { expiresAt: iso(r.expires_at) }),
+          state: r.invitation,
+          ...(r.sentAt !== null && { sentAt: iso(r.sentAt) }),
+          ...(r.expiresAt !== null && { expiresAt: iso(r.expiresAt) }),
         };
   return {
     statusOf(kind, o) {
@@ -746,7 +684,7 @@ async function readFacts(pool: pg.Pool, org: string): Promise<Facts> {
         const invitation = invitationOf(r);
         return {
           memberStatus: r.status,
-          ...(r.joined_at !== null && { joinedAt: iso(r.joined_at) }),
+          ...(r.joinedAt !== null && { joinedAt: iso(r.joinedAt) }),
           ...(invitation !== undefined && { invitation }),
         };
       }

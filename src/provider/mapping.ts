@@ -5,7 +5,7 @@
 import { checkDocument } from '../core/check-document.js';
 import { buildDesiredState, expiryInstant } from '../core/desired-state.js';
 import type { Finding } from '../core/findings.js';
-import { organizationSpec, planSpec, roleSpec } from '../core/export.js';
+import { kindOfDocument, orgOf as orgOfRecord } from '../core/kinds/index.js';
 import { inMemoryDocument } from '../core/parse.js';
 import type { ActualState } from '../core/plan.js';
 import { desiredRecords, recordKey, type DesiredRecord, type RecordId } from '../core/records.js';
@@ -111,36 +111,38 @@ export function recordsOf(type: ResourceType, inputs: Properties): DesiredRecord
   return desiredRecords(state).map(({ id, fields }) => ({ id, fields }));
 }
 
-/** The id Pulumi tracks: the record's identity. */
-export function idOf(type: ResourceType, inputs: Properties): string {
-  const s = (key: string) => emailIdentity(String(inputs[key] ?? ''));
-  switch (type.kind) {
-    case 'Plan':
-    case 'Role':
-    case 'Organization':
-      return String(inputs.name);
-    case 'Membership':
-      return `${inputs.org}/${s('user')}`;
-    case 'Grant':
-      return `${inputs.org}/${s('user')}/${inputs.resource}`;
-    case 'Contact':
-      return `${inputs.org}/${s('email')}`;
+/** The record a resource is about, from its identity inputs; throws if they do not name one. */
+export function mainRecordId(type: ResourceType, inputs: Properties): RecordId {
+  const id = kindOfDocument(type.kind).document.mainId(String(inputs.name ?? ''), inputs);
+  if (id === undefined) {
+    throw new Error(
+      `${type.token}: ${kindOfDocument(type.kind).document.identityFields.join(', ')} do not name a record`,
+    );
   }
+  return id;
+}
+
+/** The id Pulumi tracks: the record's identity, its parts joined by `/`. */
+export function idOf(type: ResourceType, inputs: Properties): string {
+  const id = mainRecordId(type, inputs);
+  return kindOfDocument(type.kind).key(id).join('/');
 }
 
 /** The organization whose records a resource touches, or null for plans and roles. */
 export function orgOf(type: ResourceType, inputs: Properties): string | null {
-  if (type.kind === 'Organization') return String(inputs.name);
-  if (type.kind === 'Plan' || type.kind === 'Role') return null;
-  return String(inputs.org);
+  return orgOfRecord(mainRecordId(type, inputs));
 }
 
-/** The main record of a resource, by which Read finds it. */
-export function mainRecordId(type: ResourceType, records: readonly DesiredRecord[]): RecordId {
-  const kind = type.kind.toLowerCase();
-  const main = records.find((r) => r.id.kind === kind);
-  if (main === undefined) throw new Error(`no ${kind} record`);
-  return main.id;
+/** The identity inputs of a Pulumi id, for `pulumi import`: the last part keeps any `/`. */
+export function inputsFromId(type: ResourceType, id: string): Properties {
+  const fields = kindOfDocument(type.kind).document.identityFields;
+  const parts = id.split('/');
+  return Object.fromEntries(
+    fields.map((field, i) => [
+      field,
+      i === fields.length - 1 ? parts.slice(i).join('/') : (parts[i] ?? ''),
+    ]),
+  );
 }
 
 /** A value in a canonical form: lists sorted, e-mails lowercased, dates as instants. */
@@ -185,41 +187,11 @@ export function inputsFromActual(
   id: RecordId,
   actual: ActualState,
 ): Properties | undefined {
-  const byKey = new Map(actual.records.map((r) => [recordKey(r.id), r]));
-  const record = byKey.get(recordKey(id));
+  const key = recordKey(id);
+  const record = actual.records.find((r) => recordKey(r.id) === key);
   if (record === undefined) return undefined;
-  const f = record.fields;
-  const optional = (key: string, value: unknown) =>
-    value === null || value === undefined ? {} : { [key]: value };
-  switch (type.kind) {
-    case 'Plan':
-      return { name: id.name, ...planSpec(f) };
-    case 'Role':
-      return { name: id.name, ...roleSpec(f) };
-    case 'Organization':
-      return {
-        name: id.name,
-        ...organizationSpec(
-          record,
-          actual.records.filter((r) => r.id.org === id.name),
-        ),
-      };
-    case 'Membership':
-      return { org: id.org, user: id.user, role: f.role, seat: f.seat, suspended: f.suspended };
-    case 'Grant':
-      return {
-        org: id.org,
-        user: id.user,
-        resource: id.resource,
-        role: f.role,
-        ...optional('expires', f.expires),
-      };
-    case 'Contact':
-      return {
-        org: id.org,
-        email: id.email,
-        ...optional('name', f.name),
-        categories: f.categories,
-      };
-  }
+  const org = orgOfRecord(id);
+  const tenant = org === null ? [] : actual.records.filter((r) => orgOfRecord(r.id) === org);
+  const spec = kindOfDocument(type.kind).document.spec(record, tenant);
+  return type.hasName && 'name' in id ? { name: id.name, ...spec } : spec;
 }

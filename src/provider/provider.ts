@@ -13,9 +13,10 @@ import pg from 'pg';
 import { emailIdentity } from '../core/email.js';
 import { RosterError } from '../core/errors.js';
 import { DEFAULT_MAX_ORG_REMOVAL_RATIO, type PlanOptions } from '../core/plan.js';
-import { IDENTITY_PLACEHOLDERS, type RecordId } from '../core/records.js';
+import type { RecordId } from '../core/records.js';
 import { applyChanges } from '../store/apply.js';
 import { migrate } from '../store/migrate.js';
+import { memberFacts } from '../store/member-facts.js';
 import { readSnapshot } from '../store/snapshot.js';
 import { deliverOutbox } from '../mail/deliver.js';
 import { transportFromEnv, smtpTransport } from '../mail/transport.js';
@@ -24,6 +25,7 @@ import {
   checkInputs,
   idOf,
   inputsFromActual,
+  inputsFromId,
   mainRecordId,
   orgOf,
   preferProgramSpelling,
@@ -298,38 +300,19 @@ export class RosterProvider {
   private async outputsOf(type: ResourceType, inputs: Properties): Promise<Properties> {
     if (type.kind !== 'Membership' && type.kind !== 'Grant') return {};
     const pool = await this.database();
-    const [rtype = null, ...rest] = type.kind === 'Grant' ? String(inputs.resource).split('/') : [];
-    const table = type.kind === 'Grant' ? 'grants' : 'memberships';
-    const resourceMatch =
-      type.kind === 'Grant'
-        ? 'AND r.resource_type = $3 AND r.resource_name = $4'
-        : 'AND $3::text IS NULL AND $4::text IS NULL';
-    const { rows } = await pool.query(
-      `SELECT r.status, r.joined_at,
-              (SELECT CASE i.status WHEN 'pending' THEN 'Pending' WHEN 'accepted' THEN 'Accepted'
-                                    WHEN 'expired' THEN 'Expired' ELSE 'Revoked' END
-                 FROM invitations i WHERE i.org_id = r.org_id AND i.user_id = r.user_id
-                  AND i.subject = $5 AND i.resource_type IS NOT DISTINCT FROM $3
-                  AND i.resource_name IS NOT DISTINCT FROM $4
-                ORDER BY i.invitation_id DESC LIMIT 1) AS invitation
-         FROM ${table} r JOIN organizations o USING (org_id) JOIN users u USING (user_id)
-        WHERE o.name = $1 AND u.email = $2 ${resourceMatch}`,
-      [
-        inputs.org,
-        emailIdentity(String(inputs.user ?? '')),
-        rtype,
-        rtype === null ? null : rest.join('/'),
-        type.kind.toLowerCase(),
-      ],
+    const resource = type.kind === 'Grant' ? String(inputs.resource) : null;
+    const facts = await memberFacts(
+      pool,
+      String(inputs.org),
+      emailIdentity(String(inputs.user ?? '')),
     );
-    const row = rows[0];
+    const row = facts.find((f) => f.subject === type.kind.toLowerCase() && f.resource === resource);
     return {
       status: row?.status ?? '',
       invitationState: row?.invitation ?? '',
-      ...(type.kind === 'Membership' && { joinedAt: row?.joined_at?.toISOString() ?? '' }),
+      ...(type.kind === 'Membership' && { joinedAt: row?.joinedAt?.toISOString() ?? '' }),
     };
   }
-
   private async create(request: providerPb.CreateRequest) {
     const type = typeOf(request.getUrn());
     const secrets = new Set<string>();
@@ -409,10 +392,9 @@ export class RosterProvider {
     const client = await pool.connect();
     let inputs: Properties | undefined;
     try {
-      const records = recordsOf(type, { ...placeholderInputs(type), ...identity });
       const org = orgOf(type, identity);
       const snapshot = await readSnapshot(client, org === null ? 'all' : [org]);
-      inputs = inputsFromActual(type, mainRecordId(type, records), snapshot);
+      inputs = inputsFromActual(type, mainRecordId(type, identity), snapshot);
     } finally {
       client.release();
     }
@@ -424,28 +406,6 @@ export class RosterProvider {
       .setInputs(toStruct(spelled, secrets))
       .setProperties(toStruct({ ...spelled, ...outputs }, secrets));
   }
-}
-
-/** The identity fields of an id, for `pulumi import` (no inputs yet). */
-function inputsFromId(type: ResourceType, id: string): Properties {
-  const [first = '', second = '', ...rest] = id.split('/');
-  switch (type.kind) {
-    case 'Plan':
-    case 'Role':
-    case 'Organization':
-      return { name: id };
-    case 'Membership':
-      return { org: first, user: second };
-    case 'Grant':
-      return { org: first, user: second, resource: rest.join('/') };
-    case 'Contact':
-      return { org: first, email: second };
-  }
-}
-
-/** Valid stand-ins for the non-identity fields, so that identity alone maps to record ids. */
-function placeholderInputs(type: ResourceType): Properties {
-  return structuredClone(IDENTITY_PLACEHOLDERS[type.kind]) as Properties;
 }
 
 function toServiceError(error: unknown): grpc.ServiceError {

@@ -7,6 +7,7 @@
  * 503 with Retry-After (as JSON on the API, as a page on the invitation pages); anything else is
  * a 500 whose cause goes to the log only.
  */
+import { ping } from '../store/notifications.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type pg from 'pg';
 import { CONTACT_CATEGORIES } from '../core/catalog.js';
@@ -209,7 +210,7 @@ export function createRosterService(options: ServerOptions): RosterServer {
         const busy = health?.notReadyReason() ?? null;
         if (busy !== null) return sendText(res, 503, busy);
         try {
-          await pool.query('SELECT 1');
+          await ping(pool);
           sendText(res, 200, 'ready');
         } catch {
           sendText(res, 503, 'the database is unreachable');

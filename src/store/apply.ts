@@ -15,11 +15,38 @@ import {
   type PlannedChange,
   type Refusal,
 } from '../core/plan.js';
-import type { DesiredRecord, RecordId, RecordKind } from '../core/records.js';
+import {
+  RECORD_KINDS,
+  type DesiredRecord,
+  type IdOf,
+  type RecordId,
+  type RecordKind,
+} from '../core/records.js';
 import { explainDatabaseError, LockHeldError, StalePlanError } from './errors.js';
 import { planWithHistory } from './plan-history.js';
 import { canonicalJson } from './plan-signature.js';
 import { readSnapshot, withUsageOutside } from './snapshot.js';
+import {
+  appendAudit,
+  deleteContacts,
+  deleteGrants,
+  deleteMemberships,
+  deleteOrganizations,
+  deletePlans,
+  deleteResources,
+  deleteRoles,
+  insertUsers,
+  queueInvitations,
+  replaceRolePermissions,
+  revokePendingInvitations,
+  upsertContacts,
+  upsertGrants,
+  upsertMemberships,
+  upsertOrganizations,
+  upsertPlans,
+  upsertResources,
+  upsertRoles,
+} from './sql/write-records.js';
 
 /**
  * Rows per statement: bounds each statement's memory, and keeps the audit log's JSON document
@@ -248,364 +275,250 @@ export async function executePlan(
   plan: Plan,
   context: ApplyContext,
 ): Promise<number> {
-  let rows = 0;
-  const run = async (sql: string, params: unknown[]) => {
-    const result = await client.query(sql, params);
-    rows += result.rowCount ?? 0;
-    return result;
-  };
-  const byKind = (kind: RecordKind, deleting: boolean) =>
-    plan.changes.filter((c) => c.id.kind === kind && (c.action === 'delete') === deleting);
+  const changes = changesByKind(plan);
+  const upserts = <K extends RecordKind>(kind: K) => changes.get(`${kind}:upsert`) as Change<K>[];
+  const deletes = <K extends RecordKind>(kind: K) => changes.get(`${kind}:delete`) as Change<K>[];
   const managedBy = (c: PlannedChange) => (c.manage === 'release' ? null : plan.manager);
   const lastApplied = (c: PlannedChange) => (c.manage === 'release' ? null : json(c.after));
-  const steps: [string, () => Promise<unknown>][] = [];
-  // One statement per kind and batch: arrays of a few tens of thousands of rows keep each
-  // statement's memory bounded and fast to parse, however large the plan.
-  const step = <T>(
-    what: string,
-    items: readonly T[],
-    fn: (batch: readonly T[]) => Promise<unknown>,
-  ) => {
-    for (let start = 0; start < items.length; start += WRITE_BATCH) {
-      const batch = items.slice(start, start + WRITE_BATCH);
-      steps.push([what, () => fn(batch)]);
-    }
-  };
-
-  // Users first: every e-mail a membership or grant names.
-  const emails = [
-    ...new Set(
-      plan.changes
-        .filter(
-          (c) => c.action !== 'delete' && (c.id.kind === 'membership' || c.id.kind === 'grant'),
-        )
-        .map((c) => c.id.user ?? ''),
-    ),
-  ];
-  step('users', emails, (batch) =>
-    run(`INSERT INTO users (email) SELECT unnest($1::text[]) ON CONFLICT (email) DO NOTHING`, [
-      batch,
-    ]),
-  );
-
-  const plans = byKind('plan', false);
-  step('plans', plans, (plans) =>
-    run(
-      `INSERT INTO plans AS p (name, display_name, paid_seats, free_seats, max_resources, features,
-              invitation_expiry_days, invitation_max_resends, managed_by, last_applied)
-       SELECT x.name, x.display_name, x.paid, x.free, x.max_resources,
-              ARRAY(SELECT jsonb_array_elements_text(x.features)), x.expiry, x.resends, x.managed_by, x.last_applied
-         FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::int[], $6::jsonb[], $7::text[], $8::jsonb[], $9::int[], $10::int[])
-              AS x(name, display_name, paid, free, max_resources, features, managed_by, last_applied, expiry, resends)
-       ON CONFLICT (name) DO UPDATE SET display_name = EXCLUDED.display_name, paid_seats = EXCLUDED.paid_seats,
-              free_seats = EXCLUDED.free_seats, max_resources = EXCLUDED.max_resources, features = EXCLUDED.features,
-              invitation_expiry_days = EXCLUDED.invitation_expiry_days,
-              invitation_max_resends = EXCLUDED.invitation_max_resends,
-              managed_by = EXCLUDED.managed_by, last_applied = EXCLUDED.last_applied, updated_at = now()`,
-      [
-        plans.map((c) => c.id.name),
-        plans.map((c) => c.after?.displayName ?? null),
-        plans.map((c) => c.after?.paidSeats),
-        plans.map((c) => c.after?.freeSeats),
-        plans.map((c) => c.after?.maxResources ?? null),
-        plans.map((c) => json(c.after?.features ?? [])),
-        plans.map(managedBy),
-        plans.map(lastApplied),
-        plans.map((c) => c.after?.invitationExpiryDays ?? null),
-        plans.map((c) => c.after?.invitationMaxResends ?? null),
-      ],
-    ),
-  );
-
-  const roles = byKind('role', false);
-  step('roles', roles, async (roles) => {
-    await run(
-      `INSERT INTO roles AS r (name, scope, description, managed_by, last_applied)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[])
-       ON CONFLICT (name) DO UPDATE SET scope = EXCLUDED.scope, description = EXCLUDED.description,
-              managed_by = EXCLUDED.managed_by, last_applied = EXCLUDED.last_applied, updated_at = now()`,
-      [
-        roles.map((c) => c.id.name),
-        roles.map((c) => c.after?.scope),
-        roles.map((c) => c.after?.description ?? null),
-        roles.map(managedBy),
-        roles.map(lastApplied),
-      ],
-    );
-    await run(`DELETE FROM role_permissions WHERE role = ANY($1::text[])`, [
-      roles.map((c) => c.id.name),
-    ]);
-    const pairs = roles.flatMap((c) =>
-      ((c.after?.permissions ?? []) as string[]).map((p) => [c.id.name, p] as const),
-    );
-    await run(
-      `INSERT INTO role_permissions (role, permission) SELECT * FROM unnest($1::text[], $2::text[])`,
-      [pairs.map(([r]) => r), pairs.map(([, p]) => p)],
-    );
-  });
-
-  const orgs = byKind('organization', false);
-  step('organizations', orgs, (orgs) =>
-    run(
-      `INSERT INTO organizations AS o (name, display_name, plan, managed_by, last_applied,
-              invitation_expiry_days, invitation_max_resends)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::int[], $7::int[])
-       ON CONFLICT (name) DO UPDATE SET display_name = EXCLUDED.display_name, plan = EXCLUDED.plan,
-              invitation_expiry_days = EXCLUDED.invitation_expiry_days,
-              invitation_max_resends = EXCLUDED.invitation_max_resends,
-              managed_by = EXCLUDED.managed_by, last_applied = EXCLUDED.last_applied, updated_at = now()`,
-      [
-        orgs.map((c) => c.id.name),
-        orgs.map((c) => c.after?.displayName ?? null),
-        orgs.map((c) => c.after?.plan ?? null),
-        orgs.map(managedBy),
-        orgs.map(lastApplied),
-        orgs.map((c) => c.after?.invitationExpiryDays ?? null),
-        orgs.map((c) => c.after?.invitationMaxResends ?? null),
-      ],
-    ),
-  );
-
-  const resources = byKind('resource', false);
-  step('resources', resources, (resources) =>
-    run(
-      `INSERT INTO resources (org_id, type, name, managed_by)
-       SELECT o.org_id, x.type, x.name, x.managed_by
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS x(org, type, name, managed_by)
-         JOIN organizations o ON o.name = x.org
-       ON CONFLICT (org_id, type, name) DO UPDATE SET managed_by = EXCLUDED.managed_by`,
-      [
-        resources.map((c) => c.id.org),
-        resources.map((c) => c.id.type),
-        resources.map((c) => c.id.name),
-        resources.map(managedBy),
-      ],
-    ),
-  );
-
-  const memberships = byKind('membership', false);
-  step('memberships', memberships, (memberships) =>
-    run(
-      `INSERT INTO memberships AS m (org_id, user_id, role, seat, status, invited_by, managed_by, last_applied)
-       SELECT o.org_id, u.user_id, x.role, x.seat,
-              CASE WHEN x.suspended THEN 'suspended' ELSE 'invited' END, $7, x.managed_by,
-              -- What Roster wrote (the change's fields), built here rather than sent as jsonb.
-              CASE WHEN x.managed_by IS NOT NULL
-                   THEN jsonb_build_object('role', x.role, 'seat', x.seat, 'suspended', x.suspended) END
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::text[])
-              AS x(org, email, role, seat, suspended, managed_by)
-         JOIN organizations o ON o.name = x.org
-         JOIN users u ON u.email = x.email
-       ON CONFLICT (org_id, user_id) DO UPDATE SET role = EXCLUDED.role, seat = EXCLUDED.seat,
-              status = CASE WHEN EXCLUDED.status = 'suspended' THEN 'suspended'
-                            WHEN m.status = 'suspended' THEN CASE WHEN m.joined_at IS NULL THEN 'invited' ELSE 'active' END
-                            ELSE m.status END,
-              managed_by = EXCLUDED.managed_by, last_applied = EXCLUDED.last_applied, updated_at = now()`,
-      [
-        memberships.map((c) => c.id.org),
-        memberships.map((c) => c.id.user),
-        memberships.map((c) => c.after?.role),
-        memberships.map((c) => c.after?.seat),
-        memberships.map((c) => c.after?.suspended === true),
-        memberships.map(managedBy),
-        context.actor,
-      ],
-    ),
-  );
-
-  const grants = byKind('grant', false);
-  step('grants', grants, (grants) =>
-    run(
-      `INSERT INTO grants AS g (org_id, user_id, resource_type, resource_name, role, expires_at, invited_by, managed_by, last_applied)
-       SELECT o.org_id, u.user_id, x.type, x.name, x.role, x.expires::timestamptz, $7, x.managed_by,
-              CASE WHEN x.managed_by IS NOT NULL
-                   THEN jsonb_build_object('role', x.role, 'expires', x.expires) END
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $8::text[])
-              AS x(org, email, type, name, role, expires, managed_by)
-         JOIN organizations o ON o.name = x.org
-         JOIN users u ON u.email = x.email
-       ON CONFLICT (org_id, user_id, resource_type, resource_name) DO UPDATE SET role = EXCLUDED.role,
-              expires_at = EXCLUDED.expires_at, managed_by = EXCLUDED.managed_by,
-              last_applied = EXCLUDED.last_applied, updated_at = now()`,
-      [
-        grants.map((c) => c.id.org),
-        grants.map((c) => c.id.user),
-        grants.map((c) => splitResource(c.id.resource)[0]),
-        grants.map((c) => splitResource(c.id.resource)[1]),
-        grants.map((c) => c.after?.role),
-        grants.map((c) => c.after?.expires ?? null),
-        context.actor,
-        grants.map(managedBy),
-      ],
-    ),
-  );
-
-  const contacts = byKind('contact', false);
-  step('contacts', contacts, (contacts) =>
-    run(
-      `INSERT INTO contacts AS c (org_id, email, name, categories, managed_by, last_applied)
-       SELECT o.org_id, x.email, x.name, x.categories, x.managed_by,
-              CASE WHEN x.managed_by IS NOT NULL
-                   THEN jsonb_build_object('name', x.name, 'categories', to_jsonb(x.categories)) END
-         FROM jsonb_to_recordset($1::jsonb)
-              AS x(org text, email text, name text, categories text[], managed_by text)
-         JOIN organizations o ON o.name = x.org
-       ON CONFLICT (org_id, email) DO UPDATE SET name = EXCLUDED.name, categories = EXCLUDED.categories,
-              managed_by = EXCLUDED.managed_by, last_applied = EXCLUDED.last_applied, updated_at = now()`,
-      [
-        JSON.stringify(
-          contacts.map((c) => ({
-            org: c.id.org,
-            email: c.id.email,
-            name: c.after?.name ?? null,
-            categories: c.after?.categories ?? [],
-            managed_by: managedBy(c),
-          })),
-        ),
-      ],
-    ),
-  );
-
-  // Pending invitations of removed, re-roled or resumed members are revoked; new ones are queued.
+  const after = (c: PlannedChange, field: string) => c.after?.[field] ?? null;
+  const actor = context.actor;
   const reissued = new Set(
     plan.invitations
       .filter((i) => i.reason !== 'new')
       .map((i) => `${i.org}\u0000${i.user}\u0000${i.resource ?? ''}`),
   );
-  const revoked = plan.changes.filter(
-    (c) =>
-      (c.id.kind === 'membership' || c.id.kind === 'grant') &&
-      (c.action === 'delete' ||
-        (c.action === 'update' &&
-          (c.fields.some((f) => f.name === 'role') ||
-            reissued.has(`${c.id.org}\u0000${c.id.user}\u0000${c.id.resource ?? ''}`)))),
-  );
-  step('invitations revoked', revoked, (revoked) =>
-    run(
-      `UPDATE invitations i SET status = 'revoked'
-         FROM unnest($1::text[], $2::text[], $3::text[]) AS x(org, email, resource), organizations o, users u
-        WHERE i.status = 'pending' AND o.name = x.org AND u.email = x.email
-          AND i.org_id = o.org_id AND i.user_id = u.user_id
-          AND coalesce(i.resource_type || '/' || i.resource_name, '') = x.resource`,
-      [
-        revoked.map((c) => c.id.org),
-        revoked.map((c) => c.id.user),
-        revoked.map((c) => c.id.resource ?? ''),
-      ],
+  const subject = (c: Change<'membership' | 'grant'>) =>
+    `${c.id.org}\u0000${c.id.user}\u0000${c.id.kind === 'grant' ? c.id.resource : ''}`;
+  const access = [...upserts('membership'), ...upserts('grant')];
+  // Pending invitations of removed, re-roled or resumed members are revoked; new ones are queued.
+  const revoked = [
+    ...access.filter(
+      (c) =>
+        c.action === 'update' &&
+        (c.fields.some((f) => f.name === 'role') || reissued.has(subject(c))),
     ),
-  );
-  step('invitations', plan.invitations, (invitations) =>
-    run(
-      `WITH created AS (
-         INSERT INTO invitations (org_id, user_id, subject, resource_type, resource_name, role, invited_by)
-         SELECT o.org_id, u.user_id, x.subject, nullif(x.type, ''), nullif(x.name, ''), x.role, $7
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-                AS x(org, email, subject, type, name, role)
-           JOIN organizations o ON o.name = x.org
-           JOIN users u ON u.email = x.email
-         RETURNING org_id, invitation_id)
-       INSERT INTO outbox (org_id, kind, idempotency_key, payload)
-       SELECT org_id, 'invitation', 'invitation:' || org_id || ':' || invitation_id,
-              jsonb_build_object('orgId', org_id, 'invitationId', invitation_id)
-         FROM created`,
-      [
-        invitations.map((i) => i.org),
-        invitations.map((i) => i.user),
-        invitations.map((i) => i.subject),
-        invitations.map((i) => splitResource(i.resource)[0]),
-        invitations.map((i) => splitResource(i.resource)[1]),
-        invitations.map((i) => i.role),
-        context.actor,
-      ],
-    ),
-  );
+    ...deletes('membership'),
+    ...deletes('grant'),
+  ];
 
-  // The audit log, written before deletes so that organizations can still be named by id. One
-  // JSON document per batch: PostgreSQL parses it far faster than arrays of jsonb, and a batch
-  // stays well under the 256 MB a jsonb value may hold.
-  step('audit log', plan.changes, (batch) =>
-    run(
-      `INSERT INTO audit_log (org_id, actor, action, record, record_key, before, after, source)
-       SELECT o.org_id, $1, x.action, x.record, x.record_key, x.before, x.after, x.source
-         FROM jsonb_to_recordset($2::jsonb)
-              AS x(org text, action text, record text, record_key text, before jsonb, after jsonb, source jsonb)
-         LEFT JOIN organizations o ON o.name = x.org`,
-      [
-        context.actor,
-        JSON.stringify(
-          batch.map((c) => ({
-            org: c.org,
-            action: c.action,
-            record: c.id.kind,
-            record_key: JSON.stringify(c.id),
-            before: c.before,
-            after: c.after,
-            source: { ...context.source, ...sourceOf(c) },
-          })),
-        ),
-      ],
+  // The steps, in order: parents before children, the audit log before deletes (so that
+  // organizations can still be named by id), then deletes, children first.
+  const steps: Step[] = [
+    batched('users', [...new Set(access.map((c) => c.id.user))], (emails) =>
+      insertUsers(client, emails),
     ),
-  );
+    batched('plans', upserts('plan'), (b) =>
+      upsertPlans(client, {
+        name: b.map((c) => c.id.name),
+        displayName: b.map((c) => after(c, 'displayName')),
+        paidSeats: b.map((c) => after(c, 'paidSeats')),
+        freeSeats: b.map((c) => after(c, 'freeSeats')),
+        maxResources: b.map((c) => after(c, 'maxResources')),
+        features: b.map((c) => json(after(c, 'features') ?? []) ?? '[]'),
+        managedBy: b.map(managedBy),
+        lastApplied: b.map(lastApplied),
+        expiryDays: b.map((c) => after(c, 'invitationExpiryDays')),
+        maxResends: b.map((c) => after(c, 'invitationMaxResends')),
+      }),
+    ),
+    batched('roles', upserts('role'), async (b) => {
+      const written = await upsertRoles(client, {
+        name: b.map((c) => c.id.name),
+        scope: b.map((c) => after(c, 'scope')),
+        description: b.map((c) => after(c, 'description')),
+        managedBy: b.map(managedBy),
+        lastApplied: b.map(lastApplied),
+      });
+      const pairs = b.flatMap((c) =>
+        ((after(c, 'permissions') ?? []) as string[]).map((p) => [c.id.name, p] as const),
+      );
+      return (
+        written +
+        (await replaceRolePermissions(
+          client,
+          b.map((c) => c.id.name),
+          pairs,
+        ))
+      );
+    }),
+    batched('organizations', upserts('organization'), (b) =>
+      upsertOrganizations(client, {
+        name: b.map((c) => c.id.name),
+        displayName: b.map((c) => after(c, 'displayName')),
+        plan: b.map((c) => after(c, 'plan')),
+        managedBy: b.map(managedBy),
+        lastApplied: b.map(lastApplied),
+        expiryDays: b.map((c) => after(c, 'invitationExpiryDays')),
+        maxResends: b.map((c) => after(c, 'invitationMaxResends')),
+      }),
+    ),
+    batched('resources', upserts('resource'), (b) =>
+      upsertResources(client, {
+        org: b.map((c) => c.id.org),
+        type: b.map((c) => c.id.type),
+        name: b.map((c) => c.id.name),
+        managedBy: b.map(managedBy),
+      }),
+    ),
+    batched('memberships', upserts('membership'), (b) =>
+      upsertMemberships(
+        client,
+        {
+          org: b.map((c) => c.id.org),
+          user: b.map((c) => c.id.user),
+          role: b.map((c) => after(c, 'role')),
+          seat: b.map((c) => after(c, 'seat')),
+          suspended: b.map((c) => after(c, 'suspended') === true),
+          managedBy: b.map(managedBy),
+        },
+        actor,
+      ),
+    ),
+    batched('grants', upserts('grant'), (b) =>
+      upsertGrants(
+        client,
+        {
+          org: b.map((c) => c.id.org),
+          user: b.map((c) => c.id.user),
+          resourceType: b.map((c) => splitResource(c.id.resource)[0]),
+          resourceName: b.map((c) => splitResource(c.id.resource)[1]),
+          role: b.map((c) => after(c, 'role')),
+          expires: b.map((c) => after(c, 'expires')),
+          managedBy: b.map(managedBy),
+        },
+        actor,
+      ),
+    ),
+    batched('contacts', upserts('contact'), (b) =>
+      upsertContacts(
+        client,
+        b.map((c) => ({
+          org: c.id.org,
+          email: c.id.email,
+          name: after(c, 'name'),
+          categories: after(c, 'categories') ?? [],
+          managed_by: managedBy(c),
+        })),
+      ),
+    ),
+    batched('invitations revoked', revoked, (b) =>
+      revokePendingInvitations(client, {
+        org: b.map((c) => c.id.org),
+        user: b.map((c) => c.id.user),
+        resource: b.map((c) => (c.id.kind === 'grant' ? c.id.resource : '')),
+      }),
+    ),
+    batched('invitations', plan.invitations, (b) =>
+      queueInvitations(
+        client,
+        {
+          org: b.map((i) => i.org),
+          user: b.map((i) => i.user),
+          subject: b.map((i) => i.subject),
+          resourceType: b.map((i) => splitResource(i.resource)[0]),
+          resourceName: b.map((i) => splitResource(i.resource)[1]),
+          role: b.map((i) => i.role),
+        },
+        actor,
+      ),
+    ),
+    batched('audit log', plan.changes, (b) =>
+      appendAudit(
+        client,
+        actor,
+        b.map((c) => ({
+          org: c.org,
+          action: c.action,
+          record: c.id.kind,
+          record_key: JSON.stringify(c.id),
+          before: c.before,
+          after: c.after,
+          source: { ...context.source, ...sourceOf(c) },
+        })),
+      ),
+    ),
+    batched('contacts removed', deletes('contact'), (b) =>
+      deleteContacts(client, { org: b.map((c) => c.id.org), email: b.map((c) => c.id.email) }),
+    ),
+    batched('grants removed', deletes('grant'), (b) =>
+      deleteGrants(client, {
+        org: b.map((c) => c.id.org),
+        user: b.map((c) => c.id.user),
+        resourceType: b.map((c) => splitResource(c.id.resource)[0]),
+        resourceName: b.map((c) => splitResource(c.id.resource)[1]),
+      }),
+    ),
+    batched('memberships removed', deletes('membership'), (b) =>
+      deleteMemberships(client, { org: b.map((c) => c.id.org), user: b.map((c) => c.id.user) }),
+    ),
+    batched('resources removed', deletes('resource'), (b) =>
+      deleteResources(client, {
+        org: b.map((c) => c.id.org),
+        type: b.map((c) => c.id.type),
+        name: b.map((c) => c.id.name),
+      }),
+    ),
+    batched('organizations removed', deletes('organization'), (b) =>
+      deleteOrganizations(
+        client,
+        b.map((c) => c.id.name),
+      ),
+    ),
+    batched('roles removed', deletes('role'), (b) =>
+      deleteRoles(
+        client,
+        b.map((c) => c.id.name),
+      ),
+    ),
+    batched('plans removed', deletes('plan'), (b) =>
+      deletePlans(
+        client,
+        b.map((c) => c.id.name),
+      ),
+    ),
+  ].flat();
 
-  // Deletes, children first.
-  const deleteContacts = byKind('contact', true);
-  step('contacts removed', deleteContacts, (deleteContacts) =>
-    run(
-      `DELETE FROM contacts c USING unnest($1::text[], $2::text[]) AS x(org, email), organizations o
-        WHERE o.name = x.org AND c.org_id = o.org_id AND c.email = x.email`,
-      [deleteContacts.map((c) => c.id.org), deleteContacts.map((c) => c.id.email)],
-    ),
-  );
-  const deleteGrants = byKind('grant', true);
-  step('grants removed', deleteGrants, (deleteGrants) =>
-    run(
-      `DELETE FROM grants g USING unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS x(org, email, type, name),
-              organizations o, users u
-        WHERE o.name = x.org AND u.email = x.email AND g.org_id = o.org_id AND g.user_id = u.user_id
-          AND g.resource_type = x.type AND g.resource_name = x.name`,
-      [
-        deleteGrants.map((c) => c.id.org),
-        deleteGrants.map((c) => c.id.user),
-        deleteGrants.map((c) => splitResource(c.id.resource)[0]),
-        deleteGrants.map((c) => splitResource(c.id.resource)[1]),
-      ],
-    ),
-  );
-  const deleteMemberships = byKind('membership', true);
-  step('memberships removed', deleteMemberships, (deleteMemberships) =>
-    run(
-      `DELETE FROM memberships m USING unnest($1::text[], $2::text[]) AS x(org, email), organizations o, users u
-        WHERE o.name = x.org AND u.email = x.email AND m.org_id = o.org_id AND m.user_id = u.user_id`,
-      [deleteMemberships.map((c) => c.id.org), deleteMemberships.map((c) => c.id.user)],
-    ),
-  );
-  const deleteResources = byKind('resource', true);
-  step('resources removed', deleteResources, (deleteResources) =>
-    run(
-      `DELETE FROM resources r USING unnest($1::text[], $2::text[], $3::text[]) AS x(org, type, name), organizations o
-        WHERE o.name = x.org AND r.org_id = o.org_id AND r.type = x.type AND r.name = x.name`,
-      [
-        deleteResources.map((c) => c.id.org),
-        deleteResources.map((c) => c.id.type),
-        deleteResources.map((c) => c.id.name),
-      ],
-    ),
-  );
-  for (const [kind, table] of [
-    ['organization', 'organizations'],
-    ['role', 'roles'],
-    ['plan', 'plans'],
-  ] as const) {
-    const gone = byKind(kind, true);
-    step(`${table} removed`, gone, (batch) =>
-      run(`DELETE FROM ${table} WHERE name = ANY($1::text[])`, [batch.map((c) => c.id.name)]),
-    );
-  }
-
-  for (const [index, [what, fn]] of steps.entries()) {
+  let rows = 0;
+  for (const [index, [what, write]] of steps.entries()) {
     context.onProgress?.(index, steps.length, what);
-    await fn();
+    rows += await write();
   }
   context.onProgress?.(steps.length, steps.length, 'done');
   return rows;
+}
+
+/** A planned change of one kind, its id narrowed. */
+type Change<K extends RecordKind> = PlannedChange & { readonly id: IdOf<K> };
+
+/** A step of an apply: what it writes (for progress) and the write, returning rows written. */
+type Step = readonly [string, () => Promise<number>];
+
+/** The changes of each kind, `kind:upsert` and `kind:delete`, in plan order. */
+function changesByKind(plan: Plan): Map<string, PlannedChange[]> {
+  const groups = new Map<string, PlannedChange[]>();
+  for (const kind of RECORD_KINDS) {
+    groups.set(`${kind}:upsert`, []);
+    groups.set(`${kind}:delete`, []);
+  }
+  for (const c of plan.changes) {
+    groups.get(`${c.id.kind}:${c.action === 'delete' ? 'delete' : 'upsert'}`)?.push(c);
+  }
+  return groups;
+}
+
+/**
+ * One step per batch: arrays of a few tens of thousands of rows keep each statement's memory
+ * bounded and fast to parse, however large the plan.
+ */
+function batched<T>(
+  what: string,
+  items: readonly T[],
+  write: (batch: T[]) => Promise<number>,
+): Step[] {
+  const steps: Step[] = [];
+  for (let start = 0; start < items.length; start += WRITE_BATCH) {
+    const batch = items.slice(start, start + WRITE_BATCH);
+    steps.push([what, () => write(batch)]);
+  }
+  return steps;
 }

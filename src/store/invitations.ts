@@ -1,5 +1,6 @@
 /** What an operator does by hand: list invitations, re-send one, revoke one. */
 import type pg from 'pg';
+import { run, statement, type Queryable } from './sql/statement.js';
 import { emailIdentity } from '../core/email.js';
 
 /** One invitation as `roster invitations list` shows it. */
@@ -118,4 +119,25 @@ export async function revokeInvitation(
     [target.org, emailIdentity(target.user), target.resource ?? null],
   );
   return rowCount ?? 0;
+}
+
+/** An invitation e-mailed since some instant. */
+export interface SentInvitation {
+  readonly org: string;
+  readonly email: string;
+  readonly subject: 'membership' | 'grant';
+  /** `type/name` for a grant. */
+  readonly resource: string | null;
+}
+
+const SENT_SINCE = statement(
+  'invitations-sent-since',
+  `SELECT o.name AS org, u.email, i.subject,
+          CASE WHEN i.resource_type IS NULL THEN NULL ELSE i.resource_type || '/' || i.resource_name END AS resource
+     FROM invitations i JOIN organizations o USING (org_id) JOIN users u USING (user_id)
+    WHERE i.sent_at >= $1`,
+);
+/** The invitations e-mailed at or after `since`. */
+export async function invitationsSentSince(db: Queryable, since: Date): Promise<SentInvitation[]> {
+  return (await run<SentInvitation & Record<string, unknown>>(db, SENT_SINCE, [since])).rows;
 }

@@ -45,7 +45,7 @@ async function findDeletedOutside(
   snapshot: ActualState,
 ): Promise<Map<string, { lastAppliedAt: string; by: string }>> {
   const existing = new Set(
-    snapshot.records.filter((r) => r.id.kind === 'organization').map((r) => r.id.name ?? ''),
+    snapshot.records.flatMap((r) => (r.id.kind === 'organization' ? [r.id.name] : [])),
   );
   const creates = plan.changes.filter(
     (c) =>

@@ -3,17 +3,24 @@
  * concerns (or every organization). Plans, roles and organizations are always read whole, since
  * references between them cross the scope.
  */
-import type pg from 'pg';
 import { BUILT_IN_ROLES } from '../core/catalog.js';
 import type { ActualState, OutsideUsage } from '../core/plan.js';
+import type {
+  ContactFields,
+  GrantFields,
+  MembershipFields,
+  OrganizationFields,
+  PlanFields,
+  RoleFields,
+} from '../core/kinds/index.js';
 import type { ActualRecord, Fields, MemberFacts } from '../core/records.js';
+import { MEMBERSHIP_APPLIED } from './sql/last-applied.js';
+import { run, statement, type Queryable } from './sql/statement.js';
 
 /** Which organizations to read the records of: the named ones, or all. */
 export type SnapshotScope = readonly string[] | 'all';
 
-type Queryable = Pick<pg.PoolClient, 'query'>;
-
-const fields = (value: unknown): Fields | null => (value === null ? null : (value as Fields));
+const fieldsOf = (value: unknown): Fields | null => (value === null ? null : (value as Fields));
 const iso = (value: Date | null): string | null => (value === null ? null : value.toISOString());
 
 /** How much of the catalog a snapshot reads besides the scope. */
@@ -55,152 +62,219 @@ function appliedOrSame(applied: Fields | null, current: Fields): Fields | null {
   return current;
 }
 
-/** Reads the records of the scope. */
+/** Reads the records of the scope: one set-based statement per table. */
 export async function readSnapshot(
   db: Queryable,
   scope: SnapshotScope,
   options: SnapshotOptions = {},
 ): Promise<ActualState> {
-  const records: ActualRecord[] = [];
-  const factsOf = memberFactsCache();
   const orgFilter = scope === 'all' ? null : [...scope];
   const narrow = options.organizations === 'scope' && orgFilter !== null;
+  const factsOf = memberFactsCache();
+  const records: ActualRecord[] = [];
+  for (const read of [
+    () => readPlans(db),
+    () => readRoles(db),
+    () => readOrganizations(db, narrow ? orgFilter : null),
+    () => readResources(db, orgFilter),
+    () => readMemberships(db, orgFilter, factsOf),
+    () => readGrants(db, orgFilter, factsOf),
+    () => readContacts(db, orgFilter),
+  ]) {
+    for (const record of await read()) records.push(record);
+  }
+  return { records };
+}
 
-  const plans = await db.query(
-    `SELECT name, display_name, paid_seats, free_seats, max_resources, features,
-            invitation_expiry_days, invitation_max_resends, managed_by, last_applied
-       FROM plans`,
-  );
-  for (const r of plans.rows) {
-    records.push({
+type FactsOf = ReturnType<typeof memberFactsCache>;
+
+const READ_PLANS = statement(
+  'read-plans',
+  `SELECT name, display_name, paid_seats, free_seats, max_resources, features,
+          invitation_expiry_days, invitation_max_resends, managed_by, last_applied
+     FROM plans`,
+);
+/** Every plan. */
+export async function readPlans(db: Queryable): Promise<ActualRecord[]> {
+  const { rows } = await run(db, READ_PLANS);
+  return rows.map((r) => {
+    const fields: PlanFields = {
+      displayName: r.display_name,
+      paidSeats: r.paid_seats,
+      freeSeats: r.free_seats,
+      maxResources: r.max_resources,
+      features: [...r.features].sort(),
+      invitationExpiryDays: r.invitation_expiry_days,
+      invitationMaxResends: r.invitation_max_resends,
+    };
+    return {
       id: { kind: 'plan', name: r.name },
-      fields: {
-        displayName: r.display_name,
-        paidSeats: r.paid_seats,
-        freeSeats: r.free_seats,
-        maxResources: r.max_resources,
-        features: [...r.features].sort(),
-        invitationExpiryDays: r.invitation_expiry_days,
-        invitationMaxResends: r.invitation_max_resends,
-      },
+      fields,
       managedBy: r.managed_by,
-      lastApplied: fields(r.last_applied),
-    });
-  }
+      lastApplied: fieldsOf(r.last_applied),
+    };
+  });
+}
 
-  const roles = await db.query(
-    `SELECT r.name, r.scope, r.description, r.managed_by, r.last_applied,
-            coalesce(array_agg(p.permission ORDER BY p.permission) FILTER (WHERE p.permission IS NOT NULL), '{}') AS permissions
-       FROM roles r LEFT JOIN role_permissions p ON p.role = r.name
-      GROUP BY r.name`,
-  );
-  for (const r of roles.rows) {
-    records.push({
+const READ_ROLES = statement(
+  'read-roles',
+  `SELECT r.name, r.scope, r.description, r.managed_by, r.last_applied,
+          coalesce(array_agg(p.permission ORDER BY p.permission) FILTER (WHERE p.permission IS NOT NULL), '{}') AS permissions
+     FROM roles r LEFT JOIN role_permissions p ON p.role = r.name
+    GROUP BY r.name`,
+);
+/** Every custom role, with its permissions. */
+export async function readRoles(db: Queryable): Promise<ActualRecord[]> {
+  const { rows } = await run(db, READ_ROLES);
+  return rows.map((r) => {
+    const fields: RoleFields = {
+      scope: r.scope,
+      description: r.description,
+      permissions: r.permissions,
+    };
+    return {
       id: { kind: 'role', name: r.name },
-      fields: { scope: r.scope, description: r.description, permissions: r.permissions },
+      fields,
       managedBy: r.managed_by,
-      lastApplied: fields(r.last_applied),
-    });
-  }
+      lastApplied: fieldsOf(r.last_applied),
+    };
+  });
+}
 
-  const orgs = await db.query(
-    `SELECT name, display_name, plan, invitation_expiry_days, invitation_max_resends,
-            managed_by, last_applied
-       FROM organizations ${narrow ? 'WHERE name = ANY($1::text[])' : ''}`,
-    narrow ? [orgFilter] : [],
-  );
-  for (const r of orgs.rows) {
-    records.push({
+const READ_ORGANIZATIONS = statement(
+  'read-organizations',
+  `SELECT name, display_name, plan, invitation_expiry_days, invitation_max_resends,
+          managed_by, last_applied
+     FROM organizations WHERE $1::text[] IS NULL OR name = ANY($1::text[])`,
+);
+/** The named organizations, or every one (`null`). */
+export async function readOrganizations(
+  db: Queryable,
+  names: readonly string[] | null,
+): Promise<ActualRecord[]> {
+  const { rows } = await run(db, READ_ORGANIZATIONS, [names]);
+  return rows.map((r) => {
+    const fields: OrganizationFields = {
+      displayName: r.display_name,
+      plan: r.plan,
+      invitationExpiryDays: r.invitation_expiry_days,
+      invitationMaxResends: r.invitation_max_resends,
+    };
+    return {
       id: { kind: 'organization', name: r.name },
-      fields: {
-        displayName: r.display_name,
-        plan: r.plan,
-        invitationExpiryDays: r.invitation_expiry_days,
-        invitationMaxResends: r.invitation_max_resends,
-      },
+      fields,
       managedBy: r.managed_by,
-      lastApplied: fields(r.last_applied),
-    });
-  }
+      lastApplied: fieldsOf(r.last_applied),
+    };
+  });
+}
 
-  // Tenant tables, joined to their organization by org_id, scoped by name.
-  const scoped = `o.name = ANY($1::text[]) OR $1 IS NULL`;
-  const resources = await db.query(
-    `SELECT o.name AS org, r.type, r.name, r.managed_by
-       FROM resources r JOIN organizations o USING (org_id) WHERE ${scoped}`,
-    [orgFilter],
-  );
-  for (const r of resources.rows) {
-    records.push({
-      id: { kind: 'resource', org: r.org, type: r.type, name: r.name },
-      fields: {},
-      managedBy: r.managed_by,
-      lastApplied: r.managed_by === null ? null : {},
-    });
-  }
+// Tenant tables, joined to their organization by org_id, scoped by name (or every organization).
+const SCOPED = `o.name = ANY($1::text[]) OR $1 IS NULL`;
 
-  const memberships = await db.query(
-    `SELECT o.name AS org, u.email, m.role, m.seat, m.status, m.invited_by, m.joined_at,
-            m.managed_by, m.last_applied IS NOT NULL AS applied,
-            -- Sent only when it differs from the row (drift): at a million rows, parsing and
-            -- keeping a copy of every row's last_applied costs seconds and hundreds of MB.
-            CASE WHEN m.last_applied = jsonb_build_object('role', m.role, 'seat', m.seat,
-                                                          'suspended', m.status = 'suspended')
-                 THEN NULL ELSE m.last_applied END AS last_applied
-       FROM memberships m JOIN organizations o USING (org_id) JOIN users u USING (user_id)
-      WHERE ${scoped}`,
-    [orgFilter],
-  );
-  for (const r of memberships.rows) {
-    const memberFields = { role: r.role, seat: r.seat, suspended: r.status === 'suspended' };
-    records.push({
+const READ_RESOURCES = statement(
+  'read-resources',
+  `SELECT o.name AS org, r.type, r.name, r.managed_by
+     FROM resources r JOIN organizations o USING (org_id) WHERE ${SCOPED}`,
+);
+/** The resources of the named organizations, or of every one. */
+export async function readResources(
+  db: Queryable,
+  orgs: readonly string[] | null,
+): Promise<ActualRecord[]> {
+  const { rows } = await run(db, READ_RESOURCES, [orgs]);
+  return rows.map((r) => ({
+    id: { kind: 'resource', org: r.org, type: r.type, name: r.name },
+    fields: {},
+    managedBy: r.managed_by,
+    lastApplied: r.managed_by === null ? null : {},
+  }));
+}
+
+const READ_MEMBERSHIPS = statement(
+  'read-memberships',
+  `SELECT o.name AS org, u.email, m.role, m.seat, m.status, m.invited_by, m.joined_at,
+          m.managed_by, m.last_applied IS NOT NULL AS applied,
+          -- Sent only when it differs from the row (drift): at a million rows, parsing and
+          -- keeping a copy of every row's last_applied costs seconds and hundreds of MB.
+          CASE WHEN m.last_applied = ${MEMBERSHIP_APPLIED.row} THEN NULL ELSE m.last_applied END AS last_applied
+     FROM memberships m JOIN organizations o USING (org_id) JOIN users u USING (user_id)
+    WHERE ${SCOPED}`,
+);
+/** The memberships of the named organizations, or of every one. */
+export async function readMemberships(
+  db: Queryable,
+  orgs: readonly string[] | null,
+  factsOf: FactsOf = memberFactsCache(),
+): Promise<ActualRecord[]> {
+  const { rows } = await run(db, READ_MEMBERSHIPS, [orgs]);
+  return rows.map((r) => {
+    const fields: MembershipFields = {
+      role: r.role,
+      seat: r.seat,
+      suspended: r.status === 'suspended',
+    };
+    return {
       id: { kind: 'membership', org: r.org, user: r.email },
-      fields: memberFields,
+      fields,
       managedBy: r.managed_by,
-      lastApplied: r.applied ? (fields(r.last_applied) ?? memberFields) : null,
+      lastApplied: r.applied ? (fieldsOf(r.last_applied) ?? fields) : null,
       facts: factsOf(r.status, iso(r.joined_at), r.invited_by),
-    });
-  }
+    };
+  });
+}
 
-  const grants = await db.query(
-    `SELECT o.name AS org, u.email, g.resource_type, g.resource_name, g.role, g.expires_at,
-            g.status, g.invited_by, g.joined_at, g.managed_by, g.last_applied
-       FROM grants g JOIN organizations o USING (org_id) JOIN users u USING (user_id)
-      WHERE ${scoped}`,
-    [orgFilter],
-  );
-  for (const r of grants.rows) {
-    const grantFields = { role: r.role, expires: iso(r.expires_at) };
-    records.push({
+const READ_GRANTS = statement(
+  'read-grants',
+  `SELECT o.name AS org, u.email, g.resource_type, g.resource_name, g.role, g.expires_at,
+          g.status, g.invited_by, g.joined_at, g.managed_by, g.last_applied
+     FROM grants g JOIN organizations o USING (org_id) JOIN users u USING (user_id)
+    WHERE ${SCOPED}`,
+);
+/** The grants of the named organizations, or of every one. */
+export async function readGrants(
+  db: Queryable,
+  orgs: readonly string[] | null,
+  factsOf: FactsOf = memberFactsCache(),
+): Promise<ActualRecord[]> {
+  const { rows } = await run(db, READ_GRANTS, [orgs]);
+  return rows.map((r) => {
+    const fields: GrantFields = { role: r.role, expires: iso(r.expires_at) };
+    return {
       id: {
         kind: 'grant',
         org: r.org,
         user: r.email,
         resource: `${r.resource_type}/${r.resource_name}`,
       },
-      fields: grantFields,
+      fields,
       managedBy: r.managed_by,
-      lastApplied: appliedOrSame(fields(r.last_applied), grantFields),
+      lastApplied: appliedOrSame(fieldsOf(r.last_applied), fields),
       facts: factsOf(r.status, iso(r.joined_at), r.invited_by),
-    });
-  }
+    };
+  });
+}
 
-  const contacts = await db.query(
-    `SELECT o.name AS org, c.email, c.name, c.categories, c.managed_by, c.last_applied
-       FROM contacts c JOIN organizations o USING (org_id) WHERE ${scoped}`,
-    [orgFilter],
-  );
-  for (const r of contacts.rows) {
-    const contactFields = { name: r.name, categories: [...r.categories].sort() };
-    records.push({
+const READ_CONTACTS = statement(
+  'read-contacts',
+  `SELECT o.name AS org, c.email, c.name, c.categories, c.managed_by, c.last_applied
+     FROM contacts c JOIN organizations o USING (org_id) WHERE ${SCOPED}`,
+);
+/** The contacts of the named organizations, or of every one. */
+export async function readContacts(
+  db: Queryable,
+  orgs: readonly string[] | null,
+): Promise<ActualRecord[]> {
+  const { rows } = await run(db, READ_CONTACTS, [orgs]);
+  return rows.map((r) => {
+    const fields: ContactFields = { name: r.name, categories: [...r.categories].sort() };
+    return {
       id: { kind: 'contact', org: r.org, email: r.email },
-      fields: contactFields,
+      fields,
       managedBy: r.managed_by,
-      lastApplied: appliedOrSame(fields(r.last_applied), contactFields),
-    });
-  }
-
-  return { records };
+      lastApplied: appliedOrSame(fieldsOf(r.last_applied), fields),
+    };
+  });
 }
 
 /**
@@ -220,16 +294,9 @@ export async function withUsageOutside(
   return usageOutsideScope.size === 0 ? snapshot : { ...snapshot, usageOutsideScope };
 }
 
-/**
- * Per organization not in `inside`: its plan, seats, owners, resources, what needs each plan
- * feature, and the custom roles it uses. Set-based: one aggregate per table, joined once.
- */
-async function readUsageOutside(
-  db: Queryable,
-  inside: readonly string[],
-): Promise<Map<string, OutsideUsage>> {
-  const { rows } = await db.query(
-    `WITH outside AS (SELECT org_id, name, plan FROM organizations WHERE NOT (name = ANY($1::text[]))),
+const READ_USAGE_OUTSIDE = statement(
+  'read-usage-outside',
+  `WITH outside AS (SELECT org_id, name, plan FROM organizations WHERE NOT (name = ANY($1::text[]))),
      m AS (SELECT m.org_id,
                   count(*) FILTER (WHERE m.seat = 'paid')::int AS paid,
                   count(*) FILTER (WHERE m.seat = 'free')::int AS free,
@@ -255,8 +322,17 @@ async function readUsageOutside(
        FROM outside o
        LEFT JOIN m USING (org_id) LEFT JOIN g USING (org_id) LEFT JOIN r USING (org_id)
        LEFT JOIN used USING (org_id)`,
-    [[...inside], [...BUILT_IN_ROLES.keys()]],
-  );
+);
+
+/**
+ * Per organization not in `inside`: its plan, seats, owners, resources, what needs each plan
+ * feature, and the custom roles it uses. Set-based: one aggregate per table, joined once.
+ */
+async function readUsageOutside(
+  db: Queryable,
+  inside: readonly string[],
+): Promise<Map<string, OutsideUsage>> {
+  const { rows } = await run(db, READ_USAGE_OUTSIDE, [[...inside], [...BUILT_IN_ROLES.keys()]]);
   const usage = new Map<string, OutsideUsage>();
   for (const row of rows) {
     usage.set(row.name, {

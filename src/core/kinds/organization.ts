@@ -1,0 +1,120 @@
+/**
+ * An organization (a tenant): its plan, display name and invitation policy. Its owner is a
+ * membership with role `owner`; its resources, inline members and contacts are records of their
+ * own kinds, declared in the same document.
+ */
+import { OWNER_ROLE } from '../catalog.js';
+import type { ResourceRecord, SourceRef } from '../model.js';
+import type { KindDescriptor } from './kind.js';
+import type { RecordId } from './index.js';
+import { contactModel } from './contact.js';
+import { membershipModel } from './membership.js';
+import { address, invitationPolicy, optional } from './shared.js';
+
+export interface OrganizationId {
+  readonly kind: 'organization';
+  readonly name: string;
+}
+
+export type OrganizationFields = {
+  readonly displayName: string | null;
+  readonly plan: string | null;
+  readonly invitationExpiryDays: number | null;
+  readonly invitationMaxResends: number | null;
+};
+
+export const organizationKind = {
+  kind: 'organization',
+  key: (id) => [id.name],
+  describe: (id) => `organization ${id.name}`,
+  organization: (id) => id.name,
+  fields: ['displayName', 'plan', 'invitationExpiryDays', 'invitationMaxResends'],
+  *desired(state) {
+    for (const org of state.organizations.values()) {
+      const fields: OrganizationFields = {
+        displayName: org.displayName ?? null,
+        plan: org.plan ?? null,
+        invitationExpiryDays: org.invitations.expiresInDays ?? null,
+        invitationMaxResends: org.invitations.maxResends ?? null,
+      };
+      yield { id: { kind: 'organization', name: org.name }, fields, source: org.source };
+    }
+  },
+  document: {
+    kind: 'Organization',
+    identityFields: ['name'],
+    mainId: (name) => ({ kind: 'organization', name }),
+    ids(name, spec) {
+      const ids: RecordId[] = [{ kind: 'organization', name }];
+      const owner = address(spec, 'owner');
+      if (owner !== undefined) ids.push({ kind: 'membership', org: name, user: owner });
+      for (const m of list(spec.members)) {
+        const user = address(m, 'user');
+        if (user === undefined) return undefined;
+        ids.push({ kind: 'membership', org: name, user });
+      }
+      for (const c of list(spec.contacts)) {
+        const email = address(c, 'email');
+        if (email === undefined) return undefined;
+        ids.push({ kind: 'contact', org: name, email });
+      }
+      return ids;
+    },
+    collect({ parsed, document }, context) {
+      if (document.kind !== 'Organization') return;
+      const spec = document.spec;
+      const org = document.metadata.name;
+      const source: SourceRef = { document: parsed, path: [] };
+      const owner = context.email(source, ['spec', 'owner'], spec.owner);
+      const resources = new Map<string, ResourceRecord>();
+      (spec.resources ?? []).forEach((r, i) => {
+        const resource = { ...r, source: { document: parsed, path: ['spec', 'resources', i] } };
+        context.claim(
+          resources,
+          `${r.type}/${r.name}`,
+          resource,
+          `resource ${r.type}/${r.name} of ${org}`,
+        );
+      });
+      context.organizations.set(org, {
+        name: org,
+        ...(spec.displayName !== undefined && { displayName: spec.displayName.normalize('NFC') }),
+        ...(spec.plan !== undefined && { plan: spec.plan }),
+        owner: owner ?? spec.owner.toLowerCase(),
+        resources: [...resources.values()],
+        invitations: spec.invitations ?? {},
+        source,
+      });
+      (spec.members ?? []).forEach((m, i) => {
+        const at: SourceRef = { document: parsed, path: ['spec', 'members', i] };
+        const user = context.email(at, ['user'], m.user);
+        if (user === undefined) return;
+        context.addMembership(membershipModel(org, user, m, 'inline', at));
+      });
+      (spec.contacts ?? []).forEach((c, i) => {
+        const at: SourceRef = { document: parsed, path: ['spec', 'contacts', i] };
+        const email = context.email(at, ['email'], c.email);
+        if (email === undefined) return;
+        context.addContact(contactModel(org, email, c, 'inline', at));
+      });
+    },
+    spec({ id, fields: f }, tenant) {
+      const owner = tenant.find(
+        (r) => r.id.kind === 'membership' && r.id.org === id.name && r.fields.role === OWNER_ROLE,
+      );
+      const resources = tenant
+        .flatMap((r) => (r.id.kind === 'resource' ? [{ type: r.id.type, name: r.id.name }] : []))
+        .sort((a, b) => `${a.type}/${a.name}`.localeCompare(`${b.type}/${b.name}`));
+      return {
+        ...optional('displayName', f.displayName),
+        ...optional('plan', f.plan),
+        ...optional('invitations', invitationPolicy(f)),
+        owner: owner?.id.kind === 'membership' ? owner.id.user : '',
+        ...(resources.length > 0 && { resources }),
+      };
+    },
+  },
+} satisfies KindDescriptor<OrganizationId, OrganizationFields>;
+
+const list = (value: unknown): Readonly<Record<string, unknown>>[] =>
+  Array.isArray(value) ? value.filter((v) => typeof v === 'object' && v !== null) : [];

@@ -1,0 +1,54 @@
+/** A custom role: a scope (organization or resource) and the permissions it grants. */
+import type { KindDescriptor } from './kind.js';
+import { optional, sorted } from './shared.js';
+
+export interface RoleId {
+  readonly kind: 'role';
+  readonly name: string;
+}
+
+export type RoleFields = {
+  readonly scope: string;
+  readonly description: string | null;
+  readonly permissions: readonly string[];
+};
+
+export const roleKind = {
+  kind: 'role',
+  key: (id) => [id.name],
+  describe: (id) => `role ${id.name}`,
+  organization: () => null,
+  fields: ['scope', 'description', 'permissions'],
+  *desired(state) {
+    for (const role of state.roles.values()) {
+      const fields: RoleFields = {
+        scope: role.scope,
+        description: role.description ?? null,
+        permissions: sorted(role.permissions),
+      };
+      yield { id: { kind: 'role', name: role.name }, fields, source: role.source };
+    }
+  },
+  document: {
+    kind: 'Role',
+    identityFields: ['name'],
+    mainId: (name) => ({ kind: 'role', name }),
+    ids: (name) => [{ kind: 'role', name }],
+    collect({ parsed, document }, context) {
+      if (document.kind !== 'Role') return;
+      const spec = document.spec;
+      context.roles.set(document.metadata.name, {
+        name: document.metadata.name,
+        scope: spec.scope,
+        permissions: spec.permissions,
+        ...(spec.description !== undefined && { description: spec.description }),
+        source: { document: parsed, path: [] },
+      });
+    },
+    spec: ({ fields: f }) => ({
+      scope: f.scope,
+      ...optional('description', f.description),
+      permissions: f.permissions,
+    }),
+  },
+} satisfies KindDescriptor<RoleId, RoleFields>;

@@ -1,0 +1,425 @@
+/**
+ * The statements apply writes records with: one per kind and direction, each taking a batch as
+ * arrays (set-based: one round trip per batch, however many rows). Apply's steps in
+ * `../apply.ts` call them in order; the column lists here are the only place a field of a kind
+ * meets its column.
+ */
+import { CONTACT_APPLIED, GRANT_APPLIED, MEMBERSHIP_APPLIED } from './last-applied.js';
+import { run, statement, type Queryable } from './statement.js';
+
+/** A text[] or int[] parameter: one value per row. */
+type Column<T> = readonly T[];
+
+const INSERT_USERS = statement(
+  'insert-users',
+  `INSERT INTO users (email) SELECT unnest($1::text[]) ON CONFLICT (email) DO NOTHING`,
+);
+/** Adds the users these addresses name, if new. */
+export async function insertUsers(db: Queryable, emails: Column<string>): Promise<number> {
+  return (await run(db, INSERT_USERS, [emails])).rowCount ?? 0;
+}
+
+const UPSERT_PLANS = statement(
+  'upsert-plans',
+  `INSERT INTO plans AS p (name, display_name, paid_seats, free_seats, max_resources, features,
+          invitation_expiry_days, invitation_max_resends, managed_by, last_applied)
+   SELECT x.name, x.display_name, x.paid, x.free, x.max_resources,
+          ARRAY(SELECT jsonb_array_elements_text(x.features)), x.expiry, x.resends, x.managed_by, x.last_applied
+     FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::int[], $6::jsonb[], $7::text[], $8::jsonb[], $9::int[], $10::int[])
+          AS x(name, display_name, paid, free, max_resources, features, managed_by, last_applied, expiry, resends)
+   ON CONFLICT (name) DO UPDATE SET display_name = EXCLUDED.display_name, paid_seats = EXCLUDED.paid_seats,
+          free_seats = EXCLUDED.free_seats, max_resources = EXCLUDED.max_resources, features = EXCLUDED.features,
+          invitation_expiry_days = EXCLUDED.invitation_expiry_days,
+          invitation_max_resends = EXCLUDED.invitation_max_resends,
+          managed_by = EXCLUDED.managed_by, last_applied = EXCLUDED.last_applied, updated_at = now()`,
+);
+/** Creates or updates plans. */
+export async function upsertPlans(
+  db: Queryable,
+  rows: {
+    name: Column<string>;
+    displayName: Column<unknown>;
+    paidSeats: Column<unknown>;
+    freeSeats: Column<unknown>;
+    maxResources: Column<unknown>;
+    features: Column<string>;
+    managedBy: Column<string | null>;
+    lastApplied: Column<string | null>;
+    expiryDays: Column<unknown>;
+    maxResends: Column<unknown>;
+  },
+): Promise<number> {
+  const r = rows;
+  const values = [
+    r.name,
+    r.displayName,
+    r.paidSeats,
+    r.freeSeats,
+    r.maxResources,
+    r.features,
+    r.managedBy,
+    r.lastApplied,
+    r.expiryDays,
+    r.maxResends,
+  ];
+  return (await run(db, UPSERT_PLANS, values)).rowCount ?? 0;
+}
+
+const UPSERT_ROLES = statement(
+  'upsert-roles',
+  `INSERT INTO roles AS r (name, scope, description, managed_by, last_applied)
+   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[])
+   ON CONFLICT (name) DO UPDATE SET scope = EXCLUDED.scope, description = EXCLUDED.description,
+          managed_by = EXCLUDED.managed_by, last_applied = EXCLUDED.last_applied, updated_at = now()`,
+);
+/** Creates or updates roles (not their permissions: `replaceRolePermissions`). */
+export async function upsertRoles(
+  db: Queryable,
+  r: {
+    name: Column<string>;
+    scope: Column<unknown>;
+    description: Column<unknown>;
+    managedBy: Column<string | null>;
+    lastApplied: Column<string | null>;
+  },
+): Promise<number> {
+  const values = [r.name, r.scope, r.description, r.managedBy, r.lastApplied];
+  return (await run(db, UPSERT_ROLES, values)).rowCount ?? 0;
+}
+
+const DELETE_ROLE_PERMISSIONS = statement(
+  'delete-role-permissions',
+  `DELETE FROM role_permissions WHERE role = ANY($1::text[])`,
+);
+const INSERT_ROLE_PERMISSIONS = statement(
+  'insert-role-permissions',
+  `INSERT INTO role_permissions (role, permission) SELECT * FROM unnest($1::text[], $2::text[])`,
+);
+/** Sets the permissions of these roles to exactly the given (role, permission) pairs. */
+export async function replaceRolePermissions(
+  db: Queryable,
+  roles: Column<string>,
+  pairs: readonly (readonly [string, string])[],
+): Promise<number> {
+  const deleted = await run(db, DELETE_ROLE_PERMISSIONS, [roles]);
+  const inserted = await run(db, INSERT_ROLE_PERMISSIONS, [
+    pairs.map(([role]) => role),
+    pairs.map(([, permission]) => permission),
+  ]);
+  return (deleted.rowCount ?? 0) + (inserted.rowCount ?? 0);
+}
+
+const UPSERT_ORGANIZATIONS = statement(
+  'upsert-organizations',
+  `INSERT INTO organizations AS o (name, display_name, plan, managed_by, last_applied,
+          invitation_expiry_days, invitation_max_resends)
+   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::int[], $7::int[])
+   ON CONFLICT (name) DO UPDATE SET display_name = EXCLUDED.display_name, plan = EXCLUDED.plan,
+          invitation_expiry_days = EXCLUDED.invitation_expiry_days,
+          invitation_max_resends = EXCLUDED.invitation_max_resends,
+          managed_by = EXCLUDED.managed_by, last_applied = EXCLUDED.last_applied, updated_at = now()`,
+);
+/** Creates or updates organizations. */
+export async function upsertOrganizations(
+  db: Queryable,
+  r: {
+    name: Column<string>;
+    displayName: Column<unknown>;
+    plan: Column<unknown>;
+    managedBy: Column<string | null>;
+    lastApplied: Column<string | null>;
+    expiryDays: Column<unknown>;
+    maxResends: Column<unknown>;
+  },
+): Promise<number> {
+  const values = [
+    r.name,
+    r.displayName,
+    r.plan,
+    r.managedBy,
+    r.lastApplied,
+    r.expiryDays,
+    r.maxResends,
+  ];
+  return (await run(db, UPSERT_ORGANIZATIONS, values)).rowCount ?? 0;
+}
+
+const UPSERT_RESOURCES = statement(
+  'upsert-resources',
+  `INSERT INTO resources (org_id, type, name, managed_by)
+   SELECT o.org_id, x.type, x.name, x.managed_by
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS x(org, type, name, managed_by)
+     JOIN organizations o ON o.name = x.org
+   ON CONFLICT (org_id, type, name) DO UPDATE SET managed_by = EXCLUDED.managed_by`,
+);
+/** Creates resources, or changes who manages them. */
+export async function upsertResources(
+  db: Queryable,
+  r: {
+    org: Column<string>;
+    type: Column<string>;
+    name: Column<string>;
+    managedBy: Column<string | null>;
+  },
+): Promise<number> {
+  return (await run(db, UPSERT_RESOURCES, [r.org, r.type, r.name, r.managedBy])).rowCount ?? 0;
+}
+
+const UPSERT_MEMBERSHIPS = statement(
+  'upsert-memberships',
+  `INSERT INTO memberships AS m (org_id, user_id, role, seat, status, invited_by, managed_by, last_applied)
+   SELECT o.org_id, u.user_id, x.role, x.seat,
+          CASE WHEN x.suspended THEN 'suspended' ELSE 'invited' END, $7, x.managed_by,
+          -- What Roster wrote (the change's fields), built here rather than sent as jsonb.
+          CASE WHEN x.managed_by IS NOT NULL THEN ${MEMBERSHIP_APPLIED.input} END
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::text[])
+          AS x(org, email, role, seat, suspended, managed_by)
+     JOIN organizations o ON o.name = x.org
+     JOIN users u ON u.email = x.email
+   ON CONFLICT (org_id, user_id) DO UPDATE SET role = EXCLUDED.role, seat = EXCLUDED.seat,
+          status = CASE WHEN EXCLUDED.status = 'suspended' THEN 'suspended'
+                        WHEN m.status = 'suspended' THEN CASE WHEN m.joined_at IS NULL THEN 'invited' ELSE 'active' END
+                        ELSE m.status END,
+          managed_by = EXCLUDED.managed_by, last_applied = EXCLUDED.last_applied, updated_at = now()`,
+);
+/**
+ * Creates or updates memberships. A new member is `invited` (or `suspended`); resuming a
+ * suspended member makes them `active` again if they had joined.
+ */
+export async function upsertMemberships(
+  db: Queryable,
+  r: {
+    org: Column<string>;
+    user: Column<string>;
+    role: Column<unknown>;
+    seat: Column<unknown>;
+    suspended: Column<boolean>;
+    managedBy: Column<string | null>;
+  },
+  invitedBy: string,
+): Promise<number> {
+  const values = [r.org, r.user, r.role, r.seat, r.suspended, r.managedBy, invitedBy];
+  return (await run(db, UPSERT_MEMBERSHIPS, values)).rowCount ?? 0;
+}
+
+const UPSERT_GRANTS = statement(
+  'upsert-grants',
+  `INSERT INTO grants AS g (org_id, user_id, resource_type, resource_name, role, expires_at, invited_by, managed_by, last_applied)
+   SELECT o.org_id, u.user_id, x.type, x.name, x.role, x.expires::timestamptz, $7, x.managed_by,
+          CASE WHEN x.managed_by IS NOT NULL THEN ${GRANT_APPLIED.input} END
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $8::text[])
+          AS x(org, email, type, name, role, expires, managed_by)
+     JOIN organizations o ON o.name = x.org
+     JOIN users u ON u.email = x.email
+   ON CONFLICT (org_id, user_id, resource_type, resource_name) DO UPDATE SET role = EXCLUDED.role,
+          expires_at = EXCLUDED.expires_at, managed_by = EXCLUDED.managed_by,
+          last_applied = EXCLUDED.last_applied, updated_at = now()`,
+);
+/** Creates or updates grants. */
+export async function upsertGrants(
+  db: Queryable,
+  r: {
+    org: Column<string>;
+    user: Column<string>;
+    resourceType: Column<string>;
+    resourceName: Column<string>;
+    role: Column<unknown>;
+    expires: Column<unknown>;
+    managedBy: Column<string | null>;
+  },
+  invitedBy: string,
+): Promise<number> {
+  const values = [
+    r.org,
+    r.user,
+    r.resourceType,
+    r.resourceName,
+    r.role,
+    r.expires,
+    invitedBy,
+    r.managedBy,
+  ];
+  return (await run(db, UPSERT_GRANTS, values)).rowCount ?? 0;
+}
+
+const UPSERT_CONTACTS = statement(
+  'upsert-contacts',
+  `INSERT INTO contacts AS c (org_id, email, name, categories, managed_by, last_applied)
+   SELECT o.org_id, x.email, x.name, x.categories, x.managed_by,
+          CASE WHEN x.managed_by IS NOT NULL THEN ${CONTACT_APPLIED.input} END
+     FROM jsonb_to_recordset($1::jsonb)
+          AS x(org text, email text, name text, categories text[], managed_by text)
+     JOIN organizations o ON o.name = x.org
+   ON CONFLICT (org_id, email) DO UPDATE SET name = EXCLUDED.name, categories = EXCLUDED.categories,
+          managed_by = EXCLUDED.managed_by, last_applied = EXCLUDED.last_applied, updated_at = now()`,
+);
+/** Creates or updates contacts (sent as one JSON document: a text[] per row does not unnest). */
+export async function upsertContacts(
+  db: Queryable,
+  rows: readonly {
+    org: string;
+    email: string;
+    name: unknown;
+    categories: unknown;
+    managed_by: string | null;
+  }[],
+): Promise<number> {
+  return (await run(db, UPSERT_CONTACTS, [JSON.stringify(rows)])).rowCount ?? 0;
+}
+
+const REVOKE_PENDING_INVITATIONS = statement(
+  'revoke-pending-invitations',
+  `UPDATE invitations i SET status = 'revoked'
+     FROM unnest($1::text[], $2::text[], $3::text[]) AS x(org, email, resource), organizations o, users u
+    WHERE i.status = 'pending' AND o.name = x.org AND u.email = x.email
+      AND i.org_id = o.org_id AND i.user_id = u.user_id
+      AND coalesce(i.resource_type || '/' || i.resource_name, '') = x.resource`,
+);
+/** Revokes the pending invitations of these (org, user, resource or '') subjects. */
+export async function revokePendingInvitations(
+  db: Queryable,
+  r: { org: Column<string>; user: Column<string>; resource: Column<string> },
+): Promise<number> {
+  return (await run(db, REVOKE_PENDING_INVITATIONS, [r.org, r.user, r.resource])).rowCount ?? 0;
+}
+
+const QUEUE_INVITATIONS = statement(
+  'queue-invitations',
+  `WITH created AS (
+     INSERT INTO invitations (org_id, user_id, subject, resource_type, resource_name, role, invited_by)
+     SELECT o.org_id, u.user_id, x.subject, nullif(x.type, ''), nullif(x.name, ''), x.role, $7
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+            AS x(org, email, subject, type, name, role)
+       JOIN organizations o ON o.name = x.org
+       JOIN users u ON u.email = x.email
+     RETURNING org_id, invitation_id)
+   INSERT INTO outbox (org_id, kind, idempotency_key, payload)
+   SELECT org_id, 'invitation', 'invitation:' || org_id || ':' || invitation_id,
+          jsonb_build_object('orgId', org_id, 'invitationId', invitation_id)
+     FROM created`,
+);
+/** Records invitations and queues their e-mails in the outbox, in one statement. */
+export async function queueInvitations(
+  db: Queryable,
+  r: {
+    org: Column<string>;
+    user: Column<string>;
+    subject: Column<string>;
+    resourceType: Column<string>;
+    resourceName: Column<string>;
+    role: Column<string>;
+  },
+  invitedBy: string,
+): Promise<number> {
+  const values = [r.org, r.user, r.subject, r.resourceType, r.resourceName, r.role, invitedBy];
+  return (await run(db, QUEUE_INVITATIONS, values)).rowCount ?? 0;
+}
+
+const APPEND_AUDIT = statement(
+  'append-audit',
+  `INSERT INTO audit_log (org_id, actor, action, record, record_key, before, after, source)
+   SELECT o.org_id, $1, x.action, x.record, x.record_key, x.before, x.after, x.source
+     FROM jsonb_to_recordset($2::jsonb)
+          AS x(org text, action text, record text, record_key text, before jsonb, after jsonb, source jsonb)
+     LEFT JOIN organizations o ON o.name = x.org`,
+);
+/**
+ * Appends audit entries. One JSON document per batch: PostgreSQL parses it far faster than arrays
+ * of jsonb, and a batch stays well under the 256 MB a jsonb value may hold.
+ */
+export async function appendAudit(
+  db: Queryable,
+  actor: string,
+  entries: readonly {
+    org: string | null;
+    action: string;
+    record: string;
+    record_key: string;
+    before: unknown;
+    after: unknown;
+    source: unknown;
+  }[],
+): Promise<number> {
+  return (await run(db, APPEND_AUDIT, [actor, JSON.stringify(entries)])).rowCount ?? 0;
+}
+
+const DELETE_CONTACTS = statement(
+  'delete-contacts',
+  `DELETE FROM contacts c USING unnest($1::text[], $2::text[]) AS x(org, email), organizations o
+    WHERE o.name = x.org AND c.org_id = o.org_id AND c.email = x.email`,
+);
+/** Deletes contacts by (org, email). */
+export async function deleteContacts(
+  db: Queryable,
+  r: { org: Column<string>; email: Column<string> },
+): Promise<number> {
+  return (await run(db, DELETE_CONTACTS, [r.org, r.email])).rowCount ?? 0;
+}
+
+const DELETE_GRANTS = statement(
+  'delete-grants',
+  `DELETE FROM grants g USING unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS x(org, email, type, name),
+          organizations o, users u
+    WHERE o.name = x.org AND u.email = x.email AND g.org_id = o.org_id AND g.user_id = u.user_id
+      AND g.resource_type = x.type AND g.resource_name = x.name`,
+);
+/** Deletes grants by (org, user, resource type, resource name). */
+export async function deleteGrants(
+  db: Queryable,
+  r: {
+    org: Column<string>;
+    user: Column<string>;
+    resourceType: Column<string>;
+    resourceName: Column<string>;
+  },
+): Promise<number> {
+  const values = [r.org, r.user, r.resourceType, r.resourceName];
+  return (await run(db, DELETE_GRANTS, values)).rowCount ?? 0;
+}
+
+const DELETE_MEMBERSHIPS = statement(
+  'delete-memberships',
+  `DELETE FROM memberships m USING unnest($1::text[], $2::text[]) AS x(org, email), organizations o, users u
+    WHERE o.name = x.org AND u.email = x.email AND m.org_id = o.org_id AND m.user_id = u.user_id`,
+);
+/** Deletes memberships by (org, user). */
+export async function deleteMemberships(
+  db: Queryable,
+  r: { org: Column<string>; user: Column<string> },
+): Promise<number> {
+  return (await run(db, DELETE_MEMBERSHIPS, [r.org, r.user])).rowCount ?? 0;
+}
+
+const DELETE_RESOURCES = statement(
+  'delete-resources',
+  `DELETE FROM resources r USING unnest($1::text[], $2::text[], $3::text[]) AS x(org, type, name), organizations o
+    WHERE o.name = x.org AND r.org_id = o.org_id AND r.type = x.type AND r.name = x.name`,
+);
+/** Deletes resources by (org, type, name). */
+export async function deleteResources(
+  db: Queryable,
+  r: { org: Column<string>; type: Column<string>; name: Column<string> },
+): Promise<number> {
+  return (await run(db, DELETE_RESOURCES, [r.org, r.type, r.name])).rowCount ?? 0;
+}
+
+const DELETE_ORGANIZATIONS = statement(
+  'delete-organizations',
+  `DELETE FROM organizations WHERE name = ANY($1::text[])`,
+);
+/** Deletes organizations by name (what is left of their tenant goes with them: ON DELETE CASCADE). */
+export async function deleteOrganizations(db: Queryable, names: Column<string>): Promise<number> {
+  return (await run(db, DELETE_ORGANIZATIONS, [names])).rowCount ?? 0;
+}
+
+const DELETE_ROLES = statement('delete-roles', `DELETE FROM roles WHERE name = ANY($1::text[])`);
+/** Deletes roles by name. */
+export async function deleteRoles(db: Queryable, names: Column<string>): Promise<number> {
+  return (await run(db, DELETE_ROLES, [names])).rowCount ?? 0;
+}
+
+const DELETE_PLANS = statement('delete-plans', `DELETE FROM plans WHERE name = ANY($1::text[])`);
+/** Deletes plans by name. */
+export async function deletePlans(db: Queryable, names: Column<string>): Promise<number> {
+  return (await run(db, DELETE_PLANS, [names])).rowCount ?? 0;
+}
