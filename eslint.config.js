@@ -2,6 +2,7 @@
 import js from '@eslint/js';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
+import { LAYER_RULES } from './eslint.layers.js';
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', '.roster/', 'coverage/', 'build/'] },
@@ -23,4 +24,5 @@ export default tseslint.config(
     files: ['bin/**/*.js', 'scripts/**/*.ts', 'bench/**/*.ts'],
     rules: { 'no-console': 'off' },
   },
+  ...LAYER_RULES,
 );
