@@ -66,7 +66,7 @@ describe.runIf(orgs > 0)('operator at scale', () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
       await eventually(
         'resync done',
-        () => /roster_operator_queue_depth 0\n/.test(operator.metrics.render()),
+        async () => /roster_operator_queue_depth 0\n/.test(await operator.metrics.render()),
         1_800_000,
       );
       const resyncMs = Date.now() - started;

@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 /**
  * Invitations end to end: apply -> real SMTP on loopback -> the link -> the accept page over real
  * HTTP -> active; and everything that must not work (used, expired, revoked, unknown tokens).
@@ -5,6 +6,7 @@
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deliverOutbox } from '../src/mail/deliver.js';
+import { jsonLogger } from '../src/telemetry/log.js';
 import { smtpTransport } from '../src/mail/transport.js';
 import { createApiKey } from '../src/store/api-keys.js';
 import { startTestServer, type TestServer } from './support/http-server.js';
@@ -23,7 +25,14 @@ beforeAll(async () => {
   db = await createTestDatabase();
   server = await startTestServer(db.pool, {
     appUrl: 'https://app.example.com/switch',
-    log: (line) => logs.push(line),
+    log: jsonLogger(
+      new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          logs.push(chunk.toString());
+          done();
+        },
+      }),
+    ),
   });
   base = server.base;
 });
@@ -534,9 +543,12 @@ describe('the access API', () => {
     expect(metrics).toMatch(
       /^roster_http_requests_total\{route="\/invitations\/:token\/accept",status="303"\} \d+$/m,
     );
-    expect(metrics).toContain(
-      'roster_http_request_duration_seconds_bucket{route="/api/v1/check",le="0.005"}',
+    // Label order carries no meaning in the exposition format (prom-client writes `le` first).
+    expect(metrics).toMatch(
+      /^roster_http_request_duration_seconds_bucket\{(?=[^}]*route="\/api\/v1\/check")(?=[^}]*le="0.005")[^}]*\} [1-9]\d*$/m,
     );
+    // The process's own metrics come with prom-client's defaults.
+    expect(metrics).toMatch(/^process_resident_memory_bytes \d+/m);
   });
 });
 

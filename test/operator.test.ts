@@ -214,9 +214,9 @@ describe('the operator', () => {
     expect(condition(s, 'Ready')?.message).toMatch(/managed by operator:test\/default/);
     // Retried with backoff meanwhile, the refusal is recorded once, not once per retry.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    expect(Number(/result="error"\} (\d+)/.exec(operator.metrics.render())?.[1])).toBeGreaterThan(
-      2,
-    );
+    expect(
+      Number(/result="error"\} (\d+)/.exec(await operator.metrics.render())?.[1]),
+    ).toBeGreaterThan(2);
     const events = await kubectl('get', 'events', '-n', 'team-b', '-o', 'json');
     const refusals = (JSON.parse(events.stdout).items as { type: string; reason: string }[]).filter(
       (e) => e.type === 'Warning' && e.reason === 'Refused',
@@ -282,7 +282,7 @@ describe('the operator', () => {
   });
 
   it('recovers from a dropped watch and from 410 Gone', async () => {
-    const restartsBefore = watchRestarts(operator);
+    const restartsBefore = await watchRestarts(operator);
     cluster.api.compact();
     cluster.api.dropWatches();
     await apply(membership('pixel-forge-zoe', 'pixel-forge', 'zoe@pixelforge.studio', 'developer'));
@@ -290,7 +290,7 @@ describe('the operator', () => {
       'zoe in the database',
       async () => (await roleOf('pixel-forge', 'zoe@pixelforge.studio'))?.role === 'developer',
     );
-    expect(watchRestarts(operator)).toBeGreaterThan(restartsBefore);
+    expect(await watchRestarts(operator)).toBeGreaterThan(restartsBefore);
   });
 
   it('carries on when the database drops every connection, LISTEN included', async () => {
@@ -389,9 +389,9 @@ describe('the operator', () => {
   });
 });
 
-function watchRestarts(o: Operator): number {
+async function watchRestarts(o: Operator): Promise<number> {
   return [
-    ...o.metrics.render().matchAll(/roster_operator_watch_restarts_total\{[^}]*\} (\d+)/g),
+    ...(await o.metrics.render()).matchAll(/roster_operator_watch_restarts_total\{[^}]*\} (\d+)/g),
   ].reduce((sum, m) => sum + Number(m[1]), 0);
 }
 

@@ -4,7 +4,7 @@
  * `roster_invitations` re-reads an organization as soon as someone accepts; the outbox worker
  * sends the invitations; a Lease makes one replica the leader; `/metrics`, `/healthz`, `/readyz`.
  */
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   CoordinationV1Api,
@@ -28,6 +28,7 @@ import { listenForInvitations, ping, stopListeningForInvitations } from '../stor
 import { deliverOutbox, type DeliveryOptions } from '../mail/deliver.js';
 import { DEFAULT_LEADER_ELECTION, LeaderElector, type LeaderElectionOptions } from './leader.js';
 import type { Logger } from '../telemetry/log.js';
+import { createProbeServer } from '../telemetry/probes.js';
 import { OperatorMetrics } from './metrics.js';
 import { DEFAULT_QUEUE_OPTIONS, WorkQueue, type QueueOptions } from './queue.js';
 import { Reconciler, TerminalError, type ClusterView, type ClusterWriter } from './reconcile.js';
@@ -452,7 +453,7 @@ export class Operator {
           log.warn('reconcile failed; retrying', { key, retry_in_ms: delay, error: message });
         }
       } finally {
-        this.metrics.duration.observe((performance.now() - started) / 1000, { kind: parsed.kind });
+        this.metrics.duration.observe({ kind: parsed.kind }, (performance.now() - started) / 1000);
         this.queue.done(key);
       }
     }
@@ -576,40 +577,20 @@ export class Operator {
 
   private async serveProbes(port: number): Promise<void> {
     const separateMetrics = this.options.metricsPort !== undefined;
-    this.probeServer = createServer((req, res) => {
-      const path = (req.url ?? '/').split('?')[0];
-      const send = (code: number, body: string, type = 'text/plain; charset=utf-8') => {
-        res.writeHead(code, { 'Content-Type': type });
-        res.end(body);
-      };
-      if (path === '/metrics' && !separateMetrics) return this.sendMetrics(res);
-      if (path === '/healthz') return send(200, 'ok\n');
-      if (path === '/readyz') {
-        void this.notReadyReason().then((reason) =>
-          send(reason === null ? 200 : 503, reason === null ? 'ok\n' : `not ready: ${reason}\n`),
-        );
-        return;
-      }
-      send(404, 'not found\n');
-    });
-    this.port = await listen(this.probeServer, port, this.options.probeHost ?? '0.0.0.0');
+    const host = this.options.probeHost ?? '0.0.0.0';
+    const probes = {
+      notAliveReason: () => null,
+      notReadyReason: () => this.notReadyReason(),
+    };
+    this.probeServer = createProbeServer(
+      probes,
+      separateMetrics ? undefined : this.metrics.registry,
+    );
+    this.port = await listen(this.probeServer, port, host);
     if (this.options.metricsPort !== undefined) {
-      this.metricsServer = createServer((req, res) => {
-        if ((req.url ?? '/').split('?')[0] === '/metrics') return this.sendMetrics(res);
-        res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
-        res.end('not found\n');
-      });
-      this.metricsPort = await listen(
-        this.metricsServer,
-        this.options.metricsPort,
-        this.options.probeHost ?? '0.0.0.0',
-      );
+      this.metricsServer = createProbeServer(undefined, this.metrics.registry);
+      this.metricsPort = await listen(this.metricsServer, this.options.metricsPort, host);
     }
-  }
-
-  private sendMetrics(res: ServerResponse): void {
-    res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' });
-    res.end(this.metrics.render());
   }
 }
 

@@ -6,6 +6,7 @@ import { envNumber } from '../core/env-number.js';
 import { UsageError } from '../core/errors.js';
 import { openAccessDatabase } from '../store/connect.js';
 import { deliverOutbox } from '../mail/deliver.js';
+import { jsonLogger, type Logger } from '../telemetry/log.js';
 import { ServerMetrics } from '../telemetry/metrics.js';
 import { PoolHealth } from './pool-health.js';
 import { createRosterService, type RosterServer } from './server.js';
@@ -103,7 +104,7 @@ export async function serveCommand(
   const health = new PoolHealth(database.pool, limits.health);
   metrics.watchPool(() => health.sample());
   const delivery = deliveryOptionsFrom(io);
-  const log = (line: string) => io.stderr.write(`${line}\n`);
+  const log = jsonLogger(io.stderr);
   const service = createRosterService({
     pool: database.pool,
     metrics,
@@ -128,11 +129,13 @@ export async function serveCommand(
         metrics.delivered.inc({}, report.sent);
         metrics.deliveryFailures.inc({}, report.failed);
         if (report.sent + report.failed + report.requeued + report.expired > 0) {
-          log(JSON.stringify({ time: new Date().toISOString(), delivery: report }));
+          log.info('delivery', { delivery: report });
         }
       })
       .catch((error: unknown) => {
-        log(`delivery: ${error instanceof Error ? error.message : String(error)}`);
+        log.error('delivery failed', {
+          error: error instanceof Error ? error.message : String(error),
+        });
       });
   };
   const timer =
@@ -145,7 +148,7 @@ export async function serveCommand(
     process.once('SIGTERM', stop);
     signal?.addEventListener('abort', stop, { once: true });
   });
-  log('shutting down');
+  log.info('shutting down');
   if (timer !== undefined) clearInterval(timer);
   await shutDown({ service, graceMs, log, delivering, stopDelivery });
   delivery.transport.close();
@@ -161,7 +164,7 @@ export async function serveCommand(
 async function shutDown(options: {
   service: RosterServer;
   graceMs: number;
-  log: (line: string) => void;
+  log: Logger;
   delivering: Promise<void>;
   stopDelivery: AbortController;
 }): Promise<void> {
@@ -172,8 +175,9 @@ async function shutDown(options: {
   const finished = await within(graceMs, closed);
   options.stopDelivery.abort();
   if (!finished) {
-    log(
+    log.warn(
       `shutdown: ${service.inFlight()} request(s) still in flight after ${graceMs} ms; closing their connections`,
+      { inFlight: service.inFlight(), graceMs },
     );
   }
   service.server.closeAllConnections();

@@ -7,6 +7,8 @@
  * 503 with Retry-After (as JSON on the API, as a page on the invitation pages); anything else is
  * a 500 whose cause goes to the log only.
  */
+import type { Logger } from '../telemetry/log.js';
+import { answerProbe, PROBE_PATHS, type Probes } from '../telemetry/probes.js';
 import { ping } from '../store/notifications.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type pg from 'pg';
@@ -29,7 +31,7 @@ export interface ServerOptions {
   /** Where to send a person after accepting; `?org=NAME` is added. Default: a built-in page. */
   readonly appUrl?: string;
   /** One line per request, already free of secrets. */
-  readonly log?: (line: string) => void;
+  readonly log?: Logger;
   /** Seconds a client is told to wait after a 503 (default 5). */
   readonly retryAfterSeconds?: number;
 }
@@ -110,9 +112,6 @@ export function createRosterService(options: ServerOptions): RosterServer {
     send(res, status, 'application/json; charset=utf-8', `${JSON.stringify(body)}\n`);
   const sendHtml = (res: ServerResponse, status: number, html: string) =>
     send(res, status, 'text/html; charset=utf-8', html);
-  const sendText = (res: ServerResponse, status: number, text: string) =>
-    send(res, status, 'text/plain; charset=utf-8', `${text}\n`);
-
   const authenticate = async (req: IncomingMessage): Promise<ApiKeyScope> => {
     const header = req.headers.authorization ?? '';
     const match = /^Bearer (\S+)$/.exec(header);
@@ -134,6 +133,21 @@ export function createRosterService(options: ServerOptions): RosterServer {
       throw new HttpError(400, `the query parameter "${name}" is required`);
     }
     return value;
+  };
+
+  const probes: Probes = {
+    notAliveReason: () => health?.deadReason() ?? null,
+    async notReadyReason() {
+      if (draining) return 'shutting down';
+      const busy = health?.notReadyReason() ?? null;
+      if (busy !== null) return busy;
+      try {
+        await ping(pool);
+        return null;
+      } catch {
+        return 'the database is unreachable';
+      }
+    },
   };
 
   const routes: Route[] = [
@@ -189,43 +203,13 @@ export function createRosterService(options: ServerOptions): RosterServer {
         sendHtml(res, 200, welcomePage(view.orgDisplayName ?? view.org));
       },
     },
-    {
-      name: '/healthz',
-      pattern: /^\/healthz$/,
+    ...PROBE_PATHS.map((path): Route => ({
+      name: path,
+      pattern: new RegExp(`^${path}$`),
       methods: ['GET', 'HEAD'],
       audience: 'plain',
-      async handle({ res }) {
-        const dead = health?.deadReason() ?? null;
-        if (dead === null) sendText(res, 200, 'ok');
-        else sendText(res, 503, dead);
-      },
-    },
-    {
-      name: '/readyz',
-      pattern: /^\/readyz$/,
-      methods: ['GET', 'HEAD'],
-      audience: 'plain',
-      async handle({ res }) {
-        if (draining) return sendText(res, 503, 'shutting down');
-        const busy = health?.notReadyReason() ?? null;
-        if (busy !== null) return sendText(res, 503, busy);
-        try {
-          await ping(pool);
-          sendText(res, 200, 'ready');
-        } catch {
-          sendText(res, 503, 'the database is unreachable');
-        }
-      },
-    },
-    {
-      name: '/metrics',
-      pattern: /^\/metrics$/,
-      methods: ['GET', 'HEAD'],
-      audience: 'plain',
-      async handle({ res }) {
-        send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', metrics.render());
-      },
-    },
+      handle: ({ res }) => answerProbe(path, res, probes, metrics.registry),
+    })),
     {
       name: '/api/openapi.json',
       pattern: /^\/api\/openapi\.json$/,
@@ -290,7 +274,9 @@ export function createRosterService(options: ServerOptions): RosterServer {
   const answerFailure = (res: ServerResponse, audience: Audience, error: unknown) => {
     const failure = describeFailure(error, retryAfter);
     if (failure.status === 500) {
-      options.log?.(`error: ${error instanceof Error ? error.message : String(error)}`);
+      options.log?.error('request failed', {
+        error: error instanceof Error ? error.message : String(error),
+      });
     }
     if (res.headersSent) {
       res.destroy();
@@ -347,16 +333,13 @@ export function createRosterService(options: ServerOptions): RosterServer {
         inFlight -= 1;
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
         metrics.requests.inc({ route: routeName, status: String(res.statusCode) });
-        metrics.duration.observe(seconds, { route: routeName });
-        options.log?.(
-          JSON.stringify({
-            time: new Date().toISOString(),
-            method: req.method,
-            route: routeName,
-            status: res.statusCode,
-            ms: Math.round(seconds * 1000),
-          }),
-        );
+        metrics.duration.observe({ route: routeName }, seconds);
+        options.log?.info('request', {
+          method: req.method,
+          route: routeName,
+          status: res.statusCode,
+          ms: Math.round(seconds * 1000),
+        });
       });
   });
   return {

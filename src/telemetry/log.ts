@@ -1,7 +1,10 @@
 /**
- * Structured logs: one JSON object per line (what log pipelines in a cluster expect), with a
- * level, a message and fields. Callers never pass secrets (database URLs, tokens, passwords).
+ * Structured logs on pino (see docs/adr/0005-one-model-per-kind.md): one JSON object per line,
+ * `{"level":"info","time":"…","msg":"…", …fields}`, what log pipelines in a cluster expect.
+ * Fields that name secrets are redacted whatever the caller passes.
  */
+import { pino } from 'pino';
+
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 
 export interface Logger {
@@ -11,20 +14,25 @@ export interface Logger {
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
-const RANK: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+/** Field names never written in clear, at the top level or one level down. */
+const SECRETS = ['password', 'token', 'apiKey', 'authorization', 'databaseUrl', 'smtpUrl'];
 
 /** A logger writing JSON lines to `stream`, dropping levels below `minimum`. */
 export function jsonLogger(stream: NodeJS.WritableStream, minimum: Level = 'info'): Logger {
-  const write = (level: Level, message: string, fields: Record<string, unknown> = {}) => {
-    if (RANK[level] < RANK[minimum]) return;
-    stream.write(
-      `${JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...fields })}\n`,
-    );
-  };
+  const log = pino(
+    {
+      level: minimum,
+      base: undefined,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      redact: { paths: [...SECRETS, ...SECRETS.map((s) => `*.${s}`)], censor: '[redacted]' },
+    },
+    stream as pino.DestinationStream,
+  );
   return {
-    debug: (m, f) => write('debug', m, f),
-    info: (m, f) => write('info', m, f),
-    warn: (m, f) => write('warn', m, f),
-    error: (m, f) => write('error', m, f),
+    debug: (message, fields) => log.debug(fields ?? {}, message),
+    info: (message, fields) => log.info(fields ?? {}, message),
+    warn: (message, fields) => log.warn(fields ?? {}, message),
+    error: (message, fields) => log.error(fields ?? {}, message),
   };
 }

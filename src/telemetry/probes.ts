@@ -1,0 +1,72 @@
+/**
+ * The health and metrics endpoints every long-running driver serves, answered the same way by
+ * `roster serve` (among its routes) and `roster operator` (on its probe port): `/healthz` fails
+ * only when restarting the process would help, `/readyz` whenever it should get no traffic (or
+ * work), `/metrics` in Prometheus' text format. The driver says why; this module says it.
+ */
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { Registry } from 'prom-client';
+
+/** What a driver knows about its own health. */
+export interface Probes {
+  /** Why the process should be restarted, or null. */
+  notAliveReason(): Promise<string | null> | string | null;
+  /** Why it should get no traffic now, or null. */
+  notReadyReason(): Promise<string | null> | string | null;
+}
+
+/** The paths answered here. */
+export const PROBE_PATHS = ['/healthz', '/readyz', '/metrics'] as const;
+export type ProbePath = (typeof PROBE_PATHS)[number];
+
+const text = (res: ServerResponse, status: number, body: string) => {
+  res.writeHead(status, {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Cache-Control': 'no-store',
+  });
+  res.end(body);
+};
+
+/** Answers one probe: 200 `ok`, or 503 with the reason; `/metrics` from the registry. */
+export async function answerProbe(
+  path: ProbePath,
+  res: ServerResponse,
+  probes: Probes,
+  registry: Registry,
+): Promise<void> {
+  if (path === '/metrics') {
+    const body = await registry.metrics();
+    res.writeHead(200, { 'Content-Type': registry.contentType, 'Cache-Control': 'no-store' });
+    res.end(body);
+    return;
+  }
+  const reason = await (path === '/healthz' ? probes.notAliveReason() : probes.notReadyReason());
+  if (reason === null) text(res, 200, 'ok\n');
+  else text(res, 503, `${path === '/healthz' ? 'not alive' : 'not ready'}: ${reason}\n`);
+}
+
+/**
+ * A server of probes alone: `/healthz` and `/readyz` when `probes` is given, `/metrics` when
+ * `registry` is (metrics may have a port of their own); 404 elsewhere, 405 for methods other
+ * than GET and HEAD.
+ */
+export function createProbeServer(
+  probes: Probes | undefined,
+  registry: Registry | undefined,
+): Server {
+  return createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0] as ProbePath;
+    const served =
+      (path === '/metrics' && registry !== undefined) ||
+      (path !== '/metrics' && PROBE_PATHS.includes(path) && probes !== undefined);
+    if (!served) return text(res, 404, 'not found\n');
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      return text(res, 405, 'method not allowed\n');
+    }
+    const noProbes: Probes = { notAliveReason: () => null, notReadyReason: () => null };
+    answerProbe(path, res, probes ?? noProbes, registry as Registry).catch((error: unknown) =>
+      text(res, 500, `${error instanceof Error ? error.message : String(error)}\n`),
+    );
+  });
+}
