@@ -1,7 +1,13 @@
 /** Migrations against a real PostgreSQL. */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate, readMigrations } from '../src/store/migrate.js';
+import {
+  migrate,
+  readMigrations,
+  requireSupportedServer,
+  unsupportedServerReason,
+} from '../src/store/migrate.js';
+import { hasStackTrace, runRoster } from './support/run-roster.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
 let db: TestDatabase;
@@ -69,5 +75,45 @@ describe('migrations', () => {
     } finally {
       client.release();
     }
+  });
+});
+
+describe('a database migrated by a newer Roster', () => {
+  let newer: TestDatabase;
+  beforeAll(async () => {
+    newer = await createTestDatabase();
+    await newer.pool.query(
+      `INSERT INTO roster_migrations (id, name) VALUES (999998, '999998_from_the_future')`,
+    );
+  });
+  afterAll(async () => newer.drop());
+
+  it('is refused, naming the migration it does not know, and left as it was', async () => {
+    await expect(migrate(newer.pool)).rejects.toThrow(
+      /migrated by a newer Roster \(migration 999998_from_the_future is unknown to Roster \d+\.\d+\.\d+\); upgrade Roster/,
+    );
+    const { rows } = await newer.pool.query('SELECT max(id)::int AS id FROM roster_migrations');
+    expect(rows[0].id).toBe(999998);
+  });
+
+  it('makes roster plan exit 1 with that message', async () => {
+    const run = runRoster(['plan', '-f', 'examples/'], { env: { DATABASE_URL: newer.url } });
+    expect(run.status, run.stderr).toBe(1);
+    expect(run.stderr).toMatch(/migrated by a newer Roster/);
+    expect(hasStackTrace(run.stderr)).toBe(false);
+  });
+});
+
+describe('the server version', () => {
+  it('is at least PostgreSQL 13, or Roster says which version it found', () => {
+    expect(unsupportedServerReason(120017, '12.17')).toBe(
+      'PostgreSQL 12.17 is too old for Roster: it needs PostgreSQL 13 or later',
+    );
+    expect(unsupportedServerReason(130000, '13.0')).toBeNull();
+    expect(unsupportedServerReason(150018, '15.18')).toBeNull();
+  });
+
+  it('of the test server passes the check', async () => {
+    await expect(requireSupportedServer(db.pool)).resolves.toBeUndefined();
   });
 });

@@ -6,7 +6,41 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type pg from 'pg';
+import { RosterError } from '../core/errors.js';
+import { ROSTER_VERSION } from '../version.js';
 import { packageRoot } from './package-root.js';
+import { run, statement, type Queryable } from './sql/statement.js';
+
+/** The oldest PostgreSQL Roster runs on: 13 (its SQL uses nothing newer). */
+export const MINIMUM_SERVER_VERSION = 130000;
+
+/** Why a server of this `server_version_num` cannot hold the access database, or null. */
+export function unsupportedServerReason(versionNum: number, version: string): string | null {
+  if (versionNum >= MINIMUM_SERVER_VERSION) return null;
+  return `PostgreSQL ${version} is too old for Roster: it needs PostgreSQL 13 or later`;
+}
+
+const SERVER_VERSION = statement(
+  'server-version',
+  `SELECT current_setting('server_version_num')::int AS num, current_setting('server_version') AS version`,
+);
+
+/** Refuses a server older than PostgreSQL 13, naming its version. */
+export async function requireSupportedServer(db: Queryable): Promise<void> {
+  const { rows } = await run<{ num: number; version: string }>(db, SERVER_VERSION);
+  const reason = unsupportedServerReason(rows[0]?.num ?? 0, rows[0]?.version ?? 'unknown');
+  if (reason !== null) throw new RosterError('unsupported-server', reason);
+}
+
+/** The database was migrated by a newer Roster: this one must not write to it. */
+export class NewerDatabaseError extends RosterError {
+  constructor(unknown: readonly string[]) {
+    super(
+      'newer-database',
+      `the access database was migrated by a newer Roster (migration${unknown.length === 1 ? '' : 's'} ${unknown.join(', ')} ${unknown.length === 1 ? 'is' : 'are'} unknown to Roster ${ROSTER_VERSION}); upgrade Roster, or point it at a database of its own version`,
+    );
+  }
+}
 
 /** A migration file. */
 export interface Migration {
@@ -38,14 +72,21 @@ export async function migrate(pool: pg.Pool, migrations?: readonly Migration[]):
   const client = await pool.connect();
   const applied: string[] = [];
   try {
+    await requireSupportedServer(client);
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     await client.query(`CREATE TABLE IF NOT EXISTS roster_migrations (
       id integer PRIMARY KEY,
       name text NOT NULL,
       applied_at timestamptz NOT NULL DEFAULT now()
     )`);
-    const { rows } = await client.query<{ id: number }>('SELECT id FROM roster_migrations');
+    const { rows } = await client.query<{ id: number; name: string }>(
+      'SELECT id, name FROM roster_migrations ORDER BY id',
+    );
     const done = new Set(rows.map((r) => r.id));
+    // As graphile-worker and Kysely do: a database ahead of this code is refused, not "fixed".
+    const newest = Math.max(0, ...all.map((m) => m.id));
+    const unknown = rows.filter((r) => r.id > newest).map((r) => r.name);
+    if (unknown.length > 0) throw new NewerDatabaseError(unknown);
     for (const migration of all) {
       if (done.has(migration.id)) continue;
       await client.query('BEGIN');
