@@ -9,17 +9,34 @@ import type { RosterObject } from './resources.js';
 export interface Condition {
   type: 'Ready' | 'Synced';
   status: 'True' | 'False' | 'Unknown';
-  reason: string;
+  reason: ConditionReason;
   message: string;
   observedGeneration: number;
   lastTransitionTime: string;
 }
 
+/** Why a resource's conditions are what they are. */
+export type ConditionReason =
+  /** The access database holds what it declares. */
+  | 'Applied'
+  /** The annotation roster.dev/paused="true" stops reconciling it (or its organization). */
+  | 'Paused'
+  /** It breaks the schema or a rule; fixing the resource is needed. */
+  | 'Invalid'
+  /** It names a plan, role, organization or resource that does not exist yet. */
+  | 'MissingReference'
+  /** Its organization is missing, invalid or being deleted. */
+  | 'OrganizationNotReady'
+  /** The plan was refused (a rule over the database, or another manager's record). */
+  | 'Refused'
+  /** The apply failed for another reason (the database, a conflict); retried. */
+  | 'ApplyFailed';
+
 /** What a reconcile concluded about one resource. */
 export interface Outcome {
   /** `unchanged`: Ready keeps its last value (a pause, or a failure that says nothing new). */
   readonly ready: boolean | 'unchanged';
-  readonly reason: string;
+  readonly reason: ConditionReason;
   readonly message: string;
 }
 
@@ -37,7 +54,7 @@ export function conditionsFor(o: RosterObject, outcome: Outcome): Condition[] {
   const make = (
     type: Condition['type'],
     status: Condition['status'],
-    reason: string,
+    reason: ConditionReason,
     text: string,
   ): Condition => {
     const before = previous.find((c) => c.type === type);
