@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { BUILT_IN_ROLES, OWNER_ROLE } from './catalog.js';
 import type { SourceLocation } from './findings.js';
+import { planLimits, type PlanFields } from './kinds/plan.js';
 import { locate } from './model.js';
 import {
   changedFields,
@@ -641,7 +642,9 @@ function checkResultingState(
     const planFields = t.plan === null ? undefined : plans.get(t.plan);
     const violations = organizationViolations(
       usage,
-      planFields === undefined || t.plan === null ? undefined : limitsOfPlan(t.plan, planFields),
+      planFields === undefined || t.plan === null
+        ? undefined
+        : planLimits(t.plan, planFields as PlanFields),
       { hasPlan: t.plan !== null, checkOwners: true },
     );
     for (const v of violations) refuseViolation(refuse, org, t.plan, v);
@@ -825,17 +828,6 @@ function addUsage(usage: OrganizationUsage, more: OrganizationUsage): void {
   for (const feature of Object.keys(more.features) as (keyof typeof more.features)[]) {
     usage.features[feature] += more.features[feature];
   }
-}
-
-/** A plan record's limits, as the invariants read them. */
-function limitsOfPlan(name: string, fields: Fields): PlanLimits {
-  return {
-    name,
-    paidSeats: Number(fields.paidSeats),
-    freeSeats: Number(fields.freeSeats),
-    maxResources: typeof fields.maxResources === 'number' ? fields.maxResources : null,
-    features: new Set(Array.isArray(fields.features) ? (fields.features as readonly string[]) : []),
-  };
 }
 
 /** A broken invariant as a refusal: what the apply would leave, and what to do. */

@@ -13,6 +13,7 @@ import {
   type RoleScope,
 } from './catalog.js';
 import { didYouMean } from './closest-match.js';
+import { planFields, planLimits } from './kinds/plan.js';
 import type { Finding } from './findings.js';
 import {
   countGrant,
@@ -21,7 +22,6 @@ import {
   FEATURE_PURPOSE,
   organizationViolations,
   type OrganizationUsage,
-  type PlanLimits,
 } from './invariants.js';
 import {
   locate,
@@ -300,7 +300,7 @@ export function checkRules(state: DesiredState, context: RuleContext): Finding[]
     const plan = orgPlans.get(orgName);
     const violations = organizationViolations(
       use,
-      plan === undefined ? undefined : limitsOf(plan),
+      plan === undefined ? undefined : planLimits(plan.name, planFields(plan)),
       {
         hasPlan: org.plan !== undefined,
         checkOwners: false,
@@ -363,15 +363,4 @@ export function checkRules(state: DesiredState, context: RuleContext): Finding[]
   }
 
   return findings;
-}
-
-/** A declared plan's limits, as the invariants read them. */
-function limitsOf(plan: PlanRecord): PlanLimits {
-  return {
-    name: plan.name,
-    paidSeats: plan.seats.paid,
-    freeSeats: plan.seats.free,
-    maxResources: plan.maxResources ?? null,
-    features: plan.features,
-  };
 }

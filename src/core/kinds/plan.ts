@@ -1,5 +1,7 @@
 /** A plan: seats, resource cap, features and invitation policy an organization subscribes to. */
 import type { PlanFeature } from '../catalog.js';
+import type { PlanLimits } from '../invariants.js';
+import type { PlanRecord } from '../model.js';
 import type { KindDescriptor } from './kind.js';
 import { invitationPolicy, optional, sorted } from './shared.js';
 
@@ -34,16 +36,11 @@ export const planKind = {
   ],
   *desired(state) {
     for (const plan of state.plans.values()) {
-      const fields: PlanFields = {
-        displayName: plan.displayName ?? null,
-        paidSeats: plan.seats.paid,
-        freeSeats: plan.seats.free,
-        maxResources: plan.maxResources ?? null,
-        features: sorted(plan.features),
-        invitationExpiryDays: plan.invitations.expiresInDays ?? null,
-        invitationMaxResends: plan.invitations.maxResends ?? null,
+      yield {
+        id: { kind: 'plan', name: plan.name },
+        fields: planFields(plan),
+        source: plan.source,
       };
-      yield { id: { kind: 'plan', name: plan.name }, fields, source: plan.source };
     }
   },
   document: {
@@ -73,3 +70,27 @@ export const planKind = {
     }),
   },
 } satisfies KindDescriptor<PlanId, PlanFields>;
+
+/** A declared plan's fields. */
+export function planFields(plan: PlanRecord): PlanFields {
+  return {
+    displayName: plan.displayName ?? null,
+    paidSeats: plan.seats.paid,
+    freeSeats: plan.seats.free,
+    maxResources: plan.maxResources ?? null,
+    features: sorted(plan.features),
+    invitationExpiryDays: plan.invitations.expiresInDays ?? null,
+    invitationMaxResends: plan.invitations.maxResends ?? null,
+  };
+}
+
+/** A plan's limits, as the invariants read them, whether declared or read from the database. */
+export function planLimits(name: string, fields: PlanFields): PlanLimits {
+  return {
+    name,
+    paidSeats: fields.paidSeats,
+    freeSeats: fields.freeSeats,
+    maxResources: fields.maxResources,
+    features: new Set(fields.features),
+  };
+}
