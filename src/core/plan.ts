@@ -28,7 +28,6 @@ import {
   FEATURE_PURPOSE,
   organizationViolations,
   type OrganizationUsage,
-  type PlanLimits,
   type Violation,
 } from './invariants.js';
 
