@@ -2,6 +2,7 @@
  * The access decision: may this user do this in this organization (on this resource)? Pure: the
  * facts come from the database, the rules are here, with the reason a product can show.
  */
+import { featuresNeeded } from './invariants.js';
 import {
   BUILT_IN_ROLES,
   ORGANIZATION_PERMISSIONS,
@@ -109,9 +110,7 @@ export function decideAccess(
       if (allowedByRole) {
         if (m.role === OWNER_ROLE) return { allowed: true, reason: 'owner', role: m.role };
         // The plan decides what its members may have: members at all, custom roles.
-        if (lacks('members') || (!BUILT_IN_ROLES.has(m.role) && lacks('customRoles'))) {
-          return outsidePlan(m.role);
-        }
+        if (featuresNeeded('membership', m.role).some(lacks)) return outsidePlan(m.role);
         return { allowed: true, reason: 'role', role: m.role };
       }
       denial = { allowed: false, reason: 'permission-not-granted', role: m.role };
@@ -129,9 +128,7 @@ export function decideAccess(
       return { allowed: false, reason: 'invitation-pending', role: g.role };
     }
     if (permissionsOf(g.role, g.permissions).includes(permission)) {
-      if (lacks('resourceGrants') || (!BUILT_IN_ROLES.has(g.role) && lacks('customRoles'))) {
-        return outsidePlan(g.role);
-      }
+      if (featuresNeeded('grant', g.role).some(lacks)) return outsidePlan(g.role);
       return { allowed: true, reason: 'grant', role: g.role };
     }
     return { allowed: false, reason: 'permission-not-granted', role: g.role };

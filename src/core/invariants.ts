@@ -52,6 +52,22 @@ export function emptyUsage(): OrganizationUsage {
 }
 
 /**
+ * The plan features a membership or a grant with this role needs to give any access: a member
+ * other than the owner needs `members`, a grant `resourceGrants`, and a custom role
+ * `customRoles`. One rule for plan time (counted here) and check time (`access.ts`).
+ */
+export function featuresNeeded(
+  subject: 'membership' | 'grant',
+  role: string,
+  custom = !BUILT_IN_ROLES.has(role),
+): PlanFeature[] {
+  if (subject === 'membership' && role === OWNER_ROLE) return [];
+  const needed: PlanFeature[] = [subject === 'membership' ? 'members' : 'resourceGrants'];
+  if (custom) needed.push('customRoles');
+  return needed;
+}
+
+/**
  * Counts one membership into `usage`; `custom` tells whether its role is a custom one (default:
  * any role that is not built in).
  */
@@ -63,12 +79,8 @@ export function countMembership(
 ): void {
   if (seat === 'free') usage.free += 1;
   else usage.paid += 1;
-  if (role === OWNER_ROLE) {
-    usage.owners += 1;
-    return;
-  }
-  usage.features.members += 1;
-  if (custom) usage.features.customRoles += 1;
+  if (role === OWNER_ROLE) usage.owners += 1;
+  for (const feature of featuresNeeded('membership', role, custom)) usage.features[feature] += 1;
 }
 
 /** Counts one grant into `usage`. */
@@ -77,8 +89,7 @@ export function countGrant(
   role: string,
   custom = !BUILT_IN_ROLES.has(role),
 ): void {
-  usage.features.resourceGrants += 1;
-  if (custom) usage.features.customRoles += 1;
+  for (const feature of featuresNeeded('grant', role, custom)) usage.features[feature] += 1;
 }
 
 /**
