@@ -160,7 +160,8 @@ export function checkRules(state: DesiredState, context: RuleContext): Finding[]
     usage.set(org.name, use);
   }
 
-  const orgOf = (
+  /** The organization a record names, reporting it when it does not exist. */
+  const organizationNamed = (
     source: SourceRef,
     name: string,
     inline: boolean,
@@ -185,7 +186,7 @@ export function checkRules(state: DesiredState, context: RuleContext): Finding[]
 
   // Memberships: org, role, owner, seats.
   for (const m of state.memberships) {
-    const org = orgOf(m.source, m.org, m.origin === 'inline');
+    const org = organizationNamed(m.source, m.org, m.origin === 'inline');
     if (m.role === OWNER_ROLE) {
       error(
         'owner-role',
@@ -238,7 +239,7 @@ export function checkRules(state: DesiredState, context: RuleContext): Finding[]
 
   // Grants: org, resource, role, expiry.
   for (const g of state.grants) {
-    const org = orgOf(g.source, g.org, false);
+    const org = organizationNamed(g.source, g.org, false);
     const role = roleNamed(g.role);
     if (role === undefined) {
       if (!isUnchecked('Role', g.role)) {
@@ -291,7 +292,7 @@ export function checkRules(state: DesiredState, context: RuleContext): Finding[]
     if (use !== undefined) countGrant(use, g.role, roleNamed(g.role)?.builtIn === false);
   }
 
-  for (const c of state.contacts) orgOf(c.source, c.org, c.origin === 'inline');
+  for (const c of state.contacts) organizationNamed(c.source, c.org, c.origin === 'inline');
 
   // The organization invariants (seats, resources, features), shared with the planner.
   for (const [orgName, use] of usage) {
