@@ -2,17 +2,11 @@
 import type pg from 'pg';
 import { decideAccess, type AccessDecision } from '../core/access.js';
 import { emailIdentity } from '../core/email.js';
+import { run, statement } from './sql/statement.js';
 
-/** `check(user, permission, org[, resource])`. */
-export async function checkAccess(
-  pool: pg.Pool,
-  query: { user: string; permission: string; org: string; resource: string | null },
-  now = new Date(),
-): Promise<AccessDecision> {
-  const [type = '', ...rest] = (query.resource ?? '').split('/');
-  const name = rest.join('/');
-  const { rows } = await pool.query(
-    `SELECT o.org_id IS NOT NULL AS org_exists,
+const CHECK_ACCESS = statement(
+  'check-access',
+  `SELECT o.org_id IS NOT NULL AS org_exists,
             (SELECT json_build_object('role', m.role, 'status', m.status,
                       'permissions', (SELECT array_agg(permission) FROM role_permissions WHERE role = m.role))
                FROM memberships m WHERE m.org_id = o.org_id AND m.user_id = u.user_id) AS membership,
@@ -26,8 +20,23 @@ export async function checkAccess(
        FROM (SELECT 1) AS one
        LEFT JOIN organizations o ON o.name = $1
        LEFT JOIN users u ON u.email = $2`,
-    [query.org, emailIdentity(query.user), type, name],
-  );
+  { prepare: true },
+);
+
+/** `check(user, permission, org[, resource])`. */
+export async function checkAccess(
+  pool: pg.Pool,
+  query: { user: string; permission: string; org: string; resource: string | null },
+  now = new Date(),
+): Promise<AccessDecision> {
+  const [type = '', ...rest] = (query.resource ?? '').split('/');
+  const name = rest.join('/');
+  const { rows } = await run(pool, CHECK_ACCESS, [
+    query.org,
+    emailIdentity(query.user),
+    type,
+    name,
+  ]);
   const row = rows[0];
   return decideAccess(
     {
