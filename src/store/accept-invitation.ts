@@ -5,6 +5,7 @@
  */
 import type pg from 'pg';
 import { hashToken, looksLikeToken } from '../core/tokens.js';
+import { run, statement } from './sql/statement.js';
 
 /** The channel on which accepted invitations are announced. */
 export const INVITATION_CHANNEL = 'roster_invitations';
@@ -34,11 +35,9 @@ export type AcceptResult =
     }
   | { readonly accepted: false; readonly state: 'accepted' | 'revoked' | 'expired' | 'unknown' };
 
-/** Reads the invitation behind a token, without changing anything (mail scanners fetch links). */
-export async function viewInvitation(pool: pg.Pool, token: string): Promise<InvitationView> {
-  if (!looksLikeToken(token)) return { state: 'unknown' };
-  const { rows } = await pool.query(
-    `SELECT i.status, i.expires_at, i.role, i.resource_type, i.resource_name, u.email,
+const VIEW_INVITATION = statement(
+  'view-invitation',
+  `SELECT i.status, i.expires_at, i.role, i.resource_type, i.resource_name, u.email,
             o.name, o.display_name,
             (SELECT ou.email FROM memberships m JOIN users ou USING (user_id)
               WHERE m.org_id = o.org_id AND m.role = 'owner') AS owner
@@ -47,8 +46,43 @@ export async function viewInvitation(pool: pg.Pool, token: string): Promise<Invi
        JOIN users u ON u.user_id = i.user_id
        JOIN organizations o ON o.org_id = i.org_id
       WHERE t.token_hash = $1`,
-    [hashToken(token)],
-  );
+  { prepare: true },
+);
+
+const ACCEPT_INVITATION = statement(
+  'accept-invitation',
+  `WITH accepted AS (
+       UPDATE invitations i SET status = 'accepted', accepted_at = now()
+         FROM invitation_tokens t
+        WHERE t.token_hash = $1 AND i.org_id = t.org_id AND i.invitation_id = t.invitation_id
+          AND i.status = 'pending' AND i.expires_at > now()
+        RETURNING i.org_id, i.user_id, i.subject, i.resource_type, i.resource_name),
+     joined AS (
+       UPDATE memberships m SET status = CASE WHEN m.status = 'suspended' THEN m.status ELSE 'active' END,
+              joined_at = coalesce(m.joined_at, now()), updated_at = now()
+         FROM accepted a
+        WHERE a.subject = 'membership' AND m.org_id = a.org_id AND m.user_id = a.user_id
+        RETURNING m.org_id),
+     granted AS (
+       UPDATE grants g SET status = 'active', joined_at = coalesce(g.joined_at, now()), updated_at = now()
+         FROM accepted a
+        WHERE a.subject = 'grant' AND g.org_id = a.org_id AND g.user_id = a.user_id
+          AND g.resource_type = a.resource_type AND g.resource_name = a.resource_name
+        RETURNING g.org_id)
+     SELECT o.name AS org, o.display_name, u.email,
+            pg_notify($2, json_build_object(
+              'event', 'accepted', 'org', o.name, 'user', u.email, 'subject', a.subject,
+              'resource', CASE WHEN a.resource_type IS NULL THEN NULL
+                               ELSE a.resource_type || '/' || a.resource_name END)::text)
+       FROM accepted a
+       JOIN organizations o ON o.org_id = a.org_id
+       JOIN users u ON u.user_id = a.user_id`,
+);
+
+/** Reads the invitation behind a token, without changing anything (mail scanners fetch links). */
+export async function viewInvitation(pool: pg.Pool, token: string): Promise<InvitationView> {
+  if (!looksLikeToken(token)) return { state: 'unknown' };
+  const { rows } = await run(pool, VIEW_INVITATION, [hashToken(token)]);
   const row = rows[0];
   if (row === undefined) return { state: 'unknown' };
   if (row.status === 'accepted') {
@@ -79,39 +113,11 @@ export async function viewInvitation(pool: pg.Pool, token: string): Promise<Invi
  */
 export async function acceptInvitation(pool: pg.Pool, token: string): Promise<AcceptResult> {
   if (!looksLikeToken(token)) return { accepted: false, state: 'unknown' };
-  const { rows } = await pool.query<{
+  const { rows } = await run<{
     org: string;
     display_name: string | null;
     email: string;
-  }>(
-    `WITH accepted AS (
-       UPDATE invitations i SET status = 'accepted', accepted_at = now()
-         FROM invitation_tokens t
-        WHERE t.token_hash = $1 AND i.org_id = t.org_id AND i.invitation_id = t.invitation_id
-          AND i.status = 'pending' AND i.expires_at > now()
-        RETURNING i.org_id, i.user_id, i.subject, i.resource_type, i.resource_name),
-     joined AS (
-       UPDATE memberships m SET status = CASE WHEN m.status = 'suspended' THEN m.status ELSE 'active' END,
-              joined_at = coalesce(m.joined_at, now()), updated_at = now()
-         FROM accepted a
-        WHERE a.subject = 'membership' AND m.org_id = a.org_id AND m.user_id = a.user_id
-        RETURNING m.org_id),
-     granted AS (
-       UPDATE grants g SET status = 'active', joined_at = coalesce(g.joined_at, now()), updated_at = now()
-         FROM accepted a
-        WHERE a.subject = 'grant' AND g.org_id = a.org_id AND g.user_id = a.user_id
-          AND g.resource_type = a.resource_type AND g.resource_name = a.resource_name
-        RETURNING g.org_id)
-     SELECT o.name AS org, o.display_name, u.email,
-            pg_notify($2, json_build_object(
-              'event', 'accepted', 'org', o.name, 'user', u.email, 'subject', a.subject,
-              'resource', CASE WHEN a.resource_type IS NULL THEN NULL
-                               ELSE a.resource_type || '/' || a.resource_name END)::text)
-       FROM accepted a
-       JOIN organizations o ON o.org_id = a.org_id
-       JOIN users u ON u.user_id = a.user_id`,
-    [hashToken(token), INVITATION_CHANNEL],
-  );
+  }>(pool, ACCEPT_INVITATION, [hashToken(token), INVITATION_CHANNEL]);
   const accepted = rows[0];
   if (accepted === undefined) {
     const view = await viewInvitation(pool, token);

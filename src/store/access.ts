@@ -68,13 +68,9 @@ export interface SwitchableOrganization {
   readonly resources: readonly { resource: string; role: string }[];
 }
 
-/** The organizations a user is an active member of, or holds an active, unexpired grant in. */
-export async function organizationsOfUser(
-  pool: pg.Pool,
-  email: string,
-): Promise<SwitchableOrganization[]> {
-  const { rows } = await pool.query(
-    `SELECT o.name, o.display_name, m.role,
+const ORGANIZATIONS_OF_USER = statement(
+  'organizations-of-user',
+  `SELECT o.name, o.display_name, m.role,
             coalesce((SELECT json_agg(json_build_object('resource', g.resource_type || '/' || g.resource_name, 'role', g.role)
                                       ORDER BY g.resource_type, g.resource_name)
                         FROM grants g
@@ -87,8 +83,22 @@ export async function organizationsOfUser(
        LEFT JOIN memberships m ON m.org_id = o.org_id AND m.user_id = u.user_id AND m.status = 'active'
       WHERE u.email = $1
       ORDER BY o.name`,
-    [emailIdentity(email)],
-  );
+);
+
+const CONTACTS_OF = statement(
+  'contacts-of',
+  `SELECT c.email, c.name, c.categories, o.org_id
+       FROM organizations o LEFT JOIN contacts c ON c.org_id = o.org_id AND ($2::text IS NULL OR $2 = ANY (c.categories))
+      WHERE o.name = $1
+      ORDER BY c.email`,
+);
+
+/** The organizations a user is an active member of, or holds an active, unexpired grant in. */
+export async function organizationsOfUser(
+  pool: pg.Pool,
+  email: string,
+): Promise<SwitchableOrganization[]> {
+  const { rows } = await run(pool, ORGANIZATIONS_OF_USER, [emailIdentity(email)]);
   return rows.map((r) => ({
     org: r.name,
     displayName: r.display_name,
@@ -104,13 +114,7 @@ export async function contactsOf(
   org: string,
   category: string | null,
 ): Promise<{ email: string; name: string | null; categories: string[] }[] | null> {
-  const { rows } = await pool.query(
-    `SELECT c.email, c.name, c.categories, o.org_id
-       FROM organizations o LEFT JOIN contacts c ON c.org_id = o.org_id AND ($2::text IS NULL OR $2 = ANY (c.categories))
-      WHERE o.name = $1
-      ORDER BY c.email`,
-    [org, category],
-  );
+  const { rows } = await run(pool, CONTACTS_OF, [org, category]);
   if (rows.length === 0) return null;
   return rows
     .filter((r) => r.email !== null)

@@ -5,6 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { RosterError } from '../core/errors.js';
+import { run, statement } from './sql/statement.js';
 
 const hash = (key: string) => createHash('sha256').update(key, 'utf8').digest();
 
@@ -21,6 +22,35 @@ export interface ApiKeyScope {
 export function keyCovers(scope: ApiKeyScope, org: string): boolean {
   return scope.organizations === 'all' || scope.organizations.has(org);
 }
+
+const CREATE_API_KEY = statement(
+  'create-api-key',
+  `INSERT INTO api_keys (name, key_hash, all_organizations, organizations, expires_at)
+       VALUES ($1, $2, $3, $4, $5)`,
+);
+
+const REVOKE_API_KEY = statement(
+  'revoke-api-key',
+  'UPDATE api_keys SET revoked_at = now() WHERE name = $1 AND revoked_at IS NULL',
+);
+
+const LIST_API_KEYS = statement(
+  'list-api-keys',
+  `SELECT name, all_organizations, organizations, created_at, last_used_at, expires_at, revoked_at
+       FROM api_keys ORDER BY name`,
+);
+
+const LOOK_UP_API_KEY = statement(
+  'look-up-api-key',
+  `SELECT key_id::text, name, all_organizations, organizations, expires_at
+         FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL`,
+  { prepare: true },
+);
+
+const NOTE_API_KEY_USE = statement(
+  'note-api-key-use',
+  'UPDATE api_keys SET last_used_at = now() WHERE key_id = $1',
+);
 
 /** Creates a key; the returned text is the only copy. */
 export async function createApiKey(
@@ -42,17 +72,13 @@ export async function createApiKey(
   }
   const key = `rk_${randomBytes(32).toString('base64url')}`;
   try {
-    await pool.query(
-      `INSERT INTO api_keys (name, key_hash, all_organizations, organizations, expires_at)
-       VALUES ($1, $2, $3, $4, $5)`,
-      [
-        name,
-        hash(key),
-        options.organizations === 'all',
-        options.organizations === 'all' ? [] : [...new Set(options.organizations)].sort(),
-        options.expiresAt ?? null,
-      ],
-    );
+    await run(pool, CREATE_API_KEY, [
+      name,
+      hash(key),
+      options.organizations === 'all',
+      options.organizations === 'all' ? [] : [...new Set(options.organizations)].sort(),
+      options.expiresAt ?? null,
+    ]);
   } catch (error) {
     if ((error as { code?: string }).code === '23505') {
       throw new RosterError(
@@ -67,10 +93,7 @@ export async function createApiKey(
 
 /** Revokes a key by name; returns whether one was revoked. */
 export async function revokeApiKey(pool: pg.Pool, name: string): Promise<boolean> {
-  const { rowCount } = await pool.query(
-    'UPDATE api_keys SET revoked_at = now() WHERE name = $1 AND revoked_at IS NULL',
-    [name],
-  );
+  const { rowCount } = await run(pool, REVOKE_API_KEY, [name]);
   return (rowCount ?? 0) > 0;
 }
 
@@ -86,10 +109,7 @@ export interface ApiKeyRow {
 
 /** Lists keys: names, scopes and dates. */
 export async function listApiKeys(pool: pg.Pool): Promise<ApiKeyRow[]> {
-  const { rows } = await pool.query(
-    `SELECT name, all_organizations, organizations, created_at, last_used_at, expires_at, revoked_at
-       FROM api_keys ORDER BY name`,
-  );
+  const { rows } = await run(pool, LIST_API_KEYS);
   const iso = (value: Date | null) => value?.toISOString() ?? null;
   return rows.map((r) => ({
     name: r.name,
@@ -139,11 +159,7 @@ export class ApiKeyVerifier {
   }
 
   private async lookUp(digest: string, now: number): Promise<CachedKey> {
-    const { rows } = await this.pool.query(
-      `SELECT key_id::text, name, all_organizations, organizations, expires_at
-         FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL`,
-      [Buffer.from(digest, 'hex')],
-    );
+    const { rows } = await run(this.pool, LOOK_UP_API_KEY, [Buffer.from(digest, 'hex')]);
     const row = rows[0];
     if (row === undefined) {
       return { scope: null, keyId: null, expiresAt: Infinity, until: now + this.ttlMs };
@@ -163,8 +179,6 @@ export class ApiKeyVerifier {
   private noteUse(keyId: string | null, now: number): void {
     if (keyId === null || now - (this.lastUseWritten.get(keyId) ?? 0) < 60_000) return;
     this.lastUseWritten.set(keyId, now);
-    this.pool
-      .query('UPDATE api_keys SET last_used_at = now() WHERE key_id = $1', [keyId])
-      .catch(() => this.lastUseWritten.delete(keyId));
+    run(this.pool, NOTE_API_KEY_USE, [keyId]).catch(() => this.lastUseWritten.delete(keyId));
   }
 }

@@ -25,13 +25,9 @@ export interface InvitationRow {
 const utc = (column: string) =>
   `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`;
 
-/** Lists invitations, newest first, optionally of one organization or status. */
-export async function listInvitations(
-  pool: pg.Pool,
-  filter: { org?: string; status?: string; user?: string } = {},
-): Promise<InvitationRow[]> {
-  const { rows } = await pool.query(
-    `SELECT o.name AS org, u.email AS user, i.subject, i.resource_type, i.resource_name, i.role, i.status,
+const LIST_INVITATIONS = statement(
+  'list-invitations',
+  `SELECT o.name AS org, u.email AS user, i.subject, i.resource_type, i.resource_name, i.role, i.status,
             i.sent_at, i.expires_at, i.resend_count,
             (SELECT CASE WHEN ob.delivered_at IS NOT NULL THEN 'sent'
                          WHEN ob.claimed_by IS NOT NULL AND ob.available_at > now()
@@ -52,12 +48,49 @@ export async function listInvitations(
       WHERE ($1::text IS NULL OR o.name = $1) AND ($2::text IS NULL OR i.status = $2)
         AND ($3::text IS NULL OR u.email = $3)
       ORDER BY i.created_at DESC, i.invitation_id DESC`,
-    [
-      filter.org ?? null,
-      filter.status ?? null,
-      filter.user === undefined ? null : emailIdentity(filter.user),
-    ],
-  );
+);
+
+const RESEND_INVITATION = statement(
+  'resend-invitation',
+  `WITH target AS (
+       SELECT DISTINCT ON (i.subject, i.resource_type, i.resource_name) i.org_id, i.invitation_id
+         FROM invitations i JOIN organizations o USING (org_id) JOIN users u USING (user_id)
+        WHERE o.name = $1 AND u.email = $2 AND i.status IN ('pending', 'expired')
+          AND ($3::text IS NULL OR i.resource_type || '/' || i.resource_name = $3)
+        ORDER BY i.subject, i.resource_type, i.resource_name, i.invitation_id DESC),
+     reset AS (
+       UPDATE invitations i SET status = 'pending', expires_at = NULL
+         FROM target WHERE i.org_id = target.org_id AND i.invitation_id = target.invitation_id
+       RETURNING i.org_id, i.invitation_id),
+     dead AS (
+       DELETE FROM invitation_tokens t USING reset
+        WHERE t.org_id = reset.org_id AND t.invitation_id = reset.invitation_id)
+     INSERT INTO outbox (org_id, kind, idempotency_key, payload)
+     SELECT org_id, 'invitation',
+            'invitation:' || org_id || ':' || invitation_id || ':manual:' || gen_random_uuid(),
+            jsonb_build_object('orgId', org_id, 'invitationId', invitation_id)
+       FROM reset`,
+);
+
+const REVOKE_INVITATION = statement(
+  'revoke-invitation',
+  `UPDATE invitations i SET status = 'revoked'
+       FROM organizations o, users u
+      WHERE o.org_id = i.org_id AND u.user_id = i.user_id AND o.name = $1 AND u.email = $2
+        AND i.status = 'pending'
+        AND ($3::text IS NULL OR i.resource_type || '/' || i.resource_name = $3)`,
+);
+
+/** Lists invitations, newest first, optionally of one organization or status. */
+export async function listInvitations(
+  pool: pg.Pool,
+  filter: { org?: string; status?: string; user?: string } = {},
+): Promise<InvitationRow[]> {
+  const { rows } = await run(pool, LIST_INVITATIONS, [
+    filter.org ?? null,
+    filter.status ?? null,
+    filter.user === undefined ? null : emailIdentity(filter.user),
+  ]);
   return rows.map((r) => ({
     org: r.org,
     user: r.user,
@@ -81,27 +114,11 @@ export async function resendInvitation(
   pool: pg.Pool,
   target: { org: string; user: string; resource?: string },
 ): Promise<number> {
-  const { rowCount } = await pool.query(
-    `WITH target AS (
-       SELECT DISTINCT ON (i.subject, i.resource_type, i.resource_name) i.org_id, i.invitation_id
-         FROM invitations i JOIN organizations o USING (org_id) JOIN users u USING (user_id)
-        WHERE o.name = $1 AND u.email = $2 AND i.status IN ('pending', 'expired')
-          AND ($3::text IS NULL OR i.resource_type || '/' || i.resource_name = $3)
-        ORDER BY i.subject, i.resource_type, i.resource_name, i.invitation_id DESC),
-     reset AS (
-       UPDATE invitations i SET status = 'pending', expires_at = NULL
-         FROM target WHERE i.org_id = target.org_id AND i.invitation_id = target.invitation_id
-       RETURNING i.org_id, i.invitation_id),
-     dead AS (
-       DELETE FROM invitation_tokens t USING reset
-        WHERE t.org_id = reset.org_id AND t.invitation_id = reset.invitation_id)
-     INSERT INTO outbox (org_id, kind, idempotency_key, payload)
-     SELECT org_id, 'invitation',
-            'invitation:' || org_id || ':' || invitation_id || ':manual:' || gen_random_uuid(),
-            jsonb_build_object('orgId', org_id, 'invitationId', invitation_id)
-       FROM reset`,
-    [target.org, emailIdentity(target.user), target.resource ?? null],
-  );
+  const { rowCount } = await run(pool, RESEND_INVITATION, [
+    target.org,
+    emailIdentity(target.user),
+    target.resource ?? null,
+  ]);
   return rowCount ?? 0;
 }
 
@@ -110,14 +127,11 @@ export async function revokeInvitation(
   pool: pg.Pool,
   target: { org: string; user: string; resource?: string },
 ): Promise<number> {
-  const { rowCount } = await pool.query(
-    `UPDATE invitations i SET status = 'revoked'
-       FROM organizations o, users u
-      WHERE o.org_id = i.org_id AND u.user_id = i.user_id AND o.name = $1 AND u.email = $2
-        AND i.status = 'pending'
-        AND ($3::text IS NULL OR i.resource_type || '/' || i.resource_name = $3)`,
-    [target.org, emailIdentity(target.user), target.resource ?? null],
-  );
+  const { rowCount } = await run(pool, REVOKE_INVITATION, [
+    target.org,
+    emailIdentity(target.user),
+    target.resource ?? null,
+  ]);
   return rowCount ?? 0;
 }
 

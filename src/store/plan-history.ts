@@ -8,6 +8,7 @@ import type pg from 'pg';
 import { planChanges, type ActualState, type Plan, type PlanOptions } from '../core/plan.js';
 import { recordKey, type DesiredRecord } from '../core/records.js';
 import { withUsageOutside } from './snapshot.js';
+import { run, statement } from './sql/statement.js';
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
@@ -34,6 +35,16 @@ export async function planWithHistory(
   return planChanges(desired, { ...actual, deletedOutside }, options);
 }
 
+const AUDIT_OF_CREATES = statement(
+  'audit-of-creates',
+  `SELECT DISTINCT ON (k.key) k.key, a.action, a.at, a.actor
+       FROM unnest($2::text[]) AS k(key)
+       JOIN audit_log a ON a.record_key::jsonb = k.key::jsonb
+       JOIN organizations o ON o.org_id = a.org_id
+      WHERE o.name = ANY($1::text[])
+      ORDER BY k.key, a.audit_id DESC`,
+);
+
 /**
  * Of the records the plan creates in organizations that already exist, those whose last audit
  * entry is a create or an update (Roster wrote them, and never deleted them). Only the audit
@@ -55,13 +66,9 @@ async function findDeletedOutside(
       existing.has(c.org),
   );
   if (creates.length === 0) return new Map();
-  const { rows } = await db.query<{ key: string; action: string; at: Date; actor: string }>(
-    `SELECT DISTINCT ON (k.key) k.key, a.action, a.at, a.actor
-       FROM unnest($2::text[]) AS k(key)
-       JOIN audit_log a ON a.record_key::jsonb = k.key::jsonb
-       JOIN organizations o ON o.org_id = a.org_id
-      WHERE o.name = ANY($1::text[])
-      ORDER BY k.key, a.audit_id DESC`,
+  const { rows } = await run<{ key: string; action: string; at: Date; actor: string }>(
+    db,
+    AUDIT_OF_CREATES,
     [[...new Set(creates.map((c) => c.org))], creates.map((c) => JSON.stringify(c.id))],
   );
   const found = new Map<string, { lastAppliedAt: string; by: string }>();

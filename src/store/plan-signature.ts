@@ -6,10 +6,8 @@
  * itself: the signature protects the file on its way through CI artifacts and reviews.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type pg from 'pg';
 import { RosterError } from '../core/errors.js';
-
-type Queryable = Pick<pg.Pool, 'query'>;
+import { run, statement, type Queryable } from './sql/statement.js';
 
 const PREFIX = 'hmac-sha256:';
 
@@ -25,10 +23,13 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
+const READ_PLAN_SIGNING_KEY = statement(
+  'read-plan-signing-key',
+  `SELECT value FROM roster_settings WHERE name = 'plan-signing-key'`,
+);
+
 async function signingKey(db: Queryable): Promise<Buffer> {
-  const { rows } = await db.query<{ value: Buffer }>(
-    `SELECT value FROM roster_settings WHERE name = 'plan-signing-key'`,
-  );
+  const { rows } = await run<{ value: Buffer }>(db, READ_PLAN_SIGNING_KEY);
   const key = rows[0]?.value;
   if (key === undefined) {
     throw new RosterError(
