@@ -14,7 +14,6 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src src
 COPY scripts scripts
 COPY provider provider
-COPY operator operator
 COPY bench bench
 # After the build, the provider's dependencies and the optional PostgreSQL binaries are dropped
 # (87 MB of node_modules instead of 267 MB; the CLI, serve and the operator import neither).
