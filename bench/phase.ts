@@ -1,10 +1,17 @@
 /**
  * One measured phase of the benchmark, in a process of its own so that its peak RSS is its own.
- * Prints one JSON line: the phase's timings, counts and peak RSS.
+ * Prints one JSON line: the phase's timings, counts and peak RSS. Phases: validate, plan, apply,
+ * invitations (list pages), deliver (to .eml files, for a bounded time), check.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
+import { deliverOutbox } from '../src/mail/deliver.js';
+import { fileTransport } from '../src/mail/transport.js';
 import { checkAccess } from '../src/store/access.js';
+import { listInvitations } from '../src/store/invitations.js';
 import { loadManifests } from '../src/index.js';
 import {
   CLI_MANAGER,
@@ -91,6 +98,41 @@ try {
       out.rowsWritten = result.rowsWritten;
       out.invitationsQueued =
         (await pool.query('SELECT count(*)::int AS n FROM outbox')).rows[0].n - outboxBefore;
+    }
+  } else if (phase === 'invitations') {
+    // `roster invitations list`: the first page, and a page from the middle of the table.
+    const total = (await pool.query('SELECT count(*)::int AS n FROM invitations')).rows[0].n;
+    const middle = (
+      await pool.query(
+        'SELECT invitation_id::text AS id FROM invitations ORDER BY invitation_id OFFSET $1 LIMIT 1',
+        [Math.floor(total / 2)],
+      )
+    ).rows[0]?.id;
+    const first = await time('first page', () => listInvitations(pool, {}, { limit: 100 }));
+    await time('middle page', () => listInvitations(pool, {}, { limit: 100, after: middle }));
+    await time('one organization', () =>
+      listInvitations(pool, { org: first.invitations[0]?.org ?? '' }, { limit: 100 }),
+    );
+    out.invitations = total;
+    out.detail = `${total} invitations; first page ${timings['first page']} ms, middle page ${timings['middle page']} ms, one organization ${timings['one organization']} ms`;
+  } else if (phase === 'deliver') {
+    // `roster deliver` to .eml files for at most `extra` seconds (default 15).
+    const directory = await mkdtemp(join(tmpdir(), 'roster-bench-mail-'));
+    try {
+      const report = await time('deliver', () =>
+        deliverOutbox(pool, {
+          transport: fileTransport(directory),
+          publicUrl: 'https://access.example.com',
+          from: 'Roster <roster@example.com>',
+          deadlineMs: Number(extra || '15') * 1000,
+        }),
+      );
+      out.sent = report.sent;
+      out.queued = report.queued;
+      out.perSecond = Math.round(report.sent / ((timings.deliver ?? 1) / 1000));
+      out.detail = `${report.sent} sent, ${report.queued} still queued`;
+    } finally {
+      await rm(directory, { recursive: true, force: true });
     }
   } else if (phase === 'check') {
     const n = Number(extra || '20000');

@@ -148,6 +148,8 @@ try {
     row('no-change plan', runPhase('plan', base, db));
     row('1% change plan+apply', runPhase('apply', changed, db));
     row('second apply', runPhase('apply', changed, db));
+    row('invitations list (page)', runPhase('invitations', base, db));
+    row('deliver to .eml', runPhase('deliver', base, db, '15'));
     if (records === sizes[sizes.length - 1]) {
       row('check (library)', runPhase('check', base, db, values.checks));
       row('check (roster serve)', await checkThroughServe(db, Number(values.checks)));
@@ -179,6 +181,7 @@ const table = [
     'p50 ms',
     'p99 ms',
     'per s',
+    'detail',
   ],
   ...results.map((r) =>
     [
@@ -192,6 +195,7 @@ const table = [
       r.p50ms ?? '',
       r.p99ms ?? '',
       r.perSecond ?? '',
+      r.detail ?? '',
     ].map(String),
   ),
 ];

@@ -2,6 +2,7 @@
 import type pg from 'pg';
 import { run, statement, type Queryable } from './sql/statement.js';
 import { emailIdentity } from '../core/email.js';
+import { UsageError } from '../core/errors.js';
 
 /** One invitation as `roster invitations list` shows it. */
 export interface InvitationRow {
@@ -27,28 +28,38 @@ const utc = (column: string) =>
 
 const LIST_INVITATIONS = statement(
   'list-invitations',
-  `SELECT o.name AS org, u.email AS user, i.subject, i.resource_type, i.resource_name, i.role, i.status,
-            i.sent_at, i.expires_at, i.resend_count,
-            (SELECT CASE WHEN ob.delivered_at IS NOT NULL THEN 'sent'
-                         WHEN ob.claimed_by IS NOT NULL AND ob.available_at > now()
-                           THEN 'sending (claimed by ' || ob.claimed_by || ' at ' || ${utc('ob.claimed_at')}
-                                || '; held until ' || ${utc('ob.available_at')} || ')'
-                         WHEN ob.claimed_by IS NOT NULL
-                           THEN 'queued again: the delivery by ' || ob.claimed_by || ' claimed it at '
-                                || ${utc('ob.claimed_at')} || ' and stopped before sending it'
-                         WHEN ob.last_error IS NOT NULL
-                           THEN 'retrying (' || ob.attempts || ' attempt' || CASE WHEN ob.attempts = 1 THEN '' ELSE 's' END
-                                || ', next at ' || ${utc('ob.available_at')} || '): ' || ob.last_error
-                         ELSE 'queued' END
-               FROM outbox ob
-              WHERE ob.kind = 'invitation' AND ob.org_id = i.org_id
-                AND (ob.payload->>'invitationId')::bigint = i.invitation_id
-              ORDER BY ob.outbox_id DESC LIMIT 1) AS delivery
-       FROM invitations i JOIN organizations o USING (org_id) JOIN users u USING (user_id)
-      WHERE ($1::text IS NULL OR o.name = $1) AND ($2::text IS NULL OR i.status = $2)
-        AND ($3::text IS NULL OR u.email = $3)
-      ORDER BY i.created_at DESC, i.invitation_id DESC`,
+  `SELECT i.invitation_id::text AS id, o.name AS org, u.email AS user, i.subject, i.resource_type,
+          i.resource_name, i.role, i.status, i.sent_at, i.expires_at, i.resend_count,
+          CASE WHEN ob.outbox_id IS NULL THEN NULL
+               WHEN ob.delivered_at IS NOT NULL THEN 'sent'
+               WHEN ob.claimed_by IS NOT NULL AND ob.available_at > now()
+                 THEN 'sending (claimed by ' || ob.claimed_by || ' at ' || ${utc('ob.claimed_at')}
+                      || '; held until ' || ${utc('ob.available_at')} || ')'
+               WHEN ob.claimed_by IS NOT NULL
+                 THEN 'queued again: the delivery by ' || ob.claimed_by || ' claimed it at '
+                      || ${utc('ob.claimed_at')} || ' and stopped before sending it'
+               WHEN ob.last_error IS NOT NULL
+                 THEN 'retrying (' || ob.attempts || ' attempt' || CASE WHEN ob.attempts = 1 THEN '' ELSE 's' END
+                      || ', next at ' || ${utc('ob.available_at')} || '): ' || ob.last_error
+               ELSE 'queued' END AS delivery
+     FROM invitations i JOIN organizations o USING (org_id) JOIN users u USING (user_id)
+     -- The latest outbox row of each invitation on the page, by index (outbox_invitation).
+     LEFT JOIN LATERAL (
+       SELECT ob.outbox_id, ob.delivered_at, ob.claimed_by, ob.claimed_at, ob.available_at,
+              ob.last_error, ob.attempts
+         FROM outbox ob
+        WHERE ob.kind = 'invitation' AND ob.org_id = i.org_id
+          AND (ob.payload ->> 'invitationId')::bigint = i.invitation_id
+        ORDER BY ob.outbox_id DESC LIMIT 1) ob ON true
+    WHERE ($1::text IS NULL OR o.name = $1) AND ($2::text IS NULL OR i.status = $2)
+      AND ($3::text IS NULL OR u.email = $3)
+      AND ($4::bigint IS NULL OR i.invitation_id < $4)
+    ORDER BY i.invitation_id DESC
+    LIMIT $5`,
 );
+
+/** The most invitations one page holds. */
+export const MAX_PAGE = 1000;
 
 const RESEND_INVITATION = statement(
   'resend-invitation',
@@ -81,28 +92,53 @@ const REVOKE_INVITATION = statement(
         AND ($3::text IS NULL OR i.resource_type || '/' || i.resource_name = $3)`,
 );
 
-/** Lists invitations, newest first, optionally of one organization or status. */
+/** A page of invitations, and where the next one starts (null after the last). */
+export interface InvitationPage {
+  readonly invitations: InvitationRow[];
+  /** Pass as `after` for the next page; an opaque cursor. */
+  readonly next: string | null;
+}
+
+/**
+ * Lists invitations, newest first, optionally of one organization, status or user, a page at a
+ * time (keyset pagination: each page costs the same however deep, and rows added meanwhile never
+ * shift a page).
+ */
 export async function listInvitations(
   pool: pg.Pool,
   filter: { org?: string; status?: string; user?: string } = {},
-): Promise<InvitationRow[]> {
+  page: { limit?: number; after?: string } = {},
+): Promise<InvitationPage> {
+  const limit = Math.min(MAX_PAGE, Math.max(1, Math.floor(page.limit ?? 100)));
+  if (page.after !== undefined && !/^[1-9]\d{0,18}$/.test(page.after)) {
+    throw new UsageError(
+      `--after ${JSON.stringify(page.after)} is not a cursor "invitations list" printed`,
+    );
+  }
   const { rows } = await run(pool, LIST_INVITATIONS, [
     filter.org ?? null,
     filter.status ?? null,
     filter.user === undefined ? null : emailIdentity(filter.user),
+    page.after ?? null,
+    limit + 1,
   ]);
-  return rows.map((r) => ({
-    org: r.org,
-    user: r.user,
-    subject: r.subject,
-    resource: r.resource_type === null ? null : `${r.resource_type}/${r.resource_name}`,
-    role: r.role,
-    status: r.status,
-    sentAt: r.sent_at?.toISOString() ?? null,
-    expiresAt: r.expires_at?.toISOString() ?? null,
-    resends: r.resend_count,
-    delivery: r.delivery ?? 'none',
-  }));
+  const more = rows.length > limit;
+  const shown = more ? rows.slice(0, limit) : rows;
+  return {
+    invitations: shown.map((r) => ({
+      org: r.org,
+      user: r.user,
+      subject: r.subject,
+      resource: r.resource_type === null ? null : `${r.resource_type}/${r.resource_name}`,
+      role: r.role,
+      status: r.status,
+      sentAt: r.sent_at?.toISOString() ?? null,
+      expiresAt: r.expires_at?.toISOString() ?? null,
+      resends: r.resend_count,
+      delivery: r.delivery ?? 'none',
+    })),
+    next: more ? (shown[shown.length - 1]?.id ?? null) : null,
+  };
 }
 
 /**

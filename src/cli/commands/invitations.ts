@@ -2,19 +2,27 @@
 import { parseArgs } from 'node:util';
 import { UsageError } from '../../core/errors.js';
 import { openAccessDatabase } from '../../store/connect.js';
-import { listInvitations, resendInvitation, revokeInvitation } from '../../store/invitations.js';
+import {
+  listInvitations,
+  MAX_PAGE,
+  resendInvitation,
+  revokeInvitation,
+} from '../../store/invitations.js';
 import type { CliIo } from '../../command/io.js';
 import { parseFormat } from '../../command/options.js';
 import { whoAmI } from '../../command/session.js';
 import { deliverAndReport } from './deliver.js';
 
 /** Help text of the command. */
-export const INVITATIONS_HELP = `Usage: roster invitations list   [--org NAME] [--status pending|accepted|revoked|expired] [--user EMAIL] [--format text|json]
+export const INVITATIONS_HELP = `Usage: roster invitations list   [--org NAME] [--status pending|accepted|revoked|expired] [--user EMAIL]
+                                 [--limit N] [--after CURSOR] [--format text|json]
        roster invitations resend --org NAME --user EMAIL [--resource TYPE/NAME]
        roster invitations revoke --org NAME --user EMAIL [--resource TYPE/NAME]
 
-list shows each invitation with its delivery state. resend sends a new link (earlier links
-stop working) and delivers it at once. revoke withdraws a pending invitation.
+list shows each invitation with its delivery state, newest first, --limit (default 100, at
+most 1000) at a time; the next page is --after the cursor it prints (JSON: "next"). resend
+sends a new link (earlier links stop working) and delivers it at once. revoke withdraws a
+pending invitation.
 `;
 
 /** Runs the command; returns the exit code. */
@@ -31,6 +39,8 @@ export async function invitationsCommand(args: string[], io: CliIo): Promise<num
       user: { type: 'string' },
       resource: { type: 'string' },
       status: { type: 'string' },
+      limit: { type: 'string' },
+      after: { type: 'string' },
       format: { type: 'string', default: 'text' },
     },
   });
@@ -45,13 +55,21 @@ export async function invitationsCommand(args: string[], io: CliIo): Promise<num
   });
   try {
     if (action === 'list') {
-      const rows = await listInvitations(database.pool, {
-        ...(values.org !== undefined && { org: values.org }),
-        ...(values.status !== undefined && { status: values.status }),
-        ...(values.user !== undefined && { user: values.user }),
-      });
+      const page = await listInvitations(
+        database.pool,
+        {
+          ...(values.org !== undefined && { org: values.org }),
+          ...(values.status !== undefined && { status: values.status }),
+          ...(values.user !== undefined && { user: values.user }),
+        },
+        {
+          ...(values.limit !== undefined && { limit: pageSize(values.limit) }),
+          ...(values.after !== undefined && { after: values.after }),
+        },
+      );
+      const rows = page.invitations;
       if (format === 'json') {
-        io.stdout.write(`${JSON.stringify({ invitations: rows }, null, 2)}\n`);
+        io.stdout.write(`${JSON.stringify(page, null, 2)}\n`);
       } else if (rows.length === 0) {
         io.stdout.write('No invitations.\n');
       } else {
@@ -78,6 +96,9 @@ export async function invitationsCommand(args: string[], io: CliIo): Promise<num
             )
             .join('\n') + '\n',
         );
+        if (page.next !== null) {
+          io.stdout.write(`More: the same command with --after ${page.next}\n`);
+        }
       }
       return 0;
     }
@@ -110,4 +131,13 @@ export async function invitationsCommand(args: string[], io: CliIo): Promise<num
   } finally {
     await database.close();
   }
+}
+
+/** `--limit N`: a whole number of rows per page, 1 to MAX_PAGE. */
+function pageSize(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > MAX_PAGE) {
+    throw new UsageError(`--limit must be a whole number from 1 to ${MAX_PAGE}, not "${text}"`);
+  }
+  return n;
 }
