@@ -585,4 +585,42 @@ describe('delivery through the library', () => {
       'd@acme.io',
     ]);
   });
+
+  it('releases the batch it prepared ahead when the run stops: nothing stays held, no token lingers', async () => {
+    const slow = await startSmtp(0, { acceptDelayMs: 5_000 });
+    ws.write(
+      't.yaml',
+      [
+        TEAM_PLAN,
+        tenant(
+          'acme',
+          'alice@acme.io',
+          Array.from({ length: 9 }, (_, i) => `m${i}@acme.io`),
+        ),
+      ].join('---\n'),
+    );
+    expect(
+      (await ws.rosterAsync(['apply', '-f', 't.yaml', '--yes', '--no-deliver'], env())).status,
+    ).toBe(0);
+    const transport = smtpTransport(slow.url);
+    try {
+      const report = await deliverOutbox(db.pool, {
+        transport,
+        publicUrl: base,
+        from: 'x@y.io',
+        batchSize: 3,
+        deadlineMs: 1_000,
+      });
+      expect(report).toMatchObject({ stopped: true, sent: 0, queued: 10, held: 0 });
+      const { rows } = await db.pool.query(
+        `SELECT (SELECT count(*)::int FROM outbox WHERE delivered_at IS NULL AND claimed_by IS NULL
+                   AND available_at <= now()) AS due,
+                (SELECT count(*)::int FROM invitation_tokens) AS tokens`,
+      );
+      expect(rows[0]).toEqual({ due: 10, tokens: 0 });
+    } finally {
+      transport.close();
+      await slow.close();
+    }
+  });
 });

@@ -2,7 +2,7 @@
  * Drains the outbox: claims due rows with SKIP LOCKED and a lease (a crashed worker's rows come
  * back when the lease ends), makes a fresh token per send (only its hash is stored), sends a few at
  * once over the transport's pooled connections, and records each message as delivered as soon as
- * the server accepted it. A failed send is retried later with exponential backoff and its token is
+ * the server accepted it. The next batch is claimed and prepared while one is sent. A failed send is retried later with exponential backoff and its token is
  * dropped; nothing is lost. Expired invitations are re-sent as the organization's (or its plan's)
  * policy says.
  *
@@ -103,12 +103,30 @@ export async function deliverOutbox(
     const { expired, requeued } = await requeueExpired(pool);
     report.expired = expired;
     report.requeued = requeued;
-    while (!stop.signal.aborted) {
-      const round = await deliverRound(pool, options, worker, stop.signal);
-      report.sent += round.sent;
-      report.failed += round.failed;
-      report.skipped += round.skipped;
-      if (round.sent + round.skipped === 0) break;
+    // The next batch is claimed and prepared while this one is sent: the database's round trips
+    // overlap the mail's. A prepared batch holds claims and stored tokens, not sends, so the
+    // number of messages in flight (what a crash may duplicate) stays the transport's concurrency.
+    // A failure of the prefetch surfaces where it is awaited, not as an unhandled rejection.
+    const prefetch = () => {
+      const prepared = prepareRound(pool, options, worker);
+      prepared.catch(() => undefined);
+      return prepared;
+    };
+    let upcoming = prefetch();
+    for (;;) {
+      const round = await upcoming;
+      if (round.claimed === 0) break;
+      upcoming = stop.signal.aborted
+        ? Promise.resolve(NOTHING)
+        : prepareRound(pool, options, worker);
+      const done = await sendRound(pool, options, round, stop.signal);
+      report.sent += done.sent;
+      report.failed += done.failed;
+      report.skipped += done.skipped;
+      if (stop.signal.aborted || done.sent + done.skipped === 0) {
+        await releaseRound(pool, await upcoming);
+        break;
+      }
     }
     report.stopped = stop.signal.aborted;
   } finally {
@@ -135,15 +153,24 @@ function stopSignal(options: DeliveryOptions): { signal: AbortSignal; dispose():
   };
 }
 
-/** Claims a batch and sends it; returns its counts. */
-async function deliverRound(
+/** A claimed batch, ready to send: its tokens stored, its expiries fixed. */
+interface PreparedRound {
+  readonly claimed: number;
+  readonly sends: PreparedSend[];
+  /** Rows whose invitation is no longer pending: recorded as done without a mail. */
+  readonly skipped: Claimed[];
+}
+
+const NOTHING: PreparedRound = { claimed: 0, sends: [], skipped: [] };
+
+/** Claims a batch, reads what its mails say, and stores their tokens (hashed). */
+async function prepareRound(
   pool: pg.Pool,
   options: DeliveryOptions,
   worker: string,
-  stop: AbortSignal,
-): Promise<{ sent: number; failed: number; skipped: number }> {
+): Promise<PreparedRound> {
   const claimed = await claimDue(pool, options, worker);
-  if (claimed.length === 0) return { sent: 0, failed: 0, skipped: 0 };
+  if (claimed.length === 0) return NOTHING;
   const details = await readDetails(pool, claimed);
 
   const sends: PreparedSend[] = [];
@@ -167,7 +194,30 @@ async function deliverRound(
   for (const send of sends) {
     send.expiresAt = expiry.get(`${send.row.org_id}/${send.row.invitation_id}`) ?? send.expiresAt;
   }
+  return { claimed: claimed.length, sends, skipped };
+}
 
+/** A prepared batch that will not be sent (the run stopped): due again now, tokens dropped. */
+async function releaseRound(pool: pg.Pool, round: PreparedRound): Promise<void> {
+  if (round.claimed === 0) return;
+  await markDelivered(
+    pool,
+    round.skipped.map((r) => r.outbox_id),
+  );
+  await releaseUnsent(
+    pool,
+    round.sends.map((s) => ({ outboxId: s.row.outbox_id, hash: s.hash })),
+  );
+}
+
+/** Sends a prepared batch and records the outcome of each message; returns its counts. */
+async function sendRound(
+  pool: pg.Pool,
+  options: DeliveryOptions,
+  round: PreparedRound,
+  stop: AbortSignal,
+): Promise<{ sent: number; failed: number; skipped: number }> {
+  const { sends, skipped } = round;
   const marks = new DeliveredMarks(pool);
   marks.add(skipped.map((r) => r.outbox_id));
   const failures: { send: PreparedSend; error: string }[] = [];

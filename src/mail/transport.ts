@@ -84,6 +84,8 @@ export function fileTransport(directory: string): MailTransport {
     buffer: true,
     newline: 'unix',
   });
+  // Made once, not per message: a directory that exists already costs a system call each time.
+  let ready: Promise<unknown> | undefined;
   return {
     description: `files in ${directory}`,
     concurrency: 8,
@@ -99,7 +101,11 @@ export function fileTransport(directory: string): MailTransport {
       })) as {
         message: Buffer;
       };
-      await mkdir(directory, { recursive: true, mode: 0o700 });
+      ready ??= mkdir(directory, { recursive: true, mode: 0o700 }).catch((error: unknown) => {
+        ready = undefined;
+        throw error;
+      });
+      await ready;
       const name = `${mail.idempotencyKey.replace(/[^A-Za-z0-9.-]/g, '-')}.eml`;
       const temporary = join(directory, `.${name}.tmp`);
       await writeFile(temporary, info.message, { mode: 0o600 });
