@@ -7,6 +7,7 @@ import {
   decideOrganization,
   entryOf,
   invitationEvents,
+  organizationsUsing,
   pausedOrganization,
   type Entry,
   type OrganizationObservation,
@@ -234,5 +235,40 @@ describe('invitationEvents', () => {
       ['Membership team/bob', 'Invitation to bob@acme.io as developer in acme queued (new)'],
       ['Organization team/acme', 'Invitation to olivia@acme.io as owner in acme queued (new)'],
     ]);
+  });
+});
+
+describe('organizationsUsing', () => {
+  const objects = (kind: Kind): RosterObject[] =>
+    ({
+      Organization: [
+        org().object,
+        resource('Organization', 'globex', {
+          plan: 'pro',
+          owner: 'g@globex.io',
+          members: [{ user: 'x@globex.io', role: 'auditor' }],
+        }).object,
+        resource('Organization', 'initech', { plan: 'pro', owner: 'i@initech.io' }).object,
+      ],
+      Membership: [member('bob', 'bob@acme.io', 'auditor').object],
+      Grant: [
+        resource('Grant', 'g1', {
+          org: 'umbrella',
+          user: 'u@umbrella.io',
+          resource: 'site/shop',
+          role: 'auditor',
+        }).object,
+      ],
+    })[kind as 'Organization' | 'Membership' | 'Grant'] ?? [];
+
+  it('re-checks only the organizations naming a plan', () => {
+    expect(organizationsUsing('Plan', 'pro', objects)).toEqual(['globex', 'initech']);
+    expect(organizationsUsing('Plan', 'team', objects)).toEqual(['acme']);
+    expect(organizationsUsing('Plan', 'unused', objects)).toEqual([]);
+  });
+
+  it('re-checks only the organizations whose members or grants name a role', () => {
+    expect(organizationsUsing('Role', 'auditor', objects)).toEqual(['acme', 'globex', 'umbrella']);
+    expect(organizationsUsing('Role', 'developer', objects)).toEqual([]);
   });
 });

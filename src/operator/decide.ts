@@ -370,3 +370,32 @@ function databaseDocument(
   }
   return result;
 }
+
+/**
+ * The organizations of a namespace a Plan or a Role concerns: those that name it (their
+ * Organization's plan; the role of an inline member, a Membership or a Grant). A change of the
+ * plan or role re-checks these only, not every organization of the namespace.
+ */
+export function organizationsUsing(
+  kind: 'Plan' | 'Role',
+  name: string,
+  objects: (kind: Kind) => readonly RosterObject[],
+): string[] {
+  const orgs = new Set<string>();
+  for (const o of objects('Organization')) {
+    const spec = o.spec ?? {};
+    const members = Array.isArray(spec.members) ? (spec.members as { role?: unknown }[]) : [];
+    if (
+      (kind === 'Plan' && spec.plan === name) ||
+      (kind === 'Role' && members.some((m) => m?.role === name))
+    ) {
+      orgs.add(o.metadata.name ?? '');
+    }
+  }
+  if (kind === 'Role') {
+    for (const o of [...objects('Membership'), ...objects('Grant')]) {
+      if (o.spec?.role === name && typeof o.spec.org === 'string') orgs.add(o.spec.org);
+    }
+  }
+  return [...orgs].sort();
+}

@@ -35,6 +35,7 @@ import {
   describeFindings,
   entryOf,
   invitationEvents,
+  organizationsUsing,
   PAUSED_MESSAGE,
   pausedOrganization,
   type Entry,
@@ -235,9 +236,10 @@ export class Reconciler {
     const manager = managerOf(this.options.cluster, namespace);
     const object = this.view.objects(kind, namespace).find((o) => o.metadata.name === name);
     const id: RecordId = { kind: kind === 'Plan' ? 'plan' : 'role', name };
-    const follow = this.view
-      .objects('Organization', namespace)
-      .map((o) => ({ namespace, kind: 'Organization' as const, name: o.metadata.name ?? '' }));
+    // Only the organizations naming this plan or role (they may wait for it, or change with it).
+    const follow = organizationsUsing(kind, name, (k) => this.view.objects(k, namespace)).map(
+      (org) => ({ namespace, kind: 'Organization' as const, name: org }),
+    );
     const apply = (records: DesiredRecord[], removals: RecordId[], releases: RecordId[]) =>
       this.apply(namespace, {
         records,
