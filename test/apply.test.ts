@@ -555,6 +555,34 @@ describe('concurrency and crashes', () => {
     expect(stderr).not.toMatch(/\[K(?!\n)roster:/);
   });
 
+  it('counts deliveries on a terminal, and clears the count before the summary', async () => {
+    ws.write(
+      't.yaml',
+      [TEAM_PLAN, tenant('acme', 'alice@acme.io', ['bob@acme.io', 'carol@acme.io'])].join('---\n'),
+    );
+    expect(ws.roster(['apply', '-f', 't.yaml', '--yes', '--no-deliver']).status).toBe(0);
+    let stderr = '';
+    let stdout = '';
+    const { main } = await import('../src/main.js');
+    const sink = (onText: (text: string) => void) =>
+      Object.assign(
+        new Writable({ write: (chunk, _enc, done) => (onText(String(chunk)), done()) }),
+        {
+          isTTY: true,
+        },
+      );
+    const code = await main(['deliver'], {
+      stdout: sink((text) => (stdout += text)),
+      stderr: sink((text) => (stderr += text)),
+      stdin: Readable.from([]),
+      cwd: ws.dir,
+      env: { ...process.env, DATABASE_URL: db.url, SMTP_URL: '', ROSTER_DEBUG: '' },
+    });
+    expect(code, stderr).toBe(0);
+    expect(stderr).toMatch(/^\rDelivering: 3 sent\u001b\[K\r\u001b\[K$/);
+    expect(stdout).toMatch(/^3 invitations sent to files in /);
+  });
+
   it('leaves the database as before when killed mid-apply; a re-run converges', async () => {
     ws.write('t.yaml', [TEAM_PLAN, tenant('acme', 'alice@acme.io', ['bob@acme.io'])].join('---\n'));
     expect(ws.roster(['apply', '-f', 't.yaml', '--yes']).status).toBe(0);

@@ -55,6 +55,8 @@ export interface DeliveryOptions {
   readonly signal?: AbortSignal;
   /** Who claims rows, shown while they are held (default `host pid N`). */
   readonly worker?: string;
+  /** Told after each batch how many were sent and failed so far (a progress line). */
+  readonly onProgress?: (sent: number, failed: number) => void;
 }
 
 /** What a delivery run did. */
@@ -123,6 +125,7 @@ export async function deliverOutbox(
       report.sent += done.sent;
       report.failed += done.failed;
       report.skipped += done.skipped;
+      options.onProgress?.(report.sent, report.failed);
       if (stop.signal.aborted || done.sent + done.skipped === 0) {
         await releaseRound(pool, await upcoming);
         break;

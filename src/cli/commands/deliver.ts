@@ -72,10 +72,29 @@ export async function deliverAndReport(
   limits: { deadlineMs?: number; signal?: AbortSignal } = {},
 ): Promise<DeliveryReport> {
   const options = deliveryOptionsFrom(io);
+  // On a terminal, a line that counts what was sent so far; erased before the summary.
+  let shown = false;
+  const onProgress =
+    io.stderr.isTTY === true
+      ? (sent: number, failed: number) => {
+          shown = true;
+          io.stderr.write(
+            `\rDelivering: ${sent} sent${failed > 0 ? `, ${failed} failed` : ''}\u001b[K`,
+          );
+        }
+      : undefined;
   try {
-    const report = await deliverOutbox(pool, { ...options, ...limits });
+    const report = await deliverOutbox(pool, {
+      ...options,
+      ...limits,
+      ...(onProgress !== undefined && { onProgress }),
+    });
+    if (shown) io.stderr.write('\r\u001b[K');
     out.write(`${describeDelivery(report, options.transport.description, limits.deadlineMs)}\n`);
     return report;
+  } catch (error) {
+    if (shown) io.stderr.write('\n');
+    throw error;
   } finally {
     options.transport.close();
   }
