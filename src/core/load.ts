@@ -61,8 +61,11 @@ export class DocumentChecker {
   finish(options: LoadOptions = {}): LoadResult {
     const { findings, unchecked } = this;
     const { state, findings: buildFindings } = buildDesiredState(this.checked);
-    findings.push(...buildFindings);
-    findings.push(...checkRules(state, { now: options.now ?? new Date(), unchecked }));
+    // Appended one by one: spreading a large list into push() overflows the stack.
+    for (const f of buildFindings) findings.push(f);
+    for (const f of checkRules(state, { now: options.now ?? new Date(), unchecked })) {
+      findings.push(f);
+    }
     findings.sort(compareFindings);
     return { state, findings, documents: this.documents, ...countFindings(findings) };
   }

@@ -99,6 +99,9 @@ export function changedFields(before: Fields, after: Fields): string[] {
 /** The desired state as records, kind by kind (parents first). The owner is a membership with role `owner`. */
 export function desiredRecords(state: DesiredState): DesiredRecord[] {
   const records: DesiredRecord[] = [];
-  for (const kind of RECORD_KINDS) records.push(...KIND_TABLE[kind].desired(state));
+  // One at a time: spreading a kind's records into push() overflows the stack at a million.
+  for (const kind of RECORD_KINDS) {
+    for (const record of KIND_TABLE[kind].desired(state)) records.push(record);
+  }
   return records;
 }

@@ -88,7 +88,7 @@ export function renderPlanText(plan: Plan): string {
     for (const d of plan.drift) out.push(`  ~ ${driftLine(d)}`);
     out.push('');
   }
-  out.push(...unmanagedLines(plan));
+  for (const line of unmanagedLines(plan)) out.push(line);
   if (plan.invitations.length > 0) {
     out.push(`Invitations to send: ${plan.invitations.length}`);
     for (const i of plan.invitations) {
