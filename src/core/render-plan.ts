@@ -183,10 +183,11 @@ function cell(text: string): string {
 
 /** A code fence longer than any run of backticks in the content, so the content cannot close it. */
 function fenced(lines: readonly string[], language: string): string {
-  const longest = Math.max(
-    0,
-    ...lines.map((l) => Math.max(0, ...(l.match(/`+/g) ?? []).map((m) => m.length))),
-  );
+  // A loop, not Math.max(...lines): a plan of a million lines would overflow the stack.
+  let longest = 0;
+  for (const line of lines) {
+    for (const run of line.match(/`+/g) ?? []) longest = Math.max(longest, run.length);
+  }
   const fence = '`'.repeat(Math.max(3, longest + 1));
   return `${fence}${language}\n${lines.join('\n')}\n${fence}`;
 }
