@@ -55,11 +55,21 @@ function runPhase(phase: string, dir: string, url: string, extra = ''): Record<s
 async function checkThroughServe(url: string, n: number): Promise<Record<string, unknown>> {
   const port = await freePort();
   const env = { ...process.env, DATABASE_URL: url };
-  const key = spawnSync(
+  const created = spawnSync(
     process.execPath,
-    [join(root, 'bin/roster.js'), 'api-keys', 'create', `bench-${Date.now()}`],
+    [
+      join(root, 'bin/roster.js'),
+      'api-keys',
+      'create',
+      `bench-${Date.now()}`,
+      '--all-organizations',
+    ],
     { env, encoding: 'utf8' },
-  ).stdout.trim();
+  );
+  const key = created.stdout.trim().split('\n').pop() ?? '';
+  if (created.status !== 0 || !key.startsWith('rk_')) {
+    throw new Error(`could not create an API key: ${created.stderr}`);
+  }
   const server = spawn(
     process.execPath,
     [join(root, 'bin/roster.js'), 'serve', '--port', String(port), '--delivery-interval', '0'],
@@ -81,6 +91,12 @@ async function checkThroughServe(url: string, n: number): Promise<Record<string,
       request(
         { host: '127.0.0.1', port, path, agent, headers: { authorization: `Bearer ${key}` } },
         (res) => {
+          // Every answer must be a decision: a 401 or a 503 measures nothing.
+          if (res.statusCode !== 200) {
+            reject(new Error(`GET ${path}: HTTP ${res.statusCode}`));
+            res.resume();
+            return;
+          }
           res.resume();
           res.on('end', () => {
             latencies.push(performance.now() - started);
