@@ -7,6 +7,7 @@ import { UsageError } from '../core/errors.js';
 import { openAccessDatabase } from '../store/connect.js';
 import { deliverOutbox } from '../mail/deliver.js';
 import { jsonLogger, type Logger } from '../telemetry/log.js';
+import { AccessCache, keepCacheFresh } from './access-cache.js';
 import { ServerMetrics } from '../telemetry/metrics.js';
 import { PoolHealth } from './pool-health.js';
 import { createRosterService, type RosterServer } from './server.js';
@@ -39,6 +40,9 @@ for 60 s (a stuck process a liveness probe should restart).
 Environment: DATABASE_URL, SMTP_URL, ROSTER_PUBLIC_URL (the address people reach this server
 at, for the links in e-mails), ROSTER_APP_URL (where to send people after they accept),
 ROSTER_MAIL_FROM. Stops gracefully on SIGINT or SIGTERM.
+
+Access checks are answered from memory when asked again; every write to what they read
+(by Roster, the app or SQL) clears that memory at commit. ROSTER_ACCESS_CACHE=off turns it off.
 `;
 
 /** Pool and probe limits; the environment may shorten them (the test suite does). */
@@ -105,10 +109,16 @@ export async function serveCommand(
   metrics.watchPool(() => health.sample());
   const delivery = deliveryOptionsFrom(io);
   const log = jsonLogger(io.stderr);
+  // Access decisions in memory, cleared on every change; ROSTER_ACCESS_CACHE=off reads the
+  // database for every check.
+  const accessCache = io.env.ROSTER_ACCESS_CACHE === 'off' ? undefined : new AccessCache();
+  const stopCache =
+    accessCache === undefined ? undefined : keepCacheFresh(database.pool, accessCache, log);
   const service = createRosterService({
     pool: database.pool,
     metrics,
     health,
+    ...(accessCache !== undefined && { accessCache }),
     ...(io.env.ROSTER_APP_URL ? { appUrl: io.env.ROSTER_APP_URL } : {}),
     log,
   });
@@ -151,6 +161,7 @@ export async function serveCommand(
   log.info('shutting down');
   if (timer !== undefined) clearInterval(timer);
   await shutDown({ service, graceMs, log, delivering, stopDelivery });
+  await stopCache?.();
   delivery.transport.close();
   await within(2_000, database.close());
   return 0;

@@ -13,7 +13,9 @@ import { ping } from '../store/notifications.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type pg from 'pg';
 import { CONTACT_CATEGORIES } from '../core/catalog.js';
-import { checkAccess, contactsOf, organizationsOfUser } from '../store/access.js';
+import { emailIdentity } from '../core/email.js';
+import { checkAccess, checkAccessUntil, contactsOf, organizationsOfUser } from '../store/access.js';
+import type { AccessCache } from './access-cache.js';
 import { isDatabaseUnavailable } from '../store/errors.js';
 import { acceptInvitation, viewInvitation } from '../store/accept-invitation.js';
 import { ApiKeyVerifier, keyCovers, type ApiKeyScope } from '../store/api-keys.js';
@@ -34,6 +36,8 @@ export interface ServerOptions {
   readonly log?: Logger;
   /** Seconds a client is told to wait after a 503 (default 5). */
   readonly retryAfterSeconds?: number;
+  /** Access decisions kept in memory, cleared on every change (see access-cache.ts). */
+  readonly accessCache?: AccessCache;
 }
 
 /** The server and what a graceful shutdown needs to know of it. */
@@ -234,7 +238,20 @@ export function createRosterService(options: ServerOptions): RosterServer {
           resource: url.searchParams.get('resource'),
         };
         requireScope(scope, org);
-        const decision = await checkAccess(pool, query);
+        const cache = options.accessCache;
+        if (cache === undefined) return sendJson(res, 200, await checkAccess(pool, query));
+        const key = [org, emailIdentity(query.user), query.permission, query.resource ?? ''].join(
+          '\u0000',
+        );
+        const cached = cache.get(key);
+        if (cached !== undefined) {
+          metrics.accessCache.inc({ result: 'hit' });
+          return sendJson(res, 200, cached);
+        }
+        metrics.accessCache.inc({ result: 'miss' });
+        const token = cache.begin();
+        const { decision, validUntil } = await checkAccessUntil(pool, query);
+        cache.set(key, decision, validUntil, token);
         sendJson(res, 200, decision);
       },
     },

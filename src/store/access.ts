@@ -23,12 +23,32 @@ const CHECK_ACCESS = statement(
   { prepare: true },
 );
 
+/** What `checkAccess` asks. */
+export interface AccessQuery {
+  readonly user: string;
+  readonly permission: string;
+  readonly org: string;
+  readonly resource: string | null;
+}
+
 /** `check(user, permission, org[, resource])`. */
 export async function checkAccess(
   pool: pg.Pool,
-  query: { user: string; permission: string; org: string; resource: string | null },
+  query: AccessQuery,
   now = new Date(),
 ): Promise<AccessDecision> {
+  return (await checkAccessUntil(pool, query, now)).decision;
+}
+
+/**
+ * The decision, and until when it holds if nothing is written meanwhile: a grant that lapses
+ * changes the answer at its expiry, with no write to announce it.
+ */
+export async function checkAccessUntil(
+  pool: pg.Pool,
+  query: AccessQuery,
+  now = new Date(),
+): Promise<{ decision: AccessDecision; validUntil: Date | null }> {
   const [type = '', ...rest] = (query.resource ?? '').split('/');
   const name = rest.join('/');
   const { rows } = await run(pool, CHECK_ACCESS, [
@@ -38,17 +58,18 @@ export async function checkAccess(
     name,
   ]);
   const row = rows[0];
-  return decideAccess(
+  const grantExpiry =
+    row?.grant === null || row?.grant === undefined || row.grant.expiresAt === null
+      ? null
+      : new Date(row.grant.expiresAt);
+  const decision = decideAccess(
     {
       orgExists: row?.org_exists === true,
       membership: row?.membership ?? null,
       grant:
         row?.grant === null || row?.grant === undefined
           ? null
-          : {
-              ...row.grant,
-              expiresAt: row.grant.expiresAt === null ? null : new Date(row.grant.expiresAt),
-            },
+          : { ...row.grant, expiresAt: grantExpiry },
       resourceExists: row?.resource_exists === true,
       planFeatures: row?.plan_features ?? null,
     },
@@ -56,6 +77,7 @@ export async function checkAccess(
     query.resource,
     now,
   );
+  return { decision, validUntil: grantExpiry !== null && grantExpiry > now ? grantExpiry : null };
 }
 
 /** An organization a user can switch to. */

@@ -45,6 +45,12 @@ export class ServerMetrics {
     help: 'Invitation e-mails sent.',
     registers: [this.registry],
   });
+  readonly accessCache = new Counter({
+    name: 'roster_access_cache_requests_total',
+    help: 'Access checks answered from memory (hit) or from the database (miss).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
   readonly deliveryFailures = new Counter({
     name: 'roster_invitation_send_failures_total',
     help: 'Invitation e-mails that failed and will be retried.',
