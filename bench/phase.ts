@@ -1,15 +1,18 @@
 /**
  * One measured phase of the benchmark, in a process of its own so that its peak RSS is its own.
  * Prints one JSON line: the phase's timings, counts and peak RSS. Phases: validate, plan, apply,
- * invitations (list pages), deliver (to .eml files, for a bounded time), check.
+ * invitations (list pages), deliver (to .eml files) and deliver-smtp (to a local SMTP server), each
+ * for a bounded time, check.
  */
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { deliverOutbox } from '../src/mail/deliver.js';
-import { fileTransport } from '../src/mail/transport.js';
+import { fileTransport, smtpTransport } from '../src/mail/transport.js';
 import { checkAccess } from '../src/store/access.js';
 import { listInvitations } from '../src/store/invitations.js';
 import { loadManifests } from '../src/index.js';
@@ -133,6 +136,40 @@ try {
       out.detail = `${report.sent} sent, ${report.queued} still queued`;
     } finally {
       await rm(directory, { recursive: true, force: true });
+    }
+  } else if (phase === 'deliver-smtp') {
+    // Delivery over pooled connections to a local SMTP server, for at most `extra` seconds. What
+    // the .eml phase sent is queued again first, so that small sizes have something to send.
+    await pool.query(
+      `UPDATE outbox SET delivered_at = NULL, claimed_by = NULL, available_at = now(), attempts = 0
+        WHERE kind = 'invitation' AND delivered_at IS NOT NULL`,
+    );
+    const sink = spawn(
+      process.execPath,
+      [join(dirname(fileURLToPath(import.meta.url)), 'smtp-sink.js')],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    try {
+      const port = await new Promise<string>((resolve) =>
+        sink.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString().trim())),
+      );
+      const transport = smtpTransport(`smtp://127.0.0.1:${port}`);
+      const report = await time('deliver', () =>
+        deliverOutbox(pool, {
+          transport,
+          publicUrl: 'https://access.example.com',
+          from: 'Roster <roster@example.com>',
+          deadlineMs: Number(extra || '15') * 1000,
+        }),
+      );
+      transport.close();
+      out.sent = report.sent;
+      out.perSecond = Math.round(report.sent / ((timings.deliver ?? 1) / 1000));
+      out.detail = `${report.sent} sent over ${transport.concurrency} connections, ${report.queued} still queued`;
+    } finally {
+      sink.kill();
     }
   } else if (phase === 'check') {
     const n = Number(extra || '20000');

@@ -166,6 +166,7 @@ try {
     row('second apply', runPhase('apply', changed, db));
     row('invitations list (page)', runPhase('invitations', base, db));
     row('deliver to .eml', runPhase('deliver', base, db, '15'));
+    row('deliver over SMTP', runPhase('deliver-smtp', base, db, '15'));
     if (records === sizes[sizes.length - 1]) {
       row('check (library)', runPhase('check', base, db, values.checks));
       row('check (roster serve)', await checkThroughServe(db, Number(values.checks)));
