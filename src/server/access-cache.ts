@@ -28,8 +28,6 @@ export class AccessCache {
   private readonly maxEntries: number;
   private readonly ttlMs: number;
   private readonly now: () => number;
-  hits = 0;
-  misses = 0;
 
   constructor(options: AccessCacheOptions = {}) {
     this.maxEntries = options.maxEntries ?? 100_000;
@@ -43,13 +41,11 @@ export class AccessCache {
     const entry = this.entries.get(key);
     if (entry === undefined || entry.until <= this.now()) {
       if (entry !== undefined) this.entries.delete(key);
-      this.misses += 1;
       return undefined;
     }
     // Most recently used last: eviction takes the first.
     this.entries.delete(key);
     this.entries.set(key, entry);
-    this.hits += 1;
     return entry.decision;
   }
 
@@ -72,11 +68,6 @@ export class AccessCache {
   clear(): void {
     this.generation += 1;
     this.entries.clear();
-  }
-
-  /** Whether answers are served from memory (only while notifications are heard). */
-  get active(): boolean {
-    return this.listening;
   }
 
   /** Listening again (after a clear) or not (cleared, off until then). */
