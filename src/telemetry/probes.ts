@@ -34,12 +34,21 @@ export async function answerProbe(
   probes: Probes,
   registry: Registry,
 ): Promise<void> {
-  if (path === '/metrics') {
-    const body = await registry.metrics();
-    res.writeHead(200, { 'Content-Type': registry.contentType, 'Cache-Control': 'no-store' });
-    res.end(body);
-    return;
-  }
+  if (path === '/metrics') await answerMetrics(res, registry);
+  else await answerHealth(path, res, probes);
+}
+
+async function answerMetrics(res: ServerResponse, registry: Registry): Promise<void> {
+  const body = await registry.metrics();
+  res.writeHead(200, { 'Content-Type': registry.contentType, 'Cache-Control': 'no-store' });
+  res.end(body);
+}
+
+async function answerHealth(
+  path: '/healthz' | '/readyz',
+  res: ServerResponse,
+  probes: Probes,
+): Promise<void> {
   const reason = await (path === '/healthz' ? probes.notAliveReason() : probes.notReadyReason());
   if (reason === null) text(res, 200, 'ok\n');
   else text(res, 503, `${path === '/healthz' ? 'not alive' : 'not ready'}: ${reason}\n`);
@@ -55,17 +64,19 @@ export function createProbeServer(
   registry: Registry | undefined,
 ): Server {
   return createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0] as ProbePath;
-    const served =
-      (path === '/metrics' && registry !== undefined) ||
-      (path !== '/metrics' && PROBE_PATHS.includes(path) && probes !== undefined);
-    if (!served) return text(res, 404, 'not found\n');
+    const path = (req.url ?? '/').split('?')[0];
+    const answer =
+      path === '/metrics'
+        ? registry && (() => answerMetrics(res, registry))
+        : (path === '/healthz' || path === '/readyz') && probes
+          ? () => answerHealth(path, res, probes)
+          : undefined;
+    if (!answer) return text(res, 404, 'not found\n');
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
       return text(res, 405, 'method not allowed\n');
     }
-    const noProbes: Probes = { notAliveReason: () => null, notReadyReason: () => null };
-    answerProbe(path, res, probes ?? noProbes, registry as Registry).catch((error: unknown) =>
+    answer().catch((error: unknown) =>
       text(res, 500, `${error instanceof Error ? error.message : String(error)}\n`),
     );
   });
