@@ -3,7 +3,8 @@
  * `*.yml`, hidden entries skipped, symlink loops ignored) and `-` for standard input. Problems
  * (a missing path, an unreadable file) become findings, like any other bad input.
  */
-import { open, readdir, realpath, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { open, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { Finding } from '../core/findings.js';
 import { DEFAULT_LIMITS } from '../core/limits.js';
@@ -21,11 +22,7 @@ export const STDIN_NAME = '<stdin>';
 /** Files read at once when reading a directory. */
 const READ_CONCURRENCY = 32;
 
-/** A file found in a directory, to be read. */
-interface PlannedFile {
-  readonly absolute: string;
-  readonly shown: string;
-}
+type PlannedFile = ListedFile;
 
 /** Options of `readSources`. */
 export interface ReadOptions {
@@ -36,28 +33,41 @@ export interface ReadOptions {
   readonly stdin?: NodeJS.ReadableStream;
 }
 
-/** Reads every source named by `paths`, in a stable order. */
-export async function readSources(
-  paths: readonly string[],
-  options: ReadOptions = {},
-): Promise<{ sources: Source[]; findings: Finding[] }> {
-  const cwd = options.cwd ?? process.cwd();
-  const maxBytes = options.maxFileBytes ?? DEFAULT_LIMITS.maxFileBytes;
-  const sources: Source[] = [];
-  const findings: Finding[] = [];
-  const seen = new Set<string>();
-  const problem = (file: string, message: string, code = 'unreadable') =>
-    findings.push({ severity: 'error', code, message, location: { file, line: 1, column: 1 } });
+/** A file named on the command line, or found in a directory named there. */
+export interface ListedFile {
+  /** Where to read it. */
+  readonly absolute: string;
+  /** The name it is shown and recorded under: relative to the working directory, as typed. */
+  readonly shown: string;
+}
 
-  const readFileCapped = async (absolute: string, shown: string) => {
-    const real = await realpath(absolute);
-    if (seen.has(real)) return;
-    seen.add(real);
-    sources.push({ path: shown, ...(await readCapped(absolute, maxBytes)) });
-  };
+/** What the paths of a command line name: files in a stable order, or standard input. */
+export interface ListedSources {
+  readonly files: readonly ListedFile[];
+  /**
+   * Where standard input (`-`) comes among the files, when it was named: it is read by
+   * `readSources` alone (an incremental plan cannot fingerprint a stream it has not read).
+   */
+  readonly stdinAt?: number;
+  /** The directories and files as typed, relative to the working directory (`tenants`, `a.yaml`). */
+  readonly roots: readonly string[];
+  readonly findings: Finding[];
+}
+
+/** Lists the files `paths` name, without reading them; a file reached twice is listed once. */
+export async function listSources(
+  paths: readonly string[],
+  options: Pick<ReadOptions, 'cwd'> = {},
+): Promise<ListedSources> {
+  const cwd = options.cwd ?? process.cwd();
+  const files: ListedFile[] = [];
+  const findings: Finding[] = [];
+  const roots: string[] = [];
+  const seen = new Set<string>();
+  let stdinAt: number | undefined;
 
   /** Lists a directory's manifests, recursively, in a stable order (stats run in parallel). */
-  const walk = async (directory: string, shown: string, files: PlannedFile[]) => {
+  const walk = async (directory: string, shown: string, found: PlannedFile[]) => {
     const real = await realpath(directory);
     if (seen.has(real)) return;
     seen.add(real);
@@ -73,69 +83,142 @@ export async function readSources(
       const info = infos[i];
       const absolute = join(directory, entry.name);
       const entryShown = join(shown, entry.name);
-      if (info?.isDirectory()) await walk(absolute, entryShown, files);
+      if (info?.isDirectory()) await walk(absolute, entryShown, found);
       else if (info?.isFile() && /\.ya?ml$/i.test(entry.name)) {
-        files.push({ absolute, shown: entryShown });
+        found.push({ absolute, shown: entryShown });
       }
     }
   };
 
-  /**
-   * Reads the listed files, READ_CONCURRENCY at a time (a tree of ten thousand files otherwise
-   * waits on the disk one file after another), keeping their order; a file reached twice
-   * (symlinks) is read once.
-   */
-  const readAll = async (files: readonly PlannedFile[]) => {
-    const read: { real: string; shown: string; content: Uint8Array; size: number }[] = new Array(
-      files.length,
-    );
-    let next = 0;
-    const lane = async () => {
-      while (next < files.length) {
-        const i = next++;
-        const file = files[i] as PlannedFile;
-        const real = await realpath(file.absolute);
-        read[i] = { real, shown: file.shown, ...(await readCapped(file.absolute, maxBytes)) };
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, files.length) }, lane));
-    for (const file of read) {
-      if (seen.has(file.real)) continue;
-      seen.add(file.real);
-      sources.push({ path: file.shown, content: file.content, size: file.size });
-    }
+  /** Adds files whose real path was not listed yet (symlinks reach a file twice). */
+  const addAll = async (found: readonly PlannedFile[]) => {
+    const reals = await Promise.all(found.map((f) => realpath(f.absolute)));
+    found.forEach((file, i) => {
+      const real = reals[i] as string;
+      if (seen.has(real)) return;
+      seen.add(real);
+      files.push(file);
+    });
   };
 
   for (const path of paths) {
     if (path === '-') {
-      sources.push({
-        path: STDIN_NAME,
-        content: await readStream(options.stdin ?? process.stdin, maxBytes),
-      });
+      stdinAt ??= files.length;
       continue;
     }
     const absolute = resolve(cwd, path);
     const shown = isAbsolute(path) ? absolute : relative(cwd, absolute) || '.';
+    roots.push(shown);
     try {
       const info = await stat(absolute);
-      if (info.isDirectory()) {
-        const files: PlannedFile[] = [];
-        await walk(absolute, shown, files);
-        await readAll(files);
-      } else await readFileCapped(absolute, shown);
+      const found: PlannedFile[] = [];
+      if (info.isDirectory()) await walk(absolute, shown, found);
+      else found.push({ absolute, shown });
+      await addAll(found);
     } catch (cause) {
       const code = (cause as NodeJS.ErrnoException).code;
-      problem(
-        shown,
-        code === 'ENOENT'
-          ? 'no such file or directory'
-          : code === 'EACCES'
-            ? 'permission denied'
-            : `cannot be read (${code ?? String(cause)})`,
-      );
+      findings.push({
+        severity: 'error',
+        code: 'unreadable',
+        message:
+          code === 'ENOENT'
+            ? 'no such file or directory'
+            : code === 'EACCES'
+              ? 'permission denied'
+              : `cannot be read (${code ?? String(cause)})`,
+        location: { file: shown, line: 1, column: 1 },
+      });
     }
   }
+  return { files, roots, findings, ...(stdinAt !== undefined && { stdinAt }) };
+}
+
+/**
+ * Runs `task` on each file, READ_CONCURRENCY at a time (a tree of ten thousand files otherwise
+ * waits on the disk one file after another); results keep the files' order.
+ */
+async function eachFile<T>(
+  files: readonly ListedFile[],
+  task: (file: ListedFile) => Promise<T>,
+): Promise<T[]> {
+  const results: T[] = new Array(files.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < files.length) {
+      const i = next++;
+      results[i] = await task(files[i] as ListedFile);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, files.length) }, lane));
+  return results;
+}
+
+/** Reads listed files, in their order. */
+export async function readListedFiles(
+  files: readonly ListedFile[],
+  options: Pick<ReadOptions, 'maxFileBytes'> = {},
+): Promise<{ sources: Source[]; findings: Finding[] }> {
+  const maxBytes = options.maxFileBytes ?? DEFAULT_LIMITS.maxFileBytes;
+  const findings: Finding[] = [];
+  const read = await eachFile(files, async (file) => {
+    try {
+      return { path: file.shown, ...(await readCapped(file.absolute, maxBytes)) };
+    } catch (cause) {
+      const code = (cause as NodeJS.ErrnoException).code;
+      findings.push({
+        severity: 'error',
+        code: 'unreadable',
+        message: `cannot be read (${code ?? String(cause)})`,
+        location: { file: file.shown, line: 1, column: 1 },
+      });
+      return undefined;
+    }
+  });
+  const sources: Source[] = [];
+  for (const source of read) if (source !== undefined) sources.push(source);
   return { sources, findings };
+}
+
+/**
+ * The SHA-256 of each listed file's content (hex), reading each whole and keeping none of it: what
+ * an incremental plan compares with the fingerprints recorded at the last apply. A file that cannot
+ * be read gets no fingerprint (it is read again, and reported, as a changed file).
+ */
+export async function hashListedFiles(
+  files: readonly ListedFile[],
+): Promise<(string | undefined)[]> {
+  return eachFile(files, async (file) => {
+    try {
+      return createHash('sha256')
+        .update(await readFile(file.absolute))
+        .digest('hex');
+    } catch {
+      return undefined;
+    }
+  });
+}
+
+/** The SHA-256 of a source's content (hex), as `hashListedFiles` computes it from the file. */
+export function sourceSha256(source: Source): string {
+  return createHash('sha256').update(source.content).digest('hex');
+}
+
+/** Reads every source named by `paths`, in a stable order. */
+export async function readSources(
+  paths: readonly string[],
+  options: ReadOptions = {},
+): Promise<{ sources: Source[]; findings: Finding[] }> {
+  const maxBytes = options.maxFileBytes ?? DEFAULT_LIMITS.maxFileBytes;
+  const listed = await listSources(paths, options);
+  const read = await readListedFiles(listed.files, { maxFileBytes: maxBytes });
+  const sources = read.sources;
+  if (listed.stdinAt !== undefined) {
+    sources.splice(listed.stdinAt, 0, {
+      path: STDIN_NAME,
+      content: await readStream(options.stdin ?? process.stdin, maxBytes),
+    });
+  }
+  return { sources, findings: [...listed.findings, ...read.findings] };
 }
 
 /**
