@@ -156,7 +156,7 @@ describe('plan output', () => {
     expect(json).toMatchObject({
       formatVersion: 1,
       manager: 'roster-cli',
-      basis: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
+      basis: expect.stringMatching(/^state:[0-9a-f]{64}$/),
       summary: { add: 1, change: 0, destroy: 1 },
       options: { prune: false, maxRemovals: null, maxOrgRemovalRatio: 0.25, scope: ['acme'] },
     });

@@ -3,7 +3,6 @@
  * I/O, no clock (the caller passes "now"). Every rule that could refuse a change runs here, at plan
  * time, so an apply never stops half-way for a reason a plan could have known.
  */
-import { createHash } from 'node:crypto';
 import { BUILT_IN_ROLES, OWNER_ROLE } from './catalog.js';
 import type { SourceLocation } from './findings.js';
 import { planLimits, type PlanFields } from './kinds/plan.js';
@@ -453,16 +452,13 @@ function computePlan(
     else if (c.action === 'update') change++;
     else destroy++;
   }
-  let basis: string | undefined;
   return {
     formatVersion: PLAN_FORMAT_VERSION,
     createdAt: options.now.toISOString(),
     manager,
-    // Computed when read (a saved or printed plan): hashing every record costs seconds at 1M,
-    // and an apply under the lock never needs it.
-    get basis() {
-      return (basis ??= fingerprint(actual));
-    },
+    // Filled in by the store, which digests the database's rows (`readBasis`): a pure plan has
+    // no database to digest.
+    basis: '',
     options: {
       prune: options.prune,
       pruneAbsent: options.pruneAbsent === true,
@@ -877,14 +873,4 @@ function refuseViolation(
       );
       return;
   }
-}
-
-/** A stable hash of the records a plan was made against. */
-export function fingerprint(actual: ActualState): string {
-  const hash = createHash('sha256');
-  const rows = actual.records
-    .map((r) => JSON.stringify([recordKey(r.id), r.fields, r.managedBy, r.facts?.status ?? null]))
-    .sort();
-  for (const row of rows) hash.update(row).update('\n');
-  return `sha256:${hash.digest('hex')}`;
 }

@@ -7,7 +7,6 @@
 import type pg from 'pg';
 import { RosterError } from '../core/errors.js';
 import {
-  fingerprint,
   type ActualState,
   planRecordChanges,
   type Plan,
@@ -25,6 +24,7 @@ import {
 import { explainDatabaseError, LockHeldError, StalePlanError } from './errors.js';
 import { planWithHistory } from './plan-history.js';
 import { canonicalJson } from './plan-signature.js';
+import { readBasis } from './input-index.js';
 import { readSnapshot, withUsageOutside } from './snapshot.js';
 import {
   appendAudit,
@@ -83,6 +83,12 @@ export interface ApplyContext {
   /** Test hook: runs inside the transaction, just before COMMIT. */
   readonly beforeCommit?: () => Promise<void>;
   /**
+   * Runs inside the transaction after the writes, even when the plan changes nothing (the
+   * transaction then commits instead of rolling back): what the apply was made from is recorded
+   * there, atomically with what it wrote (`recordInput`).
+   */
+  readonly record?: (db: pg.PoolClient, plan: Plan) => Promise<void>;
+  /**
    * Aborts the apply: the statement in progress (a wait for the lock included) is cancelled on
    * the server, and the transaction rolls back. Nothing is written once it fires.
    */
@@ -122,12 +128,13 @@ async function recheckSavedPlan(
   client: pg.PoolClient,
   saved: Plan,
   snapshot: ActualState,
+  read: readonly string[] | 'all',
 ): Promise<Plan> {
   const records = saved.changes
     .filter((c) => c.after !== null)
     .map((c) => ({ id: c.id, fields: c.after ?? {} }));
   const removals = saved.changes.filter((c) => c.action === 'delete').map((c) => c.id);
-  const actual = await withUsageOutside(client, snapshot, saved.options.scope, saved.changes);
+  const actual = await withUsageOutside(client, snapshot, read, saved.changes);
   const replanned = planRecordChanges(records, removals, actual, {
     manager: saved.manager,
     prune: saved.options.prune,
@@ -152,6 +159,21 @@ async function recheckSavedPlan(
   return replanned;
 }
 
+/**
+ * The organizations a saved plan changes: once its basis matches, the others are as the plan saw
+ * them and the re-check reads only these (and every plan and role, which snapshots always read).
+ */
+function changedOrganizations(
+  plan: Plan,
+  scope: readonly string[] | 'all',
+): readonly string[] | 'all' {
+  // A plan or role changed: every organization using it is checked again, as when planned.
+  if (plan.changes.some((c) => c.id.kind === 'plan' || c.id.kind === 'role')) return scope;
+  const orgs = new Set<string>();
+  for (const change of plan.changes) if (change.org !== null) orgs.add(change.org);
+  return [...orgs].sort();
+}
+
 /** Plans (or re-checks) and applies under the lock, in one transaction. */
 export async function applyChanges(
   pool: pg.Pool,
@@ -174,11 +196,16 @@ export async function applyChanges(
     await takeApplyLock(client, context.lockWaitMs);
     const scope = 'plan' in input ? input.plan.options.scope : input.options.scope;
     const narrow = 'records' in input && input.narrowSnapshot === true;
-    const snapshot = await readSnapshot(client, scope, narrow ? { organizations: 'scope' } : {});
+    if ('plan' in input) {
+      const saved = input.plan;
+      const basis = await readBasis(client, saved.manager, scope, new Date());
+      if (basis !== saved.basis) throw new StalePlanError();
+    }
+    const read = 'plan' in input ? changedOrganizations(input.plan, scope) : scope;
+    const snapshot = await readSnapshot(client, read, narrow ? { organizations: 'scope' } : {});
     let plan: Plan;
     if ('plan' in input) {
-      if (fingerprint(snapshot) !== input.plan.basis) throw new StalePlanError();
-      plan = await recheckSavedPlan(client, input.plan, snapshot);
+      plan = await recheckSavedPlan(client, input.plan, snapshot, read);
     } else if ('records' in input) {
       plan = planRecordChanges(
         input.records,
@@ -191,12 +218,13 @@ export async function applyChanges(
       plan = await planWithHistory(client, input.desired, snapshot, input.options);
     }
     if (plan.refusals.length > 0) throw new PlanRefusedError(plan.refusals);
-    if (plan.changes.length === 0) {
+    if (plan.changes.length === 0 && context.record === undefined) {
       await client.query('ROLLBACK');
       open = false;
       return { plan, rowsWritten: 0 };
     }
-    const rowsWritten = await executePlan(client, plan, context);
+    const rowsWritten = plan.changes.length === 0 ? 0 : await executePlan(client, plan, context);
+    await context.record?.(client, plan);
     await context.beforeCommit?.();
     context.signal?.throwIfAborted();
     await client.query('COMMIT');

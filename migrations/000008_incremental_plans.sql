@@ -1,0 +1,31 @@
+-- What each apply from manifests was made from, so that the next plan reads and plans only what
+-- changed (docs/performance.md, "Incremental plans"). Bookkeeping only: deleting these rows makes
+-- the next plan a full one, nothing else.
+
+-- Each file of the input, as the last apply of `manager` read it: its content's SHA-256 and what
+-- it declared. Paths are as shown to the user: relative to the working directory.
+CREATE TABLE input_files (
+  manager       text NOT NULL,
+  path          text NOT NULL,
+  sha256        text NOT NULL,
+  organizations text[] NOT NULL,
+  plans         text[] NOT NULL,
+  roles         text[] NOT NULL,
+  documents     text[] NOT NULL,
+  warnings      integer NOT NULL DEFAULT 0,
+  recorded_at   timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (manager, path)
+);
+
+-- Each organization as the last apply of `manager` left it: the digest of its inputs (files and
+-- the plans and roles it uses) and of its rows in the database right after the apply's writes,
+-- in the apply's transaction. A plan whose inputs and rows have the same digests has nothing to
+-- change in it; any write since (by Roster, the app, or SQL by hand) changes the rows' digest.
+CREATE TABLE organization_inputs (
+  org_id       bigint PRIMARY KEY REFERENCES organizations (org_id) ON DELETE CASCADE,
+  manager      text NOT NULL,
+  input_digest text NOT NULL,
+  uses         text[] NOT NULL,
+  state_digest text NOT NULL,
+  recorded_at  timestamptz NOT NULL DEFAULT now()
+);
