@@ -8,18 +8,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { RosterError, UsageError } from '../../core/errors.js';
 import { PLAN_FORMAT_VERSION, type Plan } from '../../core/plan.js';
-import { desiredRecords } from '../../core/records.js';
 import { applyChanges, type ApplyContext, type ApplyInput } from '../../store/apply.js';
-import { openAccessDatabase } from '../../store/connect.js';
 import { verifyPlanSignature } from '../../store/plan-signature.js';
 import type { CliIo } from '../../command/io.js';
-import { loadDesiredState } from '../manifests.js';
+import { completePlan, prepareInput, recorder, type PreparedInput } from '../plan-input.js';
 import { parseDuration, parseFormat } from '../../command/options.js';
 import { currentCommit, whoAmI } from '../../command/session.js';
 import type pg from 'pg';
 import { countQueued } from '../../mail/deliver.js';
 import { deliverAndReport, describeQueued } from './deliver.js';
-import { planInDatabase, renderPlan } from './plan.js';
+import { lazyDatabase, planOfInput, renderPlan } from './plan.js';
 import { GUARD_HELP, PLAN_ARG_OPTIONS, planOptionsFrom } from './plan-options.js';
 
 /** Help text of the command. */
@@ -70,35 +68,38 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
       ? undefined
       : parseDuration(values['wait-for-lock'], '--wait-for-lock');
   const files = values.file ?? [];
-  let input: ApplyInput;
-  let savedPath: string | undefined;
-  if (files.length === 0) {
-    if (positionals.length !== 1) {
-      throw new UsageError('apply needs -f PATH... --yes, or the path of one saved plan');
-    }
-    savedPath = positionals[0] ?? '';
-    input = { plan: await readSavedPlan(resolve(io.cwd, savedPath)) };
-  } else {
-    const state = await loadDesiredState([...files, ...positionals], io, values.strict === true);
-    if (state === undefined) return 1;
-    input = { desired: desiredRecords(state), options: planOptionsFrom(values, state, new Date()) };
-  }
-
-  const database = await openAccessDatabase({
-    env: io.env,
-    cwd: io.cwd,
-    applicationName: `roster apply (${whoAmI()}, pid ${process.pid})`,
-  });
+  const database = lazyDatabase(io, 'apply');
   try {
-    if ('plan' in input && savedPath !== undefined) {
+    let input: ApplyInput;
+    let prepared: PreparedInput | undefined;
+    if (files.length === 0) {
+      if (positionals.length !== 1) {
+        throw new UsageError('apply needs -f PATH... --yes, or the path of one saved plan');
+      }
+      const savedPath = positionals[0] ?? '';
+      const plan = await readSavedPlan(resolve(io.cwd, savedPath));
       await verifyPlanSignature(
-        database.pool,
-        input.plan as unknown as Record<string, unknown>,
+        await database.pool(),
+        plan as unknown as Record<string, unknown>,
         savedPath,
       );
+      input = { plan };
+    } else {
+      const now = new Date();
+      prepared = await prepareInput(database.pool, {
+        paths: [...files, ...positionals],
+        io,
+        strict: values.strict === true,
+        full: values.full === true,
+        options: (state) => planOptionsFrom(values, state, now),
+      });
+      if (prepared === undefined) return 1;
+      input = { desired: prepared.desired, options: prepared.options };
     }
-    if ('desired' in input && values.yes !== true) {
-      const plan = await planInDatabase(database.pool, input.desired, input.options);
+    const pool = await database.pool();
+
+    if (prepared !== undefined && values.yes !== true) {
+      const plan = await planOfInput(pool, prepared, { basis: format === 'json' });
       io.stdout.write(renderPlan(plan, format));
       if (plan.refusals.length > 0) return 1;
       if (plan.changes.length > 0) {
@@ -116,20 +117,28 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
       ...(lockWaitMs !== undefined && { lockWaitMs }),
       ...testPause(io),
     };
+    const record = prepared === undefined ? undefined : recorder(prepared);
     let result: Awaited<ReturnType<typeof applyChanges>>;
     try {
-      result = await applyChanges(database.pool, input, context);
+      result = await applyChanges(pool, input, {
+        ...context,
+        ...(record !== undefined && { record }),
+      });
     } finally {
       progress?.end();
     }
-    io.stdout.write(renderPlan(result.plan, format));
-    if (result.plan.changes.length > 0 && format !== 'json') {
-      const { add, change, destroy } = result.plan.summary;
+    const applied =
+      prepared === undefined
+        ? result.plan
+        : await completePlan(pool, result.plan, prepared, { basis: false });
+    io.stdout.write(renderPlan(applied, format));
+    if (applied.changes.length > 0 && format !== 'json') {
+      const { add, change, destroy } = applied.summary;
       io.stdout.write(
-        `Apply complete: ${add} added, ${change} changed, ${destroy} destroyed (${result.rowsWritten} rows written); ${result.plan.invitations.length} invitation${result.plan.invitations.length === 1 ? '' : 's'} queued.\n`,
+        `Apply complete: ${add} added, ${change} changed, ${destroy} destroyed (${result.rowsWritten} rows written); ${applied.invitations.length} invitation${applied.invitations.length === 1 ? '' : 's'} queued.\n`,
       );
     }
-    await deliverAfterApply(database.pool, io, {
+    await deliverAfterApply(pool, io, {
       out: format === 'json' ? io.stderr : io.stdout,
       deliver: values['no-deliver'] !== true,
       deadlineMs: deliverTimeoutMs,

@@ -13,6 +13,7 @@ export const PLAN_ARG_OPTIONS = {
   'max-org-removal-ratio': { type: 'string' },
   'detailed-exitcode': { type: 'boolean', default: false },
   strict: { type: 'boolean', default: false },
+  full: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -24,7 +25,9 @@ export const GUARD_HELP = `      --prune                      also delete, in th
       --max-removals N             refuse a plan that deletes more than N records
       --max-org-removal-ratio R    refuse a plan that removes more than this share of an
                                    organization's members (default ${DEFAULT_MAX_ORG_REMOVAL_RATIO})
-      --strict                     warnings in the input fail the command too`;
+      --strict                     warnings in the input fail the command too
+      --full                       read every file and plan every organization (by default,
+                                   only what changed since the last apply is read and planned)`;
 
 /** Builds the planner's options from the flags and the input. */
 export function planOptionsFrom(

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../../core/errors.js';
 import { type Plan, type PlanOptions } from '../../core/plan.js';
-import { desiredRecords, type DesiredRecord } from '../../core/records.js';
+import type { DesiredRecord } from '../../core/records.js';
 import { renderPlanMarkdown, renderPlanText } from '../../core/render-plan.js';
 import { openAccessDatabase } from '../../store/connect.js';
 import { readSnapshot } from '../../store/snapshot.js';
@@ -13,7 +13,7 @@ import { planWithHistory } from '../../store/plan-history.js';
 import { signPlan } from '../../store/plan-signature.js';
 import { countQueued } from '../../mail/deliver.js';
 import type { CliIo } from '../../command/io.js';
-import { loadDesiredState } from '../manifests.js';
+import { completePlan, prepareInput, type PreparedInput } from '../plan-input.js';
 import { parseFormat } from '../../command/options.js';
 import { whoAmI } from '../../command/session.js';
 import { GUARD_HELP, PLAN_ARG_OPTIONS, planOptionsFrom } from './plan-options.js';
@@ -43,8 +43,8 @@ export function renderPlan(plan: Plan, format: 'text' | 'markdown' | 'json'): st
 }
 
 /**
- * The plan of `desired` against the database as it is now (the snapshot of the options' scope,
- * and what only the database knows besides it), with the invitations still queued noted on it.
+ * The plan of `desired` against the database as it is now: the snapshot of the options' scope,
+ * and what only the database knows besides it.
  */
 export async function planInDatabase(
   pool: pg.Pool,
@@ -52,9 +52,8 @@ export async function planInDatabase(
   options: PlanOptions,
 ): Promise<Plan> {
   const client = await pool.connect();
-  let plan: Plan;
   try {
-    plan = await planWithHistory(
+    return await planWithHistory(
       client,
       desired,
       await readSnapshot(client, options.scope),
@@ -63,19 +62,47 @@ export async function planInDatabase(
   } finally {
     client.release();
   }
-  await noteQueuedInvitations(pool, plan);
-  return plan;
+}
+
+/**
+ * The plan of the prepared input as shown and saved: completed to the whole input (see
+ * `completePlan`), with the invitations of its scope still queued noted on it.
+ */
+export async function planOfInput(
+  pool: pg.Pool,
+  prepared: PreparedInput,
+  options: { readonly basis: boolean },
+): Promise<Plan> {
+  const planned = await planInDatabase(pool, prepared.desired, prepared.options);
+  return noteQueuedInvitations(pool, await completePlan(pool, planned, prepared, options));
 }
 
 /**
  * Adds to the plan how many invitations of its scope wait unsent in the outbox (an apply that
  * stopped after its commit leaves them behind; the plan says so instead of "No changes" alone).
  */
-async function noteQueuedInvitations(pool: pg.Pool, plan: Plan): Promise<void> {
+export async function noteQueuedInvitations(pool: pg.Pool, plan: Plan): Promise<Plan> {
   const scope = plan.options.scope;
   const { queued } = await countQueued(pool, scope === 'all' ? undefined : scope);
-  // Assigned, not spread: spreading would compute the plan's lazy basis fingerprint.
-  if (queued > 0) Object.assign(plan, { queuedInvitations: queued });
+  return queued > 0 ? { ...plan, queuedInvitations: queued } : plan;
+}
+
+/** Opens the access database on first use, for commands that may not need it (invalid input). */
+export function lazyDatabase(io: CliIo, command: string) {
+  let opened: Promise<Awaited<ReturnType<typeof openAccessDatabase>>> | undefined;
+  return {
+    pool: async () =>
+      (
+        await (opened ??= openAccessDatabase({
+          env: io.env,
+          cwd: io.cwd,
+          applicationName: `roster ${command} (${whoAmI()}, pid ${process.pid})`,
+        }))
+      ).pool,
+    close: async () => {
+      if (opened !== undefined) await (await opened).close();
+    },
+  };
 }
 
 /** Runs the command; returns the exit code. */
@@ -92,21 +119,25 @@ export async function planCommand(args: string[], io: CliIo): Promise<number> {
   const paths = [...(values.file ?? []), ...positionals];
   if (paths.length === 0) throw new UsageError('plan needs at least one -f PATH');
   const format = parseFormat(values.format, ['text', 'markdown', 'json'] as const);
-  const state = await loadDesiredState(paths, io, values.strict === true);
-  if (state === undefined) return 1;
-  const options = planOptionsFrom(values, state, new Date());
-
-  const database = await openAccessDatabase({
-    env: io.env,
-    cwd: io.cwd,
-    applicationName: `roster plan (${whoAmI()}, pid ${process.pid})`,
-  });
+  const now = new Date();
+  const database = lazyDatabase(io, 'plan');
   let plan: Plan;
   let signature: string | undefined;
   try {
-    plan = await planInDatabase(database.pool, desiredRecords(state), options);
+    const prepared = await prepareInput(database.pool, {
+      paths,
+      io,
+      strict: values.strict === true,
+      full: values.full === true,
+      options: (state) => planOptionsFrom(values, state, now),
+    });
+    if (prepared === undefined) return 1;
+    const pool = await database.pool();
+    plan = await planOfInput(pool, prepared, {
+      basis: format === 'json' || values.out !== undefined,
+    });
     if (values.out !== undefined && plan.refusals.length === 0) {
-      signature = await signPlan(database.pool, plan);
+      signature = await signPlan(pool, plan);
     }
   } finally {
     await database.close();

@@ -1,0 +1,415 @@
+/**
+ * What `roster plan` and `roster apply` plan from: the manifests, read whole (a full plan) or only
+ * as far as they changed since the last apply (an incremental plan, the default).
+ *
+ * Incremental: every file is fingerprinted (read and hashed, nothing kept); files whose fingerprint
+ * matches what the last apply recorded are not parsed. An organization is planned again when a file
+ * declaring it changed, appeared or went; when a plan or role it uses changed in the input or will
+ * change in the database; when its rows in the database differ from what the last apply left
+ * (any write since, by Roster or not: one grouped scan per table computes every organization's
+ * digest); when it has rows Roster does not manage, or grants that expired; or when nothing was
+ * recorded for it. Every file declaring an organization planned is read, so that the rules see the
+ * whole organization. The plan of the rest would be empty: it is left out, and the plan is the
+ * same as a full plan's (test/incremental-plan.test.ts compares them over random edits).
+ */
+import type pg from 'pg';
+import type { Finding } from '../core/findings.js';
+import {
+  catalogDigests,
+  indexInput,
+  inputDigest,
+  type IndexedFile,
+  type OrganizationInput,
+} from '../core/input-index.js';
+import { DEFAULT_LIMITS } from '../core/limits.js';
+import type { LoadResult } from '../core/load.js';
+import type { DesiredState } from '../core/model.js';
+import type { Plan, PlanOptions } from '../core/plan.js';
+import { changedFields, desiredRecords, type DesiredRecord } from '../core/records.js';
+import { KIND_TABLE } from '../core/kinds/index.js';
+import { renderFindingsText, summarizeFindings } from '../core/render-findings.js';
+import { loadSourcesInThreads } from '../files/parse-threads.js';
+import {
+  hashListedFiles,
+  listSources,
+  readListedFiles,
+  readSources,
+  sourceSha256,
+  type ListedFile,
+} from '../files/read-sources.js';
+import {
+  readBasis,
+  readOrganizationStates,
+  readOrganizationsUsing,
+  readRecordedFiles,
+  readRecordedOrganizations,
+  recordInput,
+  type OrganizationState,
+} from '../store/input-index.js';
+import { readPlans, readRoles } from '../store/snapshot.js';
+import type { CliIo } from '../command/io.js';
+
+/** What an apply records of its input (`recordInput`). */
+export interface InputRecord {
+  readonly files: readonly IndexedFile[];
+  readonly removedPaths: readonly string[];
+  readonly organizations: readonly OrganizationInput[];
+}
+
+/** The manifests, ready to plan. */
+export interface PreparedInput {
+  /** The records to plan: every record of the organizations planned, every plan and role. */
+  readonly desired: readonly DesiredRecord[];
+  /** The options to plan with: their scope is the organizations planned. */
+  readonly options: PlanOptions;
+  /** Every organization the input declares (the scope of the plan as shown and saved). */
+  readonly inputScope: readonly string[] | 'all';
+  /** Read for every organization of the input in an incremental plan. */
+  readonly states?: ReadonlyMap<string, OrganizationState>;
+  /** What an apply records; absent when the input cannot be fingerprinted (standard input). */
+  readonly record?: InputRecord;
+  readonly incremental: boolean;
+}
+
+/** How to read the input. */
+export interface InputRequest {
+  readonly paths: readonly string[];
+  readonly io: CliIo;
+  readonly strict: boolean;
+  /** Plan everything (`--full`). */
+  readonly full: boolean;
+  /** The options of a full plan; the scope is narrowed here when planning incrementally. */
+  readonly options: (state: DesiredState) => PlanOptions;
+}
+
+/** Above this share of changed files, reading them twice costs more than a full read. */
+const MAX_CHANGED_SHARE = 0.5;
+
+/** Reads the input, whole or incrementally; prints findings; undefined when it is invalid. */
+export async function prepareInput(
+  connect: () => Promise<pg.Pool>,
+  request: InputRequest,
+): Promise<PreparedInput | undefined> {
+  const { io } = request;
+  const listed = await listSources(request.paths, { cwd: io.cwd });
+  const probe = request.options(EMPTY_STATE);
+  const incremental =
+    !request.full &&
+    probe.pruneAbsent !== true &&
+    listed.stdinAt === undefined &&
+    listed.findings.length === 0 &&
+    listed.files.length > 0;
+  if (!incremental) {
+    return prepareFull(connect, request, listed.roots, listed.stdinAt !== undefined);
+  }
+
+  const manager = probe.manager;
+  const shas = await hashListedFiles(listed.files);
+  const pool = await connect();
+  const recorded = await readRecordedFiles(pool, manager, listed.roots);
+  const shaOf = new Map<string, string>();
+  const changed: ListedFile[] = [];
+  const unchanged = new Map<string, IndexedFile>();
+  listed.files.forEach((file, i) => {
+    const sha = shas[i];
+    if (sha !== undefined) shaOf.set(file.shown, sha);
+    const known = recorded.get(file.shown);
+    if (known !== undefined && sha !== undefined && known.sha256 === sha) {
+      unchanged.set(file.shown, known);
+    } else changed.push(file);
+  });
+  if (recorded.size === 0 || changed.length > listed.files.length * MAX_CHANGED_SHARE) {
+    return prepareFull(connect, request, listed.roots, false);
+  }
+  const present = new Set(listed.files.map((f) => f.shown));
+  const removed = [...recorded.values()].filter((r) => !present.has(r.path));
+
+  // What the changed files declare now, and the plans and roles: read first, for the decision.
+  const catalogPaths = [...unchanged.values()]
+    .filter((f) => f.plans.length > 0 || f.roles.length > 0)
+    .map((f) => f.path);
+  const first = await loadFiles(
+    listed.files,
+    new Set([...changed.map((f) => f.shown), ...catalogPaths]),
+  );
+  const firstIndex = indexInput(first.state, first.findings, shaOf);
+  const declares = new Map<string, IndexedFile>(unchanged);
+  for (const file of firstIndex.files) declares.set(file.path, file);
+  const catalog = catalogDigests(first.state);
+
+  const filesOf = new Map<string, string[]>();
+  for (const file of declares.values()) {
+    for (const org of file.organizations) {
+      const list = filesOf.get(org);
+      if (list === undefined) filesOf.set(org, [file.path]);
+      else list.push(file.path);
+    }
+  }
+  const scope = [...filesOf.keys()].sort();
+  const [states, recordedOrgs] = await Promise.all([
+    readOrganizationStates(pool, manager, scope, probe.now),
+    readRecordedOrganizations(pool, manager, scope),
+  ]);
+
+  const planned = new Set<string>();
+  const load = new Set<string>(changed.map((f) => f.shown));
+  for (const path of catalogPaths) load.add(path);
+  const plan = (orgs: readonly string[]) => orgs.forEach((org) => planned.add(org));
+  for (const file of changed) {
+    plan(declares.get(file.shown)?.organizations ?? []);
+    plan(recorded.get(file.shown)?.organizations ?? []);
+  }
+  for (const file of removed) plan(file.organizations);
+  for (const file of unchanged.values()) {
+    if (file.warnings > 0) load.add(file.path); // read again, so that its warnings are shown
+  }
+  // A document name taken by a changed file and by an unchanged one: both are read, so that the
+  // duplicate is reported where it is.
+  const unchangedDocuments = new Map<string, string>();
+  for (const file of unchanged.values()) {
+    for (const name of file.documents) unchangedDocuments.set(name, file.path);
+  }
+  for (const file of changed) {
+    for (const name of declares.get(file.shown)?.documents ?? []) {
+      const other = unchangedDocuments.get(name);
+      if (other !== undefined) load.add(other);
+    }
+  }
+  for (const org of scope) {
+    const before = recordedOrgs.get(org);
+    const now = states.get(org);
+    if (
+      before === undefined ||
+      now === undefined ||
+      now.foreign ||
+      now.expired ||
+      now.digest !== before.stateDigest ||
+      before.inputDigest !==
+        inputDigest(
+          (filesOf.get(org) ?? []).map((path) => ({ path, sha256: shaOf.get(path) ?? '' })),
+          before.uses,
+          catalog,
+        )
+    ) {
+      planned.add(org);
+    }
+  }
+  // Plans and roles the plan will change: every organization using them is checked again.
+  const changing = await changingCatalog(pool, first.state, manager);
+  if (changing.plans.length > 0 || changing.roles.length > 0) {
+    const uses = new Set([
+      ...changing.plans.map((p) => `plan:${p}`),
+      ...changing.roles.map((r) => `role:${r}`),
+    ]);
+    for (const [org, before] of recordedOrgs) {
+      if (before.uses.some((u) => uses.has(u))) planned.add(org);
+    }
+    plan(await readOrganizationsUsing(pool, changing.plans, changing.roles));
+  }
+  for (const org of [...planned]) if (!filesOf.has(org)) planned.delete(org);
+
+  // Whole organizations: every file declaring one planned, and every organization of a file read.
+  let grown = true;
+  while (grown) {
+    grown = false;
+    for (const org of planned) {
+      for (const path of filesOf.get(org) ?? []) {
+        if (!load.has(path)) {
+          load.add(path);
+          grown = true;
+        }
+      }
+    }
+    for (const path of load) {
+      for (const org of declares.get(path)?.organizations ?? []) {
+        if (!planned.has(org)) {
+          planned.add(org);
+          grown = true;
+        }
+      }
+    }
+  }
+
+  const loaded = await loadFiles(listed.files, load);
+  if (!reportFindings(io, loaded, request.strict)) return undefined;
+  const index = indexInput(loaded.state, loaded.findings, shaOf);
+  const options = request.options(loaded.state);
+  io.stderr.write(
+    `Incremental plan: ${changed.length + removed.length} of ${listed.files.length} file${listed.files.length === 1 ? '' : 's'} changed since the last apply; planning ${planned.size} of ${scope.length} organization${scope.length === 1 ? '' : 's'} (--full plans every one).\n`,
+  );
+  return {
+    desired: desiredRecords(loaded.state),
+    options: { ...options, scope: [...planned].sort() },
+    inputScope: scope,
+    states,
+    record: {
+      files: index.files,
+      removedPaths: removed.map((r) => r.path),
+      organizations: index.organizations,
+    },
+    incremental: true,
+  };
+}
+
+/** Reads and checks every file. */
+async function prepareFull(
+  connect: () => Promise<pg.Pool>,
+  request: InputRequest,
+  roots: readonly string[],
+  stdin: boolean,
+): Promise<PreparedInput | undefined> {
+  const { io } = request;
+  const read = await readSources(request.paths, { cwd: io.cwd, stdin: io.stdin });
+  const loaded = await loadSourcesInThreads(read.sources, { limits: DEFAULT_LIMITS });
+  const findings = [...read.findings, ...loaded.findings];
+  if (
+    !reportFindings(
+      io,
+      { ...loaded, findings, errors: loaded.errors + read.findings.length },
+      request.strict,
+    )
+  ) {
+    return undefined;
+  }
+  const options = request.options(loaded.state);
+  let record: InputRecord | undefined;
+  if (!stdin) {
+    const shaOf = new Map(read.sources.map((s) => [s.path, sourceSha256(s)]));
+    const index = indexInput(loaded.state, loaded.findings, shaOf);
+    const recorded = await readRecordedFiles(await connect(), options.manager, roots);
+    record = {
+      files: index.files,
+      removedPaths: [...recorded.keys()].filter((path) => !shaOf.has(path)),
+      organizations: index.organizations,
+    };
+  }
+  return {
+    desired: desiredRecords(loaded.state),
+    options,
+    inputScope: options.scope,
+    ...(record !== undefined && { record }),
+    incremental: false,
+  };
+}
+
+/** Reads and checks the listed files whose path is in `paths`, in the listing's order. */
+async function loadFiles(
+  files: readonly ListedFile[],
+  paths: ReadonlySet<string>,
+): Promise<LoadResult> {
+  const read = await readListedFiles(files.filter((f) => paths.has(f.shown)));
+  const loaded = await loadSourcesInThreads(read.sources, { limits: DEFAULT_LIMITS });
+  if (read.findings.length === 0) return loaded;
+  const findings = [...read.findings, ...loaded.findings];
+  return { ...loaded, findings, errors: loaded.errors + read.findings.length };
+}
+
+/** Prints the findings; false when the input cannot be planned. */
+function reportFindings(
+  io: CliIo,
+  loaded: Pick<LoadResult, 'findings' | 'errors' | 'warnings'>,
+  strict: boolean,
+): boolean {
+  io.stderr.write(renderFindingsText(loaded.findings));
+  if (loaded.errors > 0 || (strict && loaded.warnings > 0)) {
+    io.stderr.write(
+      `roster: the input is invalid (${summarizeFindings(loaded.findings)}); nothing was planned\n`,
+    );
+    return false;
+  }
+  return true;
+}
+
+/**
+ * The plans and roles of the input that a plan will change: different in the database, absent
+ * there, changed there since Roster wrote them, or not managed by this manager.
+ */
+async function changingCatalog(
+  db: pg.Pool,
+  state: DesiredState,
+  manager: string,
+): Promise<{ plans: string[]; roles: string[] }> {
+  const actual = new Map(
+    [...(await readPlans(db)), ...(await readRoles(db))].map((r) => [
+      `${r.id.kind}:${(r.id as { name: string }).name}`,
+      r,
+    ]),
+  );
+  const changing = { plans: [] as string[], roles: [] as string[] };
+  for (const kind of ['plan', 'role'] as const) {
+    for (const record of KIND_TABLE[kind].desired(state)) {
+      const name = (record.id as { name: string }).name;
+      const existing = actual.get(`${kind}:${name}`);
+      if (
+        existing === undefined ||
+        existing.managedBy !== manager ||
+        changedFields(existing.fields, record.fields).length > 0 ||
+        (existing.lastApplied !== null &&
+          changedFields(existing.lastApplied, existing.fields).length > 0)
+      ) {
+        (kind === 'plan' ? changing.plans : changing.roles).push(name);
+      }
+    }
+  }
+  return changing;
+}
+
+/**
+ * Completes a plan made of the organizations planned into the plan of the whole input: its scope,
+ * the invitations awaiting acceptance in the organizations left out, and its basis.
+ */
+export async function completePlan(
+  pool: pg.Pool,
+  plan: Plan,
+  prepared: PreparedInput,
+  options: { readonly basis: boolean },
+): Promise<Plan> {
+  let awaiting = plan.awaitingAcceptanceBy;
+  if (prepared.incremental && prepared.states !== undefined) {
+    const planned = new Set(prepared.options.scope === 'all' ? [] : prepared.options.scope);
+    let { memberships, grants } = awaiting;
+    for (const [org, state] of prepared.states) {
+      if (planned.has(org)) continue;
+      memberships += state.invited.memberships;
+      grants += state.invited.grants;
+    }
+    awaiting = { memberships, grants };
+  }
+  const basis = options.basis
+    ? await readBasis(
+        pool,
+        plan.manager,
+        prepared.inputScope,
+        prepared.options.now,
+        prepared.states,
+      )
+    : plan.basis;
+  const complete: Plan = {
+    ...plan,
+    basis,
+    options: { ...plan.options, scope: prepared.inputScope },
+    awaitingAcceptance: awaiting.memberships + awaiting.grants,
+    awaitingAcceptanceBy: awaiting,
+  };
+  return complete;
+}
+
+/** Records the input inside an apply's transaction (see `ApplyContext.record`). */
+export function recorder(
+  prepared: PreparedInput,
+): ((db: pg.PoolClient) => Promise<void>) | undefined {
+  const record = prepared.record;
+  if (record === undefined) return undefined;
+  return (db) => recordInput(db, prepared.options.manager, record, prepared.options.now);
+}
+
+const EMPTY_STATE: DesiredState = {
+  plans: new Map(),
+  roles: new Map(),
+  organizations: new Map(),
+  memberships: [],
+  grants: [],
+  contacts: [],
+};
+
+export type { Finding };
