@@ -5,6 +5,7 @@
  * for a bounded time, check.
  */
 import { spawn } from 'node:child_process';
+import { Readable, Writable } from 'node:stream';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -16,16 +17,13 @@ import { fileTransport, smtpTransport } from '../src/mail/transport.js';
 import { checkAccess } from '../src/store/access.js';
 import { listInvitations } from '../src/store/invitations.js';
 import { loadManifests } from '../src/index.js';
-import {
-  CLI_MANAGER,
-  DEFAULT_MAX_ORG_REMOVAL_RATIO,
-  planChanges,
-  type PlanOptions,
-} from '../src/core/plan.js';
+import { planOfInput } from '../src/cli/commands/plan.js';
+import { planOptionsFrom } from '../src/cli/commands/plan-options.js';
+import { prepareInput, recorder } from '../src/cli/plan-input.js';
+import type { CliIo } from '../src/command/io.js';
 import { desiredRecords } from '../src/core/records.js';
 import { applyChanges } from '../src/store/apply.js';
 import { migrate } from '../src/store/migrate.js';
-import { readSnapshot } from '../src/store/snapshot.js';
 
 const [phase = '', dir = '', databaseUrl = '', extra = ''] = process.argv.slice(2);
 const timings: Record<string, number> = {};
@@ -41,7 +39,7 @@ const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
 const out: Record<string, unknown> = { phase };
 const started = performance.now();
 try {
-  if (phase === 'validate' || phase === 'plan' || phase === 'apply') {
+  if (phase === 'validate') {
     const loaded = await time('load', () => loadManifests([dir]));
     if (loaded.errors > 0) {
       throw new Error(`input has ${loaded.errors} errors: ${loaded.findings[0]?.message}`);
@@ -51,35 +49,59 @@ try {
     out.records = desired.filter((r) =>
       ['membership', 'grant', 'contact'].includes(r.id.kind),
     ).length;
-    const options: PlanOptions = {
-      manager: CLI_MANAGER,
-      prune: false,
-      maxOrgRemovalRatio: DEFAULT_MAX_ORG_REMOVAL_RATIO,
-      now: new Date(),
-      scope: [...loaded.state.organizations.keys()],
+  } else if (phase === 'plan' || phase === 'apply') {
+    // What `roster plan -f tenants` and `roster apply -f tenants --yes` do, from `dir`: an
+    // incremental plan unless `extra` is `full`.
+    await migrate(pool);
+    let said = '';
+    const io: CliIo = {
+      stdout: new Writable({ write: (_c, _e, done) => done() }),
+      stderr: new Writable({
+        write(chunk: Buffer, _e, done) {
+          said += chunk.toString();
+          done();
+        },
+      }),
+      stdin: Readable.from([]),
+      cwd: dir,
+      env: {},
     };
+    const now = new Date();
+    const prepared = await time('read', () =>
+      prepareInput(async () => pool, {
+        paths: ['tenants'],
+        io,
+        strict: false,
+        full: extra === 'full',
+        options: (state) => planOptionsFrom({}, state, now),
+      }),
+    );
+    if (prepared === undefined) throw new Error(`the input is invalid: ${said}`);
+    out.records = prepared.desired.length;
+    out.detail = said.trim().replace(/ \(--full plans every one\)\.$/, '') || 'full plan';
     if (phase === 'plan') {
-      const client = await pool.connect();
-      try {
-        const snapshot = await time('snapshot', () => readSnapshot(client, options.scope));
-        const plan = await time('plan', () => planChanges(desired, snapshot, options));
-        out.changes = plan.changes.length;
-      } finally {
-        client.release();
-      }
-    }
-    if (phase === 'apply') {
-      await migrate(pool);
+      const plan = await time('plan', () => planOfInput(pool, prepared, { basis: false }));
+      out.changes = plan.changes.length;
+    } else {
       const outboxBefore = (await pool.query('SELECT count(*)::int AS n FROM outbox')).rows[0].n;
       const steps: Record<string, number> = {};
       let last = performance.now();
       let lastStep = 'lock, snapshot and plan';
+      const record = recorder(prepared);
       const result = await time('apply', () =>
         applyChanges(
           pool,
-          { desired, options },
+          { desired: prepared.desired, options: prepared.options },
           {
             actor: 'bench',
+            ...(record !== undefined && {
+              record: async (db) => {
+                steps[lastStep] = (steps[lastStep] ?? 0) + Math.round(performance.now() - last);
+                last = performance.now();
+                lastStep = 'record the input';
+                await record(db);
+              },
+            }),
             onProgress: (_done, _total, what) => {
               const now = performance.now();
               // Large kinds are written in several batches: their steps add up.

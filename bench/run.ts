@@ -6,7 +6,7 @@
  * (the npm-shipped PostgreSQL binaries) on this machine. Prints a table; writes bench/results/*.json.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { freePort, startScratchPostgres } from '../src/store/scratch-postgres.js';
 import { Agent, request } from 'node:http';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -134,14 +134,31 @@ async function checkThroughServe(url: string, n: number): Promise<Record<string,
   };
 }
 
+/** Changes one member's role in each of these organizations' files, as a pull request would. */
+async function editOrganizations(directory: string, indexes: readonly number[]): Promise<void> {
+  for (const i of indexes) {
+    const file = join(directory, `tenant-${i}.yaml`);
+    const text = await readFile(file, 'utf8');
+    // The first `role:` is a member's (members come before grants).
+    const edited = text.replace(/role: ([a-z-]+)/, (_, role: string) =>
+      role === 'developer' ? 'role: administrator' : 'role: developer',
+    );
+    if (edited === text) throw new Error(`${file} has no member to edit`);
+    await writeFile(file, edited);
+  }
+}
+
 const postgres = await startPostgres();
 const results: Record<string, unknown>[] = [];
 const scratch = await mkdtemp(join(tmpdir(), 'roster-bench-'));
 try {
   for (const records of sizes) {
     const orgs = Number(values.orgs ?? Math.min(10_000, Math.max(10, Math.floor(records / 100))));
-    const base = join(scratch, `${records}-base`);
-    const changed = join(scratch, `${records}-changed`);
+    // The working copy `work/tenants` is applied, edited and planned again, as a repository
+    // would be; `changed/tenants` is the same tenants with 1 % of memberships changed.
+    const work = join(scratch, `${records}-work`);
+    const base = join(work, 'tenants');
+    const changed = join(scratch, `${records}-changed`, 'tenants');
     const generated = await generateTenants(base, { records, orgs });
     await generateTenants(changed, { records, orgs, mutate: 0.01 });
     const dbName = `bench_${records}`;
@@ -160,10 +177,19 @@ try {
       return entry;
     };
     row('load+validate', runPhase('validate', base, db));
-    row('first apply', runPhase('apply', base, db));
-    row('no-change plan', runPhase('plan', base, db));
-    row('1% change plan+apply', runPhase('apply', changed, db));
-    row('second apply', runPhase('apply', changed, db));
+    row('first apply', runPhase('apply', work, db, 'full'));
+    row('no-change plan', runPhase('plan', work, db));
+    row('no-change plan --full', runPhase('plan', work, db, 'full'));
+    await editOrganizations(base, [Math.min(100, orgs - 1)]);
+    row('1 organization changed: plan+apply', runPhase('apply', work, db));
+    await editOrganizations(
+      base,
+      Array.from({ length: Math.max(1, Math.floor(orgs / 100)) }, (_, i) => i * 100 + 7),
+    );
+    row('1% of organizations changed: plan+apply', runPhase('apply', work, db));
+    await cp(changed, base, { recursive: true, force: true });
+    row('1% of memberships changed, spread: plan+apply', runPhase('apply', work, db));
+    row('second apply', runPhase('apply', work, db));
     row('invitations list (page)', runPhase('invitations', base, db));
     row('deliver to .eml', runPhase('deliver', base, db, '15'));
     row('deliver over SMTP', runPhase('deliver-smtp', base, db, '15'));
@@ -171,8 +197,8 @@ try {
       row('check (library)', runPhase('check', base, db, values.checks));
       row('check (roster serve)', await checkThroughServe(db, Number(values.checks)));
     }
-    await rm(base, { recursive: true, force: true });
-    await rm(changed, { recursive: true, force: true });
+    await rm(work, { recursive: true, force: true });
+    await rm(join(changed, '..'), { recursive: true, force: true });
     console.error(`generated ${generated.records} records in ${generated.files} files`);
   }
 } finally {
