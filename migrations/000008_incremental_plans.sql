@@ -29,3 +29,18 @@ CREATE TABLE organization_inputs (
   state_digest text NOT NULL,
   recorded_at  timestamptz NOT NULL DEFAULT now()
 );
+
+-- A plan compares each organization's rows by their row versions (`xmin`, see
+-- src/store/input-index.ts); a member's address lives in `users`, so a change of address touches
+-- the user's memberships and grants, which then count as changed. Rare, and row by row.
+CREATE FUNCTION roster_user_renamed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE memberships SET updated_at = now() WHERE user_id = NEW.user_id;
+  UPDATE grants SET updated_at = now() WHERE user_id = NEW.user_id;
+  RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER users_renamed AFTER UPDATE OF email ON users
+  FOR EACH ROW WHEN (OLD.email IS DISTINCT FROM NEW.email)
+  EXECUTE FUNCTION roster_user_renamed();

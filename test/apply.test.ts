@@ -25,7 +25,7 @@ beforeEach(async () => {
   ws?.dispose();
   ws = createWorkspace(db.url);
   await db.pool.query(
-    'TRUNCATE plans, roles, role_permissions, users, organizations, resources, memberships, grants, contacts, invitations, outbox, audit_log CASCADE',
+    'TRUNCATE plans, roles, role_permissions, users, organizations, resources, memberships, grants, contacts, invitations, outbox, audit_log, input_files CASCADE',
   );
 });
 
@@ -587,6 +587,15 @@ describe('concurrency and crashes', () => {
     ws.write('t.yaml', [TEAM_PLAN, tenant('acme', 'alice@acme.io', ['bob@acme.io'])].join('---\n'));
     expect(ws.roster(['apply', '-f', 't.yaml', '--yes']).status).toBe(0);
     const before = await tableCounts(db.pool);
+    const recorded = async () =>
+      (
+        await db.pool.query(
+          `SELECT f.path, f.sha256, i.input_digest, i.state_digest
+             FROM input_files f, organization_inputs i ORDER BY 1, 3`,
+        )
+      ).rows;
+    const recordedBefore = await recorded();
+    expect(recordedBefore).toHaveLength(1);
     ws.write(
       't.yaml',
       [TEAM_PLAN, tenant('acme', 'alice@acme.io', ['carol@acme.io', 'dave@acme.io'])].join('---\n'),
@@ -604,8 +613,13 @@ describe('concurrency and crashes', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     expect(await tableCounts(db.pool)).toEqual(before);
+    // What the apply was made from is recorded in its transaction: rolled back with it, so the
+    // next incremental plan still sees the file as changed.
+    expect(await recorded()).toEqual(recordedBefore);
+    expect(ws.roster(['plan', '-f', 't.yaml', '--detailed-exitcode']).status).toBe(2);
     expect(ws.roster(['apply', '-f', 't.yaml', '--yes']).status).toBe(0);
     expect(ws.roster(['plan', '-f', 't.yaml', '--detailed-exitcode']).status).toBe(0);
+    expect(await recorded()).not.toEqual(recordedBefore);
   });
 
   it('explains an unreachable database without a stack trace, and changes nothing', () => {

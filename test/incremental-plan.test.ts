@@ -257,6 +257,13 @@ const DATABASE_EDITS: readonly ((pick: ReturnType<typeof random>) => Promise<unk
     ),
   // A plan edited in SQL.
   () => db.pool.query(`UPDATE plans SET paid_seats = paid_seats + 1 WHERE name = 'pro'`),
+  // A member's address changed in the app (the membership is then someone else's).
+  () =>
+    db.pool.query(
+      `UPDATE users SET email = 'renamed-' || email
+        WHERE user_id = (SELECT user_id FROM memberships WHERE role <> 'owner'
+                          ORDER BY random() LIMIT 1)`,
+    ),
   // A contact renamed in the app.
   () =>
     db.pool.query(

@@ -42,7 +42,7 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   await db.pool.query(
-    'TRUNCATE plans, roles, role_permissions, users, organizations, resources, memberships, grants, contacts, invitations, invitation_tokens, outbox, audit_log, api_keys CASCADE',
+    'TRUNCATE plans, roles, role_permissions, users, organizations, resources, memberships, grants, contacts, invitations, invitation_tokens, outbox, audit_log, api_keys, input_files CASCADE',
   );
   smtp = await startSmtp();
   ws = createWorkspace(db.url);

@@ -19,37 +19,40 @@ export interface OrganizationState {
   readonly invited: { readonly memberships: number; readonly grants: number };
 }
 
-// Each row's whole text (and the member's address, which lives in `users`) is hashed, and the
-// hashes summed per organization and table: the sum does not depend on the order rows are read
-// in, so no sort of a million rows. Any write to a row changes its text (`updated_at` at least).
+// Each row version's transaction id (`xmin`) is hashed, and the hashes summed per organization and
+// table, with the row count: any insert, update or delete since changes the sum or the count (an
+// update writes a new row version, with the writing transaction's id), and hashing a transaction
+// id costs a tenth of hashing the row's text (0.15 s against 1.5 s for 700k members). `xmin` keeps
+// its value when a row is frozen (PostgreSQL >= 9.4). A member's address lives in `users`: a
+// change of address touches the user's memberships and grants (trigger `users_renamed`, migration
+// 000008), so it shows here too. The sum does not depend on the order rows are read in.
 const ORGANIZATION_STATES = statement(
   'organization-states',
   `WITH scope AS (SELECT org_id, name FROM organizations
                    WHERE $1::text[] IS NULL OR name = ANY($1::text[])),
         parts AS (
-          SELECT o.org_id, 'o' AS t, 1::bigint AS n, hashtextextended(o::text, 0)::numeric AS h,
+          SELECT o.org_id, 'o' AS t, 1::bigint AS n,
+                 hashtextextended(o.xmin::text, 0)::numeric AS h,
                  (o.managed_by IS DISTINCT FROM $2)::int AS foreign_rows, 0::bigint AS expired,
                  0::bigint AS invited_m, 0::bigint AS invited_g
             FROM organizations o JOIN scope USING (org_id)
           UNION ALL
-          SELECT r.org_id, 'r', count(*), sum(hashtextextended(r::text, 0)),
+          SELECT r.org_id, 'r', count(*), sum(hashtextextended(r.xmin::text, 0)),
                  count(*) FILTER (WHERE r.managed_by IS DISTINCT FROM $2), 0, 0, 0
             FROM resources r JOIN scope USING (org_id) GROUP BY r.org_id
           UNION ALL
-          SELECT m.org_id, 'm', count(*), sum(hashtextextended(m::text || u.email, 0)),
+          SELECT m.org_id, 'm', count(*), sum(hashtextextended(m.xmin::text, 0)),
                  count(*) FILTER (WHERE m.managed_by IS DISTINCT FROM $2), 0,
                  count(*) FILTER (WHERE m.status = 'invited'), 0
-            FROM memberships m JOIN scope USING (org_id) JOIN users u USING (user_id)
-           GROUP BY m.org_id
+            FROM memberships m JOIN scope USING (org_id) GROUP BY m.org_id
           UNION ALL
-          SELECT g.org_id, 'g', count(*), sum(hashtextextended(g::text || u.email, 0)),
+          SELECT g.org_id, 'g', count(*), sum(hashtextextended(g.xmin::text, 0)),
                  count(*) FILTER (WHERE g.managed_by IS DISTINCT FROM $2),
                  count(*) FILTER (WHERE g.expires_at <= $3), 0,
                  count(*) FILTER (WHERE g.status = 'invited')
-            FROM grants g JOIN scope USING (org_id) JOIN users u USING (user_id)
-           GROUP BY g.org_id
+            FROM grants g JOIN scope USING (org_id) GROUP BY g.org_id
           UNION ALL
-          SELECT c.org_id, 'c', count(*), sum(hashtextextended(c::text, 0)),
+          SELECT c.org_id, 'c', count(*), sum(hashtextextended(c.xmin::text, 0)),
                  count(*) FILTER (WHERE c.managed_by IS DISTINCT FROM $2), 0, 0, 0
             FROM contacts c JOIN scope USING (org_id) GROUP BY c.org_id)
    SELECT s.name, md5(string_agg(p.t || ':' || p.n || ':' || p.h, ',' ORDER BY p.t)) AS digest,
@@ -90,7 +93,7 @@ const CATALOG_STATE = statement(
   'catalog-state',
   `SELECT md5(coalesce((SELECT string_agg(p::text, ',' ORDER BY p.name) FROM plans p), '') || '|' ||
               coalesce((SELECT string_agg(r::text, ',' ORDER BY r.name) FROM roles r), '') || '|' ||
-              coalesce((SELECT string_agg(rp::text, ',' ORDER BY rp.role, rp.permission)
+              coalesce((SELECT string_agg(rp::text || rp.xmin::text, ',' ORDER BY rp.role, rp.permission)
                           FROM role_permissions rp), '')) AS digest`,
 );
 
