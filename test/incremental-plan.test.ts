@@ -61,6 +61,8 @@ interface Org {
 class Tree {
   readonly orgs = new Map<string, Org>();
   paidSeats = 30;
+  /** Whether plan `pro` offers custom roles (organizations on it may then use `accountant`). */
+  proCustomRoles = true;
   rolePermissions = ['billing.view'];
   private next = 0;
 
@@ -97,7 +99,7 @@ class Tree {
         }),
         doc('Plan', 'pro', {
           seats: { paid: 50, free: 5 },
-          features: ['members', 'resourceGrants', 'customRoles'],
+          features: ['members', 'resourceGrants', ...(this.proCustomRoles ? ['customRoles'] : [])],
         }),
         doc('Role', 'accountant', {
           scope: 'organization',
@@ -200,10 +202,10 @@ async function planJson(ws: Workspace, full: boolean, now: Date) {
 }
 
 /** `roster apply -f . --yes`, through the same functions; a refused plan applies nothing. */
-async function apply(ws: Workspace, full: boolean): Promise<void> {
+async function apply(ws: Workspace, full: boolean, paths = ['.']): Promise<void> {
   const now = new Date();
   const prepared = await prepareInput(async () => db.pool, {
-    paths: ['.'],
+    paths,
     io: io(ws.dir),
     strict: false,
     full,
@@ -373,6 +375,15 @@ describe('incremental plans', () => {
             tree.writeCatalog();
           },
         ],
+        [
+          'custom roles taken from a plan',
+          () => {
+            tree.proCustomRoles = !tree.proCustomRoles;
+            tree.writeCatalog();
+          },
+        ],
+        // Plans and roles applied from their own file: the tenants' rules change under them.
+        ['plans and roles applied alone', () => apply(ws, false, ['catalog.yaml'])],
         ['database edited outside Roster', () => pick.pick(DATABASE_EDITS)(pick)],
         ['applied', () => apply(ws, false)],
         ['applied in full', () => apply(ws, true)],

@@ -124,19 +124,130 @@ export async function prepareInput(
   const present = new Set(listed.files.map((f) => f.shown));
   const removed = [...recorded.values()].filter((r) => !present.has(r.path));
 
-  // What the changed files declare now, and the plans and roles: read first, for the decision.
-  const catalogPaths = [...unchanged.values()]
-    .filter((f) => f.plans.length > 0 || f.roles.length > 0)
-    .map((f) => f.path);
-  const first = await loadFiles(
-    listed.files,
-    new Set([...changed.map((f) => f.shown), ...catalogPaths]),
-  );
-  const firstIndex = indexInput(first.state, first.findings, shaOf);
+  // Read: the changed files, the plans and roles, files with warnings (so that they are shown), and
+  // every file of an organization planned. What the read files declare can plan more
+  // organizations (a plan or role changed, an organization moved into a changed file, a document
+  // name taken twice): then the closure grows and is read again, until it holds.
   const declares = new Map<string, IndexedFile>(unchanged);
-  for (const file of firstIndex.files) declares.set(file.path, file);
-  const catalog = catalogDigests(first.state);
+  for (const file of changed) {
+    const before = recorded.get(file.shown);
+    if (before !== undefined) declares.set(file.shown, before); // until read
+  }
+  const load = new Set<string>(changed.map((f) => f.shown));
+  for (const file of unchanged.values()) {
+    if (file.plans.length > 0 || file.roles.length > 0 || file.warnings > 0) load.add(file.path);
+  }
+  const planned = new Set<string>();
+  const plan = (orgs: Iterable<string>) => {
+    for (const org of orgs) planned.add(org);
+  };
+  for (const file of changed) plan(recorded.get(file.shown)?.organizations ?? []);
+  for (const file of removed) plan(file.organizations);
 
+  const states = new Map<string, OrganizationState>();
+  const observed = new Set<string>();
+  const recordedOrgs = new Map<
+    string,
+    { inputDigest: string; uses: string[]; stateDigest: string }
+  >();
+  /** Reads what the database and the index say of organizations not seen yet; plans them if needed. */
+  const observe = async (orgs: readonly string[]) => {
+    const fresh = orgs.filter((org) => !observed.has(org));
+    if (fresh.length === 0) return;
+    for (const org of fresh) observed.add(org);
+    const [read, before] = await Promise.all([
+      readOrganizationStates(pool, manager, fresh, probe.now),
+      readRecordedOrganizations(pool, manager, fresh),
+    ]);
+    for (const org of fresh) {
+      const now = read.get(org);
+      const then = before.get(org);
+      if (now !== undefined) states.set(org, now);
+      if (then !== undefined) recordedOrgs.set(org, then);
+      if (
+        then === undefined ||
+        now === undefined ||
+        now.foreign ||
+        now.expired ||
+        now.digest !== then.stateDigest
+      ) {
+        planned.add(org);
+      }
+    }
+  };
+
+  let filesOf = filesByOrganization(declares);
+  await observe([...filesOf.keys()]);
+  let loaded: LoadResult | undefined;
+  let loadedPaths = new Set<string>();
+  for (;;) {
+    closeOver(planned, load, declares, filesOf);
+    if (loaded !== undefined && load.size === loadedPaths.size) break;
+    loaded = await loadFiles(listed.files, load);
+    loadedPaths = new Set(load);
+    const index = indexInput(loaded.state, loaded.findings, shaOf);
+    const readDocuments = new Set<string>();
+    for (const file of index.files) {
+      declares.set(file.path, file);
+      for (const name of file.documents) readDocuments.add(name);
+    }
+    filesOf = filesByOrganization(declares);
+    await observe([...filesOf.keys()]);
+    // The rules see both places of a document name declared twice.
+    for (const file of unchanged.values()) {
+      if (!load.has(file.path) && file.documents.some((name) => readDocuments.has(name))) {
+        load.add(file.path);
+      }
+    }
+    // Organizations whose files or whose plans and roles changed in the input. Every such case
+    // the equivalence test makes is also caught by a changed file or the widening below; the
+    // digest is what the index records, and checking it costs nothing.
+    const catalog = catalogDigests(loaded.state);
+    for (const [org, paths] of filesOf) {
+      const before = recordedOrgs.get(org);
+      if (planned.has(org) || before === undefined) continue;
+      const files = paths.map((path) => ({ path, sha256: shaOf.get(path) ?? '' }));
+      if (inputDigest(files, before.uses, catalog) !== before.inputDigest) planned.add(org);
+    }
+    // Plans and roles the plan will change: every organization using them is checked again.
+    const changing = await changingCatalog(pool, loaded.state, manager);
+    if (changing.plans.length > 0 || changing.roles.length > 0) {
+      const uses = new Set([
+        ...changing.plans.map((p) => `plan:${p}`),
+        ...changing.roles.map((r) => `role:${r}`),
+      ]);
+      for (const [org, before] of recordedOrgs) {
+        if (before.uses.some((u) => uses.has(u))) planned.add(org);
+      }
+      plan(await readOrganizationsUsing(pool, changing.plans, changing.roles));
+    }
+    for (const org of [...planned]) if (!filesOf.has(org)) planned.delete(org);
+  }
+  if (loaded === undefined) throw new Error('internal error: nothing was read');
+
+  if (!reportFindings(io, loaded, request.strict)) return undefined;
+  const index = indexInput(loaded.state, loaded.findings, shaOf);
+  const options = request.options(loaded.state);
+  const scope = [...filesOf.keys()].sort();
+  io.stderr.write(
+    `Incremental plan: ${changed.length + removed.length} of ${listed.files.length} file${listed.files.length === 1 ? '' : 's'} changed since the last apply; planning ${planned.size} of ${scope.length} organization${scope.length === 1 ? '' : 's'} (--full plans every one).\n`,
+  );
+  return {
+    desired: desiredRecords(loaded.state),
+    options: { ...options, scope: [...planned].sort() },
+    inputScope: scope,
+    states,
+    record: {
+      files: index.files,
+      removedPaths: removed.map((r) => r.path),
+      organizations: index.organizations,
+    },
+    incremental: true,
+  };
+}
+
+/** The files declaring each organization. */
+function filesByOrganization(declares: ReadonlyMap<string, IndexedFile>): Map<string, string[]> {
   const filesOf = new Map<string, string[]>();
   for (const file of declares.values()) {
     for (const org of file.organizations) {
@@ -145,70 +256,19 @@ export async function prepareInput(
       else list.push(file.path);
     }
   }
-  const scope = [...filesOf.keys()].sort();
-  const [states, recordedOrgs] = await Promise.all([
-    readOrganizationStates(pool, manager, scope, probe.now),
-    readRecordedOrganizations(pool, manager, scope),
-  ]);
+  return filesOf;
+}
 
-  const planned = new Set<string>();
-  const load = new Set<string>(changed.map((f) => f.shown));
-  for (const path of catalogPaths) load.add(path);
-  const plan = (orgs: readonly string[]) => orgs.forEach((org) => planned.add(org));
-  for (const file of changed) {
-    plan(declares.get(file.shown)?.organizations ?? []);
-    plan(recorded.get(file.shown)?.organizations ?? []);
-  }
-  for (const file of removed) plan(file.organizations);
-  for (const file of unchanged.values()) {
-    if (file.warnings > 0) load.add(file.path); // read again, so that its warnings are shown
-  }
-  // A document name taken by a changed file and by an unchanged one: both are read, so that the
-  // duplicate is reported where it is.
-  const unchangedDocuments = new Map<string, string>();
-  for (const file of unchanged.values()) {
-    for (const name of file.documents) unchangedDocuments.set(name, file.path);
-  }
-  for (const file of changed) {
-    for (const name of declares.get(file.shown)?.documents ?? []) {
-      const other = unchangedDocuments.get(name);
-      if (other !== undefined) load.add(other);
-    }
-  }
-  for (const org of scope) {
-    const before = recordedOrgs.get(org);
-    const now = states.get(org);
-    if (
-      before === undefined ||
-      now === undefined ||
-      now.foreign ||
-      now.expired ||
-      now.digest !== before.stateDigest ||
-      before.inputDigest !==
-        inputDigest(
-          (filesOf.get(org) ?? []).map((path) => ({ path, sha256: shaOf.get(path) ?? '' })),
-          before.uses,
-          catalog,
-        )
-    ) {
-      planned.add(org);
-    }
-  }
-  // Plans and roles the plan will change: every organization using them is checked again.
-  const changing = await changingCatalog(pool, first.state, manager);
-  if (changing.plans.length > 0 || changing.roles.length > 0) {
-    const uses = new Set([
-      ...changing.plans.map((p) => `plan:${p}`),
-      ...changing.roles.map((r) => `role:${r}`),
-    ]);
-    for (const [org, before] of recordedOrgs) {
-      if (before.uses.some((u) => uses.has(u))) planned.add(org);
-    }
-    plan(await readOrganizationsUsing(pool, changing.plans, changing.roles));
-  }
-  for (const org of [...planned]) if (!filesOf.has(org)) planned.delete(org);
-
-  // Whole organizations: every file declaring one planned, and every organization of a file read.
+/**
+ * Whole organizations: every file declaring an organization planned is read, and every
+ * organization a file read declares is planned, until both hold.
+ */
+function closeOver(
+  planned: Set<string>,
+  load: Set<string>,
+  declares: ReadonlyMap<string, IndexedFile>,
+  filesOf: ReadonlyMap<string, readonly string[]>,
+): void {
   let grown = true;
   while (grown) {
     grown = false;
@@ -229,26 +289,6 @@ export async function prepareInput(
       }
     }
   }
-
-  const loaded = await loadFiles(listed.files, load);
-  if (!reportFindings(io, loaded, request.strict)) return undefined;
-  const index = indexInput(loaded.state, loaded.findings, shaOf);
-  const options = request.options(loaded.state);
-  io.stderr.write(
-    `Incremental plan: ${changed.length + removed.length} of ${listed.files.length} file${listed.files.length === 1 ? '' : 's'} changed since the last apply; planning ${planned.size} of ${scope.length} organization${scope.length === 1 ? '' : 's'} (--full plans every one).\n`,
-  );
-  return {
-    desired: desiredRecords(loaded.state),
-    options: { ...options, scope: [...planned].sort() },
-    inputScope: scope,
-    states,
-    record: {
-      files: index.files,
-      removedPaths: removed.map((r) => r.path),
-      organizations: index.organizations,
-    },
-    incremental: true,
-  };
 }
 
 /** Reads and checks every file. */

@@ -99,7 +99,8 @@ const CATALOG_STATE = statement(
 
 /**
  * The basis of a plan: a digest of the plans and roles, and of the rows of every organization in
- * its scope, computed by the database. An apply of the saved plan computes it again and refuses
+ * its scope, computed by the database (or `known`: the states of every organization of the scope
+ * that exists, read by the caller). An apply of the saved plan computes it again and refuses
  * the plan if it differs (something was written since).
  */
 export async function readBasis(
@@ -110,10 +111,7 @@ export async function readBasis(
   known?: ReadonlyMap<string, OrganizationState>,
 ): Promise<string> {
   const { rows } = await run<{ digest: string }>(db, CATALOG_STATE);
-  const states =
-    known !== undefined && scope !== 'all' && scope.every((name) => known.has(name))
-      ? known
-      : await readOrganizationStates(db, manager, scope, now);
+  const states = known ?? (await readOrganizationStates(db, manager, scope, now));
   const names = scope === 'all' ? [...states.keys()].sort() : scope;
   const hash = createHash('sha256').update(`catalog\u0000${rows[0]?.digest ?? ''}\n`);
   for (const name of names) {
