@@ -41,10 +41,13 @@ import {
   readBasis,
   readOrganizationStates,
   readOrganizationsUsing,
+  readFilesDeclaring,
   readRecordedFiles,
   readRecordedOrganizations,
   recordInput,
   type OrganizationState,
+  type RecordedFile,
+  type RecordedOrganization,
 } from '../store/input-index.js';
 import { readPlans, readRoles } from '../store/snapshot.js';
 import type { CliIo } from '../command/io.js';
@@ -104,12 +107,21 @@ export async function prepareInput(
   }
 
   const manager = probe.manager;
-  const shas = await hashListedFiles(listed.files);
   const pool = await connect();
-  const recorded = await readRecordedFiles(pool, manager, listed.roots);
+  // Fingerprinting the files (here) and reading the index and the organizations' rows (in
+  // PostgreSQL) overlap: one waits on the disk and hashes, the other scans.
+  const [shas, { recorded, first }] = await Promise.all([
+    hashListedFiles(listed.files),
+    (async () => {
+      const found = await readRecordedFiles(pool, manager, listed.roots);
+      const orgs = new Set<string>();
+      for (const file of found.values()) for (const org of file.organizations) orgs.add(org);
+      return { recorded: found, first: await observations(pool, manager, [...orgs], probe.now) };
+    })(),
+  ]);
   const shaOf = new Map<string, string>();
   const changed: ListedFile[] = [];
-  const unchanged = new Map<string, IndexedFile>();
+  const unchanged = new Map<string, RecordedFile>();
   listed.files.forEach((file, i) => {
     const sha = shas[i];
     if (sha !== undefined) shaOf.set(file.shown, sha);
@@ -128,7 +140,7 @@ export async function prepareInput(
   // every file of an organization planned. What the read files declare can plan more
   // organizations (a plan or role changed, an organization moved into a changed file, a document
   // name taken twice): then the closure grows and is read again, until it holds.
-  const declares = new Map<string, IndexedFile>(unchanged);
+  const declares = new Map<string, RecordedFile>(unchanged);
   for (const file of changed) {
     const before = recorded.get(file.shown);
     if (before !== undefined) declares.set(file.shown, before); // until read
@@ -146,22 +158,13 @@ export async function prepareInput(
 
   const states = new Map<string, OrganizationState>();
   const observed = new Set<string>();
-  const recordedOrgs = new Map<
-    string,
-    { inputDigest: string; uses: string[]; stateDigest: string }
-  >();
-  /** Reads what the database and the index say of organizations not seen yet; plans them if needed. */
-  const observe = async (orgs: readonly string[]) => {
-    const fresh = orgs.filter((org) => !observed.has(org));
-    if (fresh.length === 0) return;
-    for (const org of fresh) observed.add(org);
-    const [read, before] = await Promise.all([
-      readOrganizationStates(pool, manager, fresh, probe.now),
-      readRecordedOrganizations(pool, manager, fresh),
-    ]);
-    for (const org of fresh) {
-      const now = read.get(org);
-      const then = before.get(org);
+  const recordedOrgs = new Map<string, RecordedOrganization>();
+  /** Takes what the database and the index say of organizations; plans them if needed. */
+  const take = (orgs: readonly string[], seen: Observations) => {
+    for (const org of orgs) {
+      observed.add(org);
+      const now = seen.states.get(org);
+      const then = seen.recorded.get(org);
       if (now !== undefined) states.set(org, now);
       if (then !== undefined) recordedOrgs.set(org, then);
       if (
@@ -175,8 +178,17 @@ export async function prepareInput(
       }
     }
   };
+  /** The same, for organizations not seen yet. */
+  const observe = async (orgs: readonly string[]) => {
+    const fresh = orgs.filter((org) => !observed.has(org));
+    if (fresh.length > 0) take(fresh, await observations(pool, manager, fresh, probe.now));
+  };
 
   let filesOf = filesByOrganization(declares);
+  take(
+    [...filesOf.keys()].filter((org) => first.states.has(org) || first.recorded.has(org)),
+    first,
+  );
   await observe([...filesOf.keys()]);
   let loaded: LoadResult | undefined;
   let loadedPaths = new Set<string>();
@@ -194,10 +206,8 @@ export async function prepareInput(
     filesOf = filesByOrganization(declares);
     await observe([...filesOf.keys()]);
     // The rules see both places of a document name declared twice.
-    for (const file of unchanged.values()) {
-      if (!load.has(file.path) && file.documents.some((name) => readDocuments.has(name))) {
-        load.add(file.path);
-      }
+    for (const path of await readFilesDeclaring(pool, manager, [...readDocuments])) {
+      if (unchanged.has(path)) load.add(path);
     }
     // Organizations whose files or whose plans and roles changed in the input. Every such case
     // the equivalence test makes is also caught by a changed file or the widening below; the
@@ -246,8 +256,27 @@ export async function prepareInput(
   };
 }
 
+/** What the database and the index say of some organizations. */
+interface Observations {
+  readonly states: ReadonlyMap<string, OrganizationState>;
+  readonly recorded: ReadonlyMap<string, RecordedOrganization>;
+}
+
+async function observations(
+  pool: pg.Pool,
+  manager: string,
+  orgs: readonly string[],
+  now: Date,
+): Promise<Observations> {
+  const [states, recorded] = await Promise.all([
+    readOrganizationStates(pool, manager, orgs, now),
+    readRecordedOrganizations(pool, manager, orgs),
+  ]);
+  return { states, recorded };
+}
+
 /** The files declaring each organization. */
-function filesByOrganization(declares: ReadonlyMap<string, IndexedFile>): Map<string, string[]> {
+function filesByOrganization(declares: ReadonlyMap<string, RecordedFile>): Map<string, string[]> {
   const filesOf = new Map<string, string[]>();
   for (const file of declares.values()) {
     for (const org of file.organizations) {
@@ -266,7 +295,7 @@ function filesByOrganization(declares: ReadonlyMap<string, IndexedFile>): Map<st
 function closeOver(
   planned: Set<string>,
   load: Set<string>,
-  declares: ReadonlyMap<string, IndexedFile>,
+  declares: ReadonlyMap<string, RecordedFile>,
   filesOf: ReadonlyMap<string, readonly string[]>,
 ): void {
   let grown = true;

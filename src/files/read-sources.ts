@@ -22,7 +22,8 @@ export const STDIN_NAME = '<stdin>';
 /** Files read at once when reading a directory. */
 const READ_CONCURRENCY = 32;
 
-type PlannedFile = ListedFile;
+/** A listed file, with its real path when the walk knows it without asking. */
+type PlannedFile = ListedFile & { readonly real?: string };
 
 /** Options of `readSources`. */
 export interface ReadOptions {
@@ -76,23 +77,35 @@ export async function listSources(
         (e) => !e.name.startsWith('.') && e.name !== 'node_modules' && !FOREIGN_YAML.test(e.name),
       )
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const infos = await Promise.all(
-      entries.map((e) => stat(join(directory, e.name)).catch(() => undefined)),
+    // A directory entry says what it is, except a symbolic link (followed: its target is looked
+    // up) and, on some file systems, anything: only those cost a system call.
+    const followed = await Promise.all(
+      entries.map((e) =>
+        e.isSymbolicLink() || (!e.isFile() && !e.isDirectory())
+          ? stat(join(directory, e.name)).catch(() => undefined)
+          : undefined,
+      ),
     );
     for (const [i, entry] of entries.entries()) {
-      const info = infos[i];
+      const target = followed[i];
+      const info = target ?? entry;
       const absolute = join(directory, entry.name);
       const entryShown = join(shown, entry.name);
-      if (info?.isDirectory()) await walk(absolute, entryShown, found);
-      else if (info?.isFile() && /\.ya?ml$/i.test(entry.name)) {
-        found.push({ absolute, shown: entryShown });
+      if (info.isDirectory()) await walk(absolute, entryShown, found);
+      else if (info.isFile() && /\.ya?ml$/i.test(entry.name)) {
+        // A plain file's real path is its real directory's and its name.
+        found.push({
+          absolute,
+          shown: entryShown,
+          ...(target === undefined && { real: join(real, entry.name) }),
+        });
       }
     }
   };
 
   /** Adds files whose real path was not listed yet (symlinks reach a file twice). */
   const addAll = async (found: readonly PlannedFile[]) => {
-    const reals = await Promise.all(found.map((f) => realpath(f.absolute)));
+    const reals = await Promise.all(found.map((f) => f.real ?? realpath(f.absolute)));
     found.forEach((file, i) => {
       const real = reals[i] as string;
       if (seen.has(real)) return;

@@ -120,9 +120,12 @@ export async function readBasis(
   return `state:${hash.digest('hex')}`;
 }
 
+/** A file as the index recorded it, without its document names (see `readFilesDeclaring`). */
+export type RecordedFile = Omit<IndexedFile, 'documents'>;
+
 const RECORDED_FILES = statement(
   'recorded-input-files',
-  `SELECT path, sha256, organizations, plans, roles, documents, warnings
+  `SELECT path, sha256, organizations, plans, roles, warnings
      FROM input_files f
     WHERE manager = $1
       AND EXISTS (SELECT 1 FROM unnest($2::text[]) AS root(path)
@@ -135,9 +138,32 @@ export async function readRecordedFiles(
   db: Queryable,
   manager: string,
   roots: readonly string[],
-): Promise<Map<string, IndexedFile>> {
-  const { rows } = await run<IndexedFile>(db, RECORDED_FILES, [manager, [...roots]]);
+): Promise<Map<string, RecordedFile>> {
+  const { rows } = await run<RecordedFile>(db, RECORDED_FILES, [manager, [...roots]]);
   return new Map(rows.map((r) => [r.path, r]));
+}
+
+const FILES_DECLARING = statement(
+  'input-files-declaring',
+  `SELECT path FROM input_files WHERE manager = $1 AND documents && $2::text[]`,
+);
+
+/** The recorded files that declare one of these documents (`Kind/namespace/name`). */
+export async function readFilesDeclaring(
+  db: Queryable,
+  manager: string,
+  documents: readonly string[],
+): Promise<string[]> {
+  if (documents.length === 0) return [];
+  const { rows } = await run<{ path: string }>(db, FILES_DECLARING, [manager, [...documents]]);
+  return rows.map((r) => r.path);
+}
+
+/** What an organization was last applied from. */
+export interface RecordedOrganization {
+  readonly inputDigest: string;
+  readonly uses: string[];
+  readonly stateDigest: string;
 }
 
 const RECORDED_ORGANIZATIONS = statement(
@@ -152,7 +178,7 @@ export async function readRecordedOrganizations(
   db: Queryable,
   manager: string,
   names: readonly string[],
-): Promise<Map<string, { inputDigest: string; uses: string[]; stateDigest: string }>> {
+): Promise<Map<string, RecordedOrganization>> {
   const { rows } = await run<{
     name: string;
     input_digest: string;
