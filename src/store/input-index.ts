@@ -145,7 +145,12 @@ export async function readRecordedFiles(
 
 const FILES_DECLARING = statement(
   'input-files-declaring',
-  `SELECT path FROM input_files WHERE manager = $1 AND documents && $2::text[]`,
+  // A hash join of the names, not `documents && $2`: the overlap operator compares every
+  // element with every other, minutes for the hundred thousand names of a large change.
+  `SELECT DISTINCT f.path
+     FROM input_files f CROSS JOIN LATERAL unnest(f.documents) AS d(name)
+     JOIN unnest($2::text[]) AS x(name) ON x.name = d.name
+    WHERE f.manager = $1`,
 );
 
 /** The recorded files that declare one of these documents (`Kind/namespace/name`). */
