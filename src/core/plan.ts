@@ -148,7 +148,7 @@ export interface Plan {
   readonly formatVersion: typeof PLAN_FORMAT_VERSION;
   readonly createdAt: string;
   readonly manager: string;
-  /** Fingerprint of the database records the plan was made against. */
+  /** The database's digest of the rows the plan was made against (`readBasis` in the store). */
   readonly basis: string;
   readonly options: {
     prune: boolean;
