@@ -24,6 +24,13 @@ afterAll(async () => {
   await db.drop();
 });
 
+/** Empties every table the tests write, the input index included. */
+async function emptyDatabase(): Promise<void> {
+  await db.pool.query(
+    'TRUNCATE plans, roles, role_permissions, users, organizations, resources, memberships, grants, contacts, invitations, outbox, audit_log, input_files, organization_inputs CASCADE',
+  );
+}
+
 /** A deterministic pseudo-random sequence (mulberry32), so that a failure can be replayed. */
 function random(seed: number) {
   let a = seed >>> 0;
@@ -276,9 +283,7 @@ const DATABASE_EDITS: readonly ((pick: ReturnType<typeof random>) => Promise<unk
 describe('incremental plans', () => {
   it('are the full plan, over random sequences of edits to the files and the database', async () => {
     for (const seed of [1, 2, 3, 4, 5, 6]) {
-      await db.pool.query(
-        'TRUNCATE plans, roles, role_permissions, users, organizations, resources, memberships, grants, contacts, invitations, outbox, audit_log, input_files, organization_inputs CASCADE',
-      );
+      await emptyDatabase();
       const ws = createWorkspace(db.url);
       const pick = random(seed);
       const tree = new Tree(ws);
@@ -407,9 +412,7 @@ describe('incremental plans', () => {
   }, 240_000);
 
   it('plan again an organization with access Roster does not manage, even right after an apply', async () => {
-    await db.pool.query(
-      'TRUNCATE plans, roles, role_permissions, users, organizations, resources, memberships, grants, contacts, invitations, outbox, audit_log, input_files, organization_inputs CASCADE',
-    );
+    await emptyDatabase();
     const ws = createWorkspace(db.url);
     const tree = new Tree(ws);
     tree.writeCatalog();
@@ -430,9 +433,7 @@ describe('incremental plans', () => {
 
 describe('roster plan, incremental', () => {
   it('reads what changed since the last apply, says so, and plans the same as --full', async () => {
-    await db.pool.query(
-      'TRUNCATE plans, roles, role_permissions, users, organizations, resources, memberships, grants, contacts, invitations, outbox, audit_log, input_files, organization_inputs CASCADE',
-    );
+    await emptyDatabase();
     const ws = createWorkspace(db.url);
     const tree = new Tree(ws);
     tree.writeCatalog();

@@ -13,7 +13,6 @@
  * same as a full plan's (test/incremental-plan.test.ts compares them over random edits).
  */
 import type pg from 'pg';
-import type { Finding } from '../core/findings.js';
 import {
   catalogDigests,
   indexInput,
@@ -33,9 +32,10 @@ import {
   hashListedFiles,
   listSources,
   readListedFiles,
-  readSources,
+  readListedSources,
   sourceSha256,
   type ListedFile,
+  type ListedSources,
 } from '../files/read-sources.js';
 import {
   readBasis,
@@ -103,7 +103,7 @@ export async function prepareInput(
     listed.findings.length === 0 &&
     listed.files.length > 0;
   if (!incremental) {
-    return prepareFull(connect, request, listed.roots, listed.stdinAt !== undefined);
+    return prepareFull(connect, request, listed);
   }
 
   const manager = probe.manager;
@@ -131,7 +131,7 @@ export async function prepareInput(
     } else changed.push(file);
   });
   if (recorded.size === 0 || changed.length > listed.files.length * MAX_CHANGED_SHARE) {
-    return prepareFull(connect, request, listed.roots, false);
+    return prepareFull(connect, request, listed);
   }
   const present = new Set(listed.files.map((f) => f.shown));
   const removed = [...recorded.values()].filter((r) => !present.has(r.path));
@@ -191,13 +191,14 @@ export async function prepareInput(
   );
   await observe([...filesOf.keys()]);
   let loaded: LoadResult | undefined;
+  let index: ReturnType<typeof indexInput> | undefined;
   let loadedPaths = new Set<string>();
   for (;;) {
     closeOver(planned, load, declares, filesOf);
     if (loaded !== undefined && load.size === loadedPaths.size) break;
     loaded = await loadFiles(listed.files, load);
     loadedPaths = new Set(load);
-    const index = indexInput(loaded.state, loaded.findings, shaOf);
+    index = indexInput(loaded.state, loaded.findings, shaOf);
     const readDocuments = new Set<string>();
     for (const file of index.files) {
       declares.set(file.path, file);
@@ -233,10 +234,11 @@ export async function prepareInput(
     }
     for (const org of [...planned]) if (!filesOf.has(org)) planned.delete(org);
   }
-  if (loaded === undefined) throw new Error('internal error: nothing was read');
+  if (loaded === undefined || index === undefined) {
+    throw new Error('internal error: nothing was read');
+  }
 
   if (!reportFindings(io, loaded, request.strict)) return undefined;
-  const index = indexInput(loaded.state, loaded.findings, shaOf);
   const options = request.options(loaded.state);
   const scope = [...filesOf.keys()].sort();
   io.stderr.write(
@@ -324,11 +326,10 @@ function closeOver(
 async function prepareFull(
   connect: () => Promise<pg.Pool>,
   request: InputRequest,
-  roots: readonly string[],
-  stdin: boolean,
+  listed: ListedSources,
 ): Promise<PreparedInput | undefined> {
   const { io } = request;
-  const read = await readSources(request.paths, { cwd: io.cwd, stdin: io.stdin });
+  const read = await readListedSources(listed, { stdin: io.stdin });
   const loaded = await loadSourcesInThreads(read.sources, { limits: DEFAULT_LIMITS });
   const findings = [...read.findings, ...loaded.findings];
   if (
@@ -342,10 +343,10 @@ async function prepareFull(
   }
   const options = request.options(loaded.state);
   let record: InputRecord | undefined;
-  if (!stdin) {
+  if (listed.stdinAt === undefined) {
     const shaOf = new Map(read.sources.map((s) => [s.path, sourceSha256(s)]));
     const index = indexInput(loaded.state, loaded.findings, shaOf);
-    const recorded = await readRecordedFiles(await connect(), options.manager, roots);
+    const recorded = await readRecordedFiles(await connect(), options.manager, listed.roots);
     record = {
       files: index.files,
       removedPaths: [...recorded.keys()].filter((path) => !shaOf.has(path)),
@@ -480,5 +481,3 @@ const EMPTY_STATE: DesiredState = {
   grants: [],
   contacts: [],
 };
-
-export type { Finding };

@@ -221,8 +221,15 @@ export async function readSources(
   paths: readonly string[],
   options: ReadOptions = {},
 ): Promise<{ sources: Source[]; findings: Finding[] }> {
+  return readListedSources(await listSources(paths, options), options);
+}
+
+/** Reads what `listSources` listed: its files, and standard input where it was named. */
+export async function readListedSources(
+  listed: ListedSources,
+  options: Omit<ReadOptions, 'cwd'> = {},
+): Promise<{ sources: Source[]; findings: Finding[] }> {
   const maxBytes = options.maxFileBytes ?? DEFAULT_LIMITS.maxFileBytes;
-  const listed = await listSources(paths, options);
   const read = await readListedFiles(listed.files, { maxFileBytes: maxBytes });
   const sources = read.sources;
   if (listed.stdinAt !== undefined) {

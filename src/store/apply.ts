@@ -87,7 +87,7 @@ export interface ApplyContext {
    * transaction then commits instead of rolling back): what the apply was made from is recorded
    * there, atomically with what it wrote (`recordInput`).
    */
-  readonly record?: (db: pg.PoolClient, plan: Plan) => Promise<void>;
+  readonly record?: (db: pg.PoolClient) => Promise<void>;
   /**
    * Aborts the apply: the statement in progress (a wait for the lock included) is cancelled on
    * the server, and the transaction rolls back. Nothing is written once it fires.
@@ -224,7 +224,7 @@ export async function applyChanges(
       return { plan, rowsWritten: 0 };
     }
     const rowsWritten = plan.changes.length === 0 ? 0 : await executePlan(client, plan, context);
-    await context.record?.(client, plan);
+    await context.record?.(client);
     await context.beforeCommit?.();
     context.signal?.throwIfAborted();
     await client.query('COMMIT');

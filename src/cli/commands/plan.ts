@@ -81,7 +81,7 @@ export async function planOfInput(
  * Adds to the plan how many invitations of its scope wait unsent in the outbox (an apply that
  * stopped after its commit leaves them behind; the plan says so instead of "No changes" alone).
  */
-export async function noteQueuedInvitations(pool: pg.Pool, plan: Plan): Promise<Plan> {
+async function noteQueuedInvitations(pool: pg.Pool, plan: Plan): Promise<Plan> {
   const scope = plan.options.scope;
   const { queued } = await countQueued(pool, scope === 'all' ? undefined : scope);
   return queued > 0 ? { ...plan, queuedInvitations: queued } : plan;
