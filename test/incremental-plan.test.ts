@@ -5,14 +5,10 @@
  * unmanaged access), interleaved with applies, the incremental plan must be the full plan, field
  * for field (its basis included). Then `roster plan` itself: what it reads and says.
  */
-import { Writable, Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../src/command/io.js';
-import { planOptionsFrom } from '../src/cli/commands/plan-options.js';
 import { planOfInput } from '../src/cli/commands/plan.js';
-import { prepareInput, recorder } from '../src/cli/plan-input.js';
-import { applyChanges, PlanRefusedError } from '../src/store/apply.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { applyFiles, memoryIo, prepare } from './support/library-apply.js';
 import { createWorkspace, doc, type Workspace } from './support/workspace.js';
 
 let db: TestDatabase;
@@ -164,38 +160,14 @@ class Tree {
   }
 }
 
-function io(cwd: string): CliIo & { errors: () => string } {
-  let stderr = '';
-  const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
-  return {
-    stdout: sink,
-    stderr: new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        stderr += chunk.toString();
-        done();
-      },
-    }),
-    stdin: Readable.from([]),
-    cwd,
-    env: {},
-    errors: () => stderr,
-  };
-}
-
 /** The incremental plans made: how many organizations each planned, of how many. */
 const incrementalRuns: { planned: number; of: number }[] = [];
 
 /** The plan `roster plan -f .` makes (`--full` or not), as its JSON, without its creation time. */
 async function planJson(ws: Workspace, full: boolean, now: Date) {
-  const out = io(ws.dir);
-  const prepared = await prepareInput(async () => db.pool, {
-    paths: ['.'],
-    io: out,
-    strict: false,
-    full,
-    options: (state) => planOptionsFrom({}, state, now),
-  });
-  if (prepared === undefined) return { invalid: out.errors() };
+  const io = memoryIo(ws.dir);
+  const prepared = await prepare(db.pool, ws.dir, { full, now, io });
+  if (prepared === undefined) return { invalid: io.errors() };
   if (prepared.incremental) {
     incrementalRuns.push({
       planned: prepared.options.scope === 'all' ? Infinity : prepared.options.scope.length,
@@ -210,25 +182,7 @@ async function planJson(ws: Workspace, full: boolean, now: Date) {
 
 /** `roster apply -f . --yes`, through the same functions; a refused plan applies nothing. */
 async function apply(ws: Workspace, full: boolean, paths = ['.']): Promise<void> {
-  const now = new Date();
-  const prepared = await prepareInput(async () => db.pool, {
-    paths,
-    io: io(ws.dir),
-    strict: false,
-    full,
-    options: (state) => planOptionsFrom({}, state, now),
-  });
-  if (prepared === undefined) return;
-  const record = recorder(prepared);
-  try {
-    await applyChanges(
-      db.pool,
-      { desired: prepared.desired, options: prepared.options },
-      { actor: 'test', ...(record !== undefined && { record }) },
-    );
-  } catch (error) {
-    if (!(error instanceof PlanRefusedError)) throw error;
-  }
+  await applyFiles(db.pool, ws.dir, { paths, full });
 }
 
 /** Edits made in the database outside Roster, as the application or someone in psql would. */

@@ -47,6 +47,7 @@ import {
   upsertResources,
   upsertRoles,
 } from './sql/write-records.js';
+import { COPY_FROM_ROWS } from './sql/row-source.js';
 
 /**
  * Rows per statement: bounds each statement's memory, and keeps the audit log's JSON document
@@ -93,6 +94,11 @@ export interface ApplyContext {
    * the server, and the transaction rolls back. Nothing is written once it fires.
    */
   readonly signal?: AbortSignal;
+  /**
+   * Rows of one kind from which they are staged through COPY rather than sent as arrays
+   * (default `COPY_FROM_ROWS`); tests run the same plan through both.
+   */
+  readonly copyFrom?: number;
 }
 
 /** What an apply did. */
@@ -310,6 +316,7 @@ export async function executePlan(
   const lastApplied = (c: PlannedChange) => (c.manage === 'release' ? null : json(c.after));
   const after = (c: PlannedChange, field: string) => c.after?.[field] ?? null;
   const actor = context.actor;
+  const copyFrom = context.copyFrom ?? COPY_FROM_ROWS;
   const reissued = new Set(
     plan.invitations
       .filter((i) => i.reason !== 'new')
@@ -332,8 +339,8 @@ export async function executePlan(
   // The steps, in order: parents before children, the audit log before deletes (so that
   // organizations can still be named by id), then deletes, children first.
   const steps: Step[] = [
-    batched('users', [...new Set(access.map((c) => c.id.user))], (emails) =>
-      insertUsers(client, emails),
+    staged('users', [...new Set(access.map((c) => c.id.user))], copyFrom, (emails) =>
+      insertUsers(client, emails, copyFrom),
     ),
     batched('plans', upserts('plan'), (b) =>
       upsertPlans(client, {
@@ -388,45 +395,51 @@ export async function executePlan(
         managedBy: b.map(managedBy),
       }),
     ),
-    batched('memberships', upserts('membership'), (b) =>
+    staged('memberships', upserts('membership'), copyFrom, (b) =>
       upsertMemberships(
         client,
+        b,
         {
-          org: b.map((c) => c.id.org),
-          user: b.map((c) => c.id.user),
-          role: b.map((c) => after(c, 'role')),
-          seat: b.map((c) => after(c, 'seat')),
-          suspended: b.map((c) => after(c, 'suspended') === true),
-          managedBy: b.map(managedBy),
+          org: (c) => c.id.org,
+          email: (c) => c.id.user,
+          role: (c) => after(c, 'role'),
+          seat: (c) => after(c, 'seat'),
+          suspended: (c) => after(c, 'suspended') === true,
+          managed_by: managedBy,
         },
         actor,
+        copyFrom,
       ),
     ),
-    batched('grants', upserts('grant'), (b) =>
+    staged('grants', upserts('grant'), copyFrom, (b) =>
       upsertGrants(
         client,
+        b,
         {
-          org: b.map((c) => c.id.org),
-          user: b.map((c) => c.id.user),
-          resourceType: b.map((c) => splitResource(c.id.resource)[0]),
-          resourceName: b.map((c) => splitResource(c.id.resource)[1]),
-          role: b.map((c) => after(c, 'role')),
-          expires: b.map((c) => after(c, 'expires')),
-          managedBy: b.map(managedBy),
+          org: (c) => c.id.org,
+          email: (c) => c.id.user,
+          type: (c) => splitResource(c.id.resource)[0],
+          name: (c) => splitResource(c.id.resource)[1],
+          role: (c) => after(c, 'role'),
+          expires: (c) => after(c, 'expires'),
+          managed_by: managedBy,
         },
         actor,
+        copyFrom,
       ),
     ),
-    batched('contacts', upserts('contact'), (b) =>
+    staged('contacts', upserts('contact'), copyFrom, (b) =>
       upsertContacts(
         client,
-        b.map((c) => ({
-          org: c.id.org,
-          email: c.id.email,
-          name: after(c, 'name'),
-          categories: after(c, 'categories') ?? [],
-          managed_by: managedBy(c),
-        })),
+        b,
+        {
+          org: (c) => c.id.org,
+          email: (c) => c.id.email,
+          name: (c) => after(c, 'name'),
+          categories: (c) => JSON.stringify(after(c, 'categories') ?? []),
+          managed_by: managedBy,
+        },
+        copyFrom,
       ),
     ),
     batched('invitations revoked', revoked, (b) =>
@@ -436,33 +449,37 @@ export async function executePlan(
         resource: b.map((c) => (c.id.kind === 'grant' ? c.id.resource : '')),
       }),
     ),
-    batched('invitations', plan.invitations, (b) =>
+    staged('invitations', plan.invitations, copyFrom, (b) =>
       queueInvitations(
         client,
+        b,
         {
-          org: b.map((i) => i.org),
-          user: b.map((i) => i.user),
-          subject: b.map((i) => i.subject),
-          resourceType: b.map((i) => splitResource(i.resource)[0]),
-          resourceName: b.map((i) => splitResource(i.resource)[1]),
-          role: b.map((i) => i.role),
+          org: (i) => i.org,
+          email: (i) => i.user,
+          subject: (i) => i.subject,
+          type: (i) => splitResource(i.resource)[0],
+          name: (i) => splitResource(i.resource)[1],
+          role: (i) => i.role,
         },
         actor,
+        copyFrom,
       ),
     ),
-    batched('audit log', plan.changes, (b) =>
+    staged('audit log', plan.changes, copyFrom, (b) =>
       appendAudit(
         client,
         actor,
-        b.map((c) => ({
-          org: c.org,
-          action: c.action,
-          record: c.id.kind,
-          record_key: JSON.stringify(c.id),
-          before: c.before,
-          after: c.after,
-          source: { ...context.source, ...sourceOf(c) },
-        })),
+        b,
+        {
+          org: (c) => c.org,
+          action: (c) => c.action,
+          record: (c) => c.id.kind,
+          record_key: (c) => JSON.stringify(c.id),
+          before: (c) => json(c.before),
+          after: (c) => json(c.after),
+          source: (c) => JSON.stringify({ ...context.source, ...sourceOf(c) }),
+        },
+        copyFrom,
       ),
     ),
     batched('contacts removed', deletes('contact'), (b) =>
@@ -532,6 +549,19 @@ function changesByKind(plan: Plan): Map<string, PlannedChange[]> {
     groups.get(`${c.id.kind}:${c.action === 'delete' ? 'delete' : 'upsert'}`)?.push(c);
   }
   return groups;
+}
+
+/**
+ * The rows of a kind the statement stages through COPY (`copyFrom` rows or more) go in one step;
+ * fewer go in batches, as arrays.
+ */
+function staged<T>(
+  what: string,
+  items: readonly T[],
+  copyFrom: number,
+  write: (batch: readonly T[]) => Promise<number>,
+): Step[] {
+  return items.length >= copyFrom ? [[what, () => write(items)]] : batched(what, items, write);
 }
 
 /**

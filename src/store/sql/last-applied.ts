@@ -28,5 +28,5 @@ export const GRANT_APPLIED = {
 
 /** A contact, as apply's input. */
 export const CONTACT_APPLIED = {
-  input: build('contact', { name: 'x.name', categories: 'to_jsonb(x.categories)' }),
+  input: build('contact', { name: 'x.name', categories: 'x.categories::jsonb' }),
 };

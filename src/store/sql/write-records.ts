@@ -1,22 +1,30 @@
 /**
  * The statements apply writes records with: one per kind and direction, each taking a batch as
- * arrays (set-based: one round trip per batch, however many rows). Apply's steps in
- * `../apply.ts` call them in order; the column lists here are the only place a field of a kind
- * meets its column.
+ * arrays (set-based: one round trip per batch, however many rows); those that write many rows
+ * in a first apply read them from a staging table filled by COPY instead, from `copyFrom` rows
+ * up (`row-source.ts`). Apply's steps in `../apply.ts` call them in order; the column lists here
+ * are the only place a field of a kind meets its column.
  */
 import { CONTACT_APPLIED, GRANT_APPLIED, MEMBERSHIP_APPLIED } from './last-applied.js';
+import { rowSource, rowsStatement, writeRows, type Getters } from './row-source.js';
 import { run, statement, type Queryable } from './statement.js';
 
 /** A text[] or int[] parameter: one value per row. */
 type Column<T> = readonly T[];
 
-const INSERT_USERS = statement(
+const INSERT_USERS = rowsStatement(
   'insert-users',
-  `INSERT INTO users (email) SELECT unnest($1::text[]) ON CONFLICT (email) DO NOTHING`,
+  rowSource('users', [['email', 'text']]),
+  0,
+  (from) => `INSERT INTO users (email) SELECT x.email FROM ${from} ON CONFLICT (email) DO NOTHING`,
 );
 /** Adds the users these addresses name, if new. */
-export async function insertUsers(db: Queryable, emails: Column<string>): Promise<number> {
-  return (await run(db, INSERT_USERS, [emails])).rowCount ?? 0;
+export async function insertUsers(
+  db: Queryable,
+  emails: Column<string>,
+  copyFrom?: number,
+): Promise<number> {
+  return writeRows(db, INSERT_USERS, [], emails, { email: (e) => e }, copyFrom);
 }
 
 const UPSERT_PLANS = statement(
@@ -165,15 +173,26 @@ export async function upsertResources(
   return (await run(db, UPSERT_RESOURCES, [r.org, r.type, r.name, r.managedBy])).rowCount ?? 0;
 }
 
-const UPSERT_MEMBERSHIPS = statement(
+const MEMBERSHIP_ROWS = rowSource('memberships', [
+  ['org', 'text'],
+  ['email', 'text'],
+  ['role', 'text'],
+  ['seat', 'text'],
+  ['suspended', 'boolean'],
+  ['managed_by', 'text'],
+]);
+const UPSERT_MEMBERSHIPS = rowsStatement(
   'upsert-memberships',
-  `INSERT INTO memberships AS m (org_id, user_id, role, seat, status, invited_by, managed_by, last_applied)
+  MEMBERSHIP_ROWS,
+  1,
+  (
+    from,
+  ) => `INSERT INTO memberships AS m (org_id, user_id, role, seat, status, invited_by, managed_by, last_applied)
    SELECT o.org_id, u.user_id, x.role, x.seat,
-          CASE WHEN x.suspended THEN 'suspended' ELSE 'invited' END, $7, x.managed_by,
+          CASE WHEN x.suspended THEN 'suspended' ELSE 'invited' END, $1, x.managed_by,
           -- What Roster wrote (the change's fields), built here rather than sent as jsonb.
           CASE WHEN x.managed_by IS NOT NULL THEN ${MEMBERSHIP_APPLIED.input} END
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::text[])
-          AS x(org, email, role, seat, suspended, managed_by)
+     FROM ${from}
      JOIN organizations o ON o.name = x.org
      JOIN users u ON u.email = x.email
    ON CONFLICT (org_id, user_id) DO UPDATE SET role = EXCLUDED.role, seat = EXCLUDED.seat,
@@ -186,29 +205,34 @@ const UPSERT_MEMBERSHIPS = statement(
  * Creates or updates memberships. A new member is `invited` (or `suspended`); resuming a
  * suspended member makes them `active` again if they had joined.
  */
-export async function upsertMemberships(
+export async function upsertMemberships<T>(
   db: Queryable,
-  r: {
-    org: Column<string>;
-    user: Column<string>;
-    role: Column<unknown>;
-    seat: Column<unknown>;
-    suspended: Column<boolean>;
-    managedBy: Column<string | null>;
-  },
+  items: readonly T[],
+  get: Getters<T, 'org' | 'email' | 'role' | 'seat' | 'suspended' | 'managed_by'>,
   invitedBy: string,
+  copyFrom?: number,
 ): Promise<number> {
-  const values = [r.org, r.user, r.role, r.seat, r.suspended, r.managedBy, invitedBy];
-  return (await run(db, UPSERT_MEMBERSHIPS, values)).rowCount ?? 0;
+  return writeRows(db, UPSERT_MEMBERSHIPS, [invitedBy], items, get, copyFrom);
 }
 
-const UPSERT_GRANTS = statement(
+const UPSERT_GRANTS = rowsStatement(
   'upsert-grants',
-  `INSERT INTO grants AS g (org_id, user_id, resource_type, resource_name, role, expires_at, invited_by, managed_by, last_applied)
-   SELECT o.org_id, u.user_id, x.type, x.name, x.role, x.expires::timestamptz, $7, x.managed_by,
+  rowSource('grants', [
+    ['org', 'text'],
+    ['email', 'text'],
+    ['type', 'text'],
+    ['name', 'text'],
+    ['role', 'text'],
+    ['expires', 'text'],
+    ['managed_by', 'text'],
+  ]),
+  1,
+  (
+    from,
+  ) => `INSERT INTO grants AS g (org_id, user_id, resource_type, resource_name, role, expires_at, invited_by, managed_by, last_applied)
+   SELECT o.org_id, u.user_id, x.type, x.name, x.role, x.expires::timestamptz, $1, x.managed_by,
           CASE WHEN x.managed_by IS NOT NULL THEN ${GRANT_APPLIED.input} END
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $8::text[])
-          AS x(org, email, type, name, role, expires, managed_by)
+     FROM ${from}
      JOIN organizations o ON o.name = x.org
      JOIN users u ON u.email = x.email
    ON CONFLICT (org_id, user_id, resource_type, resource_name) DO UPDATE SET role = EXCLUDED.role,
@@ -216,55 +240,43 @@ const UPSERT_GRANTS = statement(
           last_applied = EXCLUDED.last_applied, updated_at = now()`,
 );
 /** Creates or updates grants. */
-export async function upsertGrants(
+export async function upsertGrants<T>(
   db: Queryable,
-  r: {
-    org: Column<string>;
-    user: Column<string>;
-    resourceType: Column<string>;
-    resourceName: Column<string>;
-    role: Column<unknown>;
-    expires: Column<unknown>;
-    managedBy: Column<string | null>;
-  },
+  items: readonly T[],
+  get: Getters<T, 'org' | 'email' | 'type' | 'name' | 'role' | 'expires' | 'managed_by'>,
   invitedBy: string,
+  copyFrom?: number,
 ): Promise<number> {
-  const values = [
-    r.org,
-    r.user,
-    r.resourceType,
-    r.resourceName,
-    r.role,
-    r.expires,
-    invitedBy,
-    r.managedBy,
-  ];
-  return (await run(db, UPSERT_GRANTS, values)).rowCount ?? 0;
+  return writeRows(db, UPSERT_GRANTS, [invitedBy], items, get, copyFrom);
 }
 
-const UPSERT_CONTACTS = statement(
+const UPSERT_CONTACTS = rowsStatement(
   'upsert-contacts',
-  `INSERT INTO contacts AS c (org_id, email, name, categories, managed_by, last_applied)
-   SELECT o.org_id, x.email, x.name, x.categories, x.managed_by,
-          CASE WHEN x.managed_by IS NOT NULL THEN ${CONTACT_APPLIED.input} END
-     FROM jsonb_to_recordset($1::jsonb)
-          AS x(org text, email text, name text, categories text[], managed_by text)
+  rowSource('contacts', [
+    ['org', 'text'],
+    ['email', 'text'],
+    ['name', 'text'],
+    // A JSON array: a text[] per row does not unnest.
+    ['categories', 'text'],
+    ['managed_by', 'text'],
+  ]),
+  0,
+  (from) => `INSERT INTO contacts AS c (org_id, email, name, categories, managed_by, last_applied)
+   SELECT o.org_id, x.email, x.name, ARRAY(SELECT jsonb_array_elements_text(x.categories::jsonb)),
+          x.managed_by, CASE WHEN x.managed_by IS NOT NULL THEN ${CONTACT_APPLIED.input} END
+     FROM ${from}
      JOIN organizations o ON o.name = x.org
    ON CONFLICT (org_id, email) DO UPDATE SET name = EXCLUDED.name, categories = EXCLUDED.categories,
           managed_by = EXCLUDED.managed_by, last_applied = EXCLUDED.last_applied, updated_at = now()`,
 );
-/** Creates or updates contacts (sent as one JSON document: a text[] per row does not unnest). */
-export async function upsertContacts(
+/** Creates or updates contacts (`categories`: a JSON array of strings). */
+export async function upsertContacts<T>(
   db: Queryable,
-  rows: readonly {
-    org: string;
-    email: string;
-    name: unknown;
-    categories: unknown;
-    managed_by: string | null;
-  }[],
+  items: readonly T[],
+  get: Getters<T, 'org' | 'email' | 'name' | 'categories' | 'managed_by'>,
+  copyFrom?: number,
 ): Promise<number> {
-  return (await run(db, UPSERT_CONTACTS, [JSON.stringify(rows)])).rowCount ?? 0;
+  return writeRows(db, UPSERT_CONTACTS, [], items, get, copyFrom);
 }
 
 const REVOKE_PENDING_INVITATIONS = statement(
@@ -283,13 +295,21 @@ export async function revokePendingInvitations(
   return (await run(db, REVOKE_PENDING_INVITATIONS, [r.org, r.user, r.resource])).rowCount ?? 0;
 }
 
-const QUEUE_INVITATIONS = statement(
+const QUEUE_INVITATIONS = rowsStatement(
   'queue-invitations',
-  `WITH created AS (
+  rowSource('invitations', [
+    ['org', 'text'],
+    ['email', 'text'],
+    ['subject', 'text'],
+    ['type', 'text'],
+    ['name', 'text'],
+    ['role', 'text'],
+  ]),
+  1,
+  (from) => `WITH created AS (
      INSERT INTO invitations (org_id, user_id, subject, resource_type, resource_name, role, invited_by)
-     SELECT o.org_id, u.user_id, x.subject, nullif(x.type, ''), nullif(x.name, ''), x.role, $7
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-            AS x(org, email, subject, type, name, role)
+     SELECT o.org_id, u.user_id, x.subject, nullif(x.type, ''), nullif(x.name, ''), x.role, $1
+       FROM ${from}
        JOIN organizations o ON o.name = x.org
        JOIN users u ON u.email = x.email
      RETURNING org_id, invitation_id)
@@ -299,48 +319,45 @@ const QUEUE_INVITATIONS = statement(
      FROM created`,
 );
 /** Records invitations and queues their e-mails in the outbox, in one statement. */
-export async function queueInvitations(
+export async function queueInvitations<T>(
   db: Queryable,
-  r: {
-    org: Column<string>;
-    user: Column<string>;
-    subject: Column<string>;
-    resourceType: Column<string>;
-    resourceName: Column<string>;
-    role: Column<string>;
-  },
+  items: readonly T[],
+  get: Getters<T, 'org' | 'email' | 'subject' | 'type' | 'name' | 'role'>,
   invitedBy: string,
+  copyFrom?: number,
 ): Promise<number> {
-  const values = [r.org, r.user, r.subject, r.resourceType, r.resourceName, r.role, invitedBy];
-  return (await run(db, QUEUE_INVITATIONS, values)).rowCount ?? 0;
+  return writeRows(db, QUEUE_INVITATIONS, [invitedBy], items, get, copyFrom);
 }
 
-const APPEND_AUDIT = statement(
+const APPEND_AUDIT = rowsStatement(
   'append-audit',
-  `INSERT INTO audit_log (org_id, actor, action, record, record_key, before, after, source)
-   SELECT o.org_id, $1, x.action, x.record, x.record_key, x.before, x.after, x.source
-     FROM jsonb_to_recordset($2::jsonb)
-          AS x(org text, action text, record text, record_key text, before jsonb, after jsonb, source jsonb)
+  rowSource('audit', [
+    ['org', 'text'],
+    ['action', 'text'],
+    ['record', 'text'],
+    ['record_key', 'text'],
+    // JSON as text, cast here: PostgreSQL parses text arrays far faster than arrays of jsonb.
+    ['before', 'text'],
+    ['after', 'text'],
+    ['source', 'text'],
+  ]),
+  1,
+  (
+    from,
+  ) => `INSERT INTO audit_log (org_id, actor, action, record, record_key, before, after, source)
+   SELECT o.org_id, $1, x.action, x.record, x.record_key, x.before::jsonb, x.after::jsonb, x.source::jsonb
+     FROM ${from}
      LEFT JOIN organizations o ON o.name = x.org`,
 );
-/**
- * Appends audit entries. One JSON document per batch: PostgreSQL parses it far faster than arrays
- * of jsonb, and a batch stays well under the 256 MB a jsonb value may hold.
- */
-export async function appendAudit(
+/** Appends audit entries (`before`, `after`, `source`: JSON text or null). */
+export async function appendAudit<T>(
   db: Queryable,
   actor: string,
-  entries: readonly {
-    org: string | null;
-    action: string;
-    record: string;
-    record_key: string;
-    before: unknown;
-    after: unknown;
-    source: unknown;
-  }[],
+  items: readonly T[],
+  get: Getters<T, 'org' | 'action' | 'record' | 'record_key' | 'before' | 'after' | 'source'>,
+  copyFrom?: number,
 ): Promise<number> {
-  return (await run(db, APPEND_AUDIT, [actor, JSON.stringify(entries)])).rowCount ?? 0;
+  return writeRows(db, APPEND_AUDIT, [actor], items, get, copyFrom);
 }
 
 const DELETE_CONTACTS = statement(
