@@ -93,7 +93,7 @@ describe('scoped API keys', () => {
       });
     }
     expect((await get(key, '/api/v1/organizations/acme/contacts')).body).toEqual({
-      contacts: [{ email: 'ap@acme.io', name: null, categories: ['billing'] }],
+      contacts: [{ email: 'ap@acme.io', name: null, categories: ['billing'], via: 'contact' }],
     });
     expect((await get(key, '/api/v1/organizations/globex/contacts')).status).toBe(403);
     const orgs = await get(key, '/api/v1/users/sam%40both.io/organizations');

@@ -510,9 +510,40 @@ describe('the access API', () => {
     expect(
       await (await api('/api/v1/organizations/acme/contacts?category=billing')).json(),
     ).toEqual({
-      contacts: [{ email: 'ap@acme.io', name: 'Accounts', categories: ['billing'] }],
+      contacts: [
+        { email: 'ap@acme.io', name: 'Accounts', categories: ['billing'], via: 'contact' },
+      ],
     });
+    expect(await (await api('/api/v1/organizations/acme/contacts')).json()).toEqual({
+      contacts: [
+        { email: 'ap@acme.io', name: 'Accounts', categories: ['billing'], via: 'contact' },
+        { email: 'ops@acme.io', name: null, categories: ['support'], via: 'contact' },
+      ],
+    });
+    // No contact covers domains: the owner gets that mail, and the answer says why.
+    expect(
+      await (await api('/api/v1/organizations/acme/contacts?category=domains')).json(),
+    ).toEqual({ contacts: [{ email: 'alice@acme.io', name: null, categories: [], via: 'owner' }] });
+    // Once a contact covers it, the owner is no longer named.
+    await db.pool.query(
+      `UPDATE contacts SET categories = categories || '{domains}' WHERE email = 'ops@acme.io'`,
+    );
+    expect(
+      await (await api('/api/v1/organizations/acme/contacts?category=domains')).json(),
+    ).toEqual({
+      contacts: [
+        { email: 'ops@acme.io', name: null, categories: ['support', 'domains'], via: 'contact' },
+      ],
+    });
+    // An organization without contacts: the owner, whatever the category.
+    await db.pool.query(`DELETE FROM contacts`);
+    for (const path of ['/contacts', '/contacts?category=billing']) {
+      expect(await (await api(`/api/v1/organizations/acme${path}`)).json()).toEqual({
+        contacts: [{ email: 'alice@acme.io', name: null, categories: [], via: 'owner' }],
+      });
+    }
     expect((await api('/api/v1/organizations/nope/contacts')).status).toBe(404);
+    expect((await api('/api/v1/organizations/nope/contacts?category=billing')).status).toBe(404);
   });
 
   it('requires a valid API key, stored only as a hash', async () => {

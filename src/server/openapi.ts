@@ -142,7 +142,9 @@ export const OPENAPI_DOCUMENT = {
     },
     '/api/v1/organizations/{org}/contacts': {
       get: {
-        summary: 'The contacts of an organization, e.g. who gets its billing mail.',
+        summary: 'Who gets the mail of an organization, e.g. its billing mail.',
+        description:
+          'The contacts covering the category (every contact without one). When no contact covers it, the owner, with `via: "owner"`: the owner receives what no contact was named for.',
         parameters: [
           { name: 'org', in: 'path', required: true, schema: { type: 'string' } },
           {
@@ -157,7 +159,7 @@ export const OPENAPI_DOCUMENT = {
         ],
         responses: {
           '200': {
-            description: 'The contacts.',
+            description: 'The contacts, or the owner for want of one.',
             ...json({
               type: 'object',
               properties: {
@@ -169,7 +171,9 @@ export const OPENAPI_DOCUMENT = {
                       email: { type: 'string' },
                       name: { type: ['string', 'null'] },
                       categories: { type: 'array', items: { type: 'string' } },
+                      via: { type: 'string', enum: ['contact', 'owner'] },
                     },
+                    required: ['email', 'name', 'categories', 'via'],
                   },
                 },
               },

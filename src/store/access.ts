@@ -1,6 +1,7 @@
 /** The access API's reads: one query per question, set-based, parameterized. */
 import type pg from 'pg';
 import { decideAccess, type AccessDecision } from '../core/access.js';
+import { OWNER_ROLE } from '../core/catalog.js';
 import { emailIdentity } from '../core/email.js';
 import { run, statement } from './sql/statement.js';
 
@@ -109,10 +110,22 @@ const ORGANIZATIONS_OF_USER = statement(
 
 const CONTACTS_OF = statement(
   'contacts-of',
-  `SELECT c.email, c.name, c.categories, o.org_id
-       FROM organizations o LEFT JOIN contacts c ON c.org_id = o.org_id AND ($2::text IS NULL OR $2 = ANY (c.categories))
-      WHERE o.name = $1
-      ORDER BY c.email`,
+  // The contacts covering the category (every contact without one); when none does, the
+  // organization's owner, who receives what no contact was named for.
+  `WITH listed AS (
+     SELECT c.email, c.name, c.categories
+       FROM organizations o JOIN contacts c ON c.org_id = o.org_id
+      WHERE o.name = $1 AND ($2::text IS NULL OR $2 = ANY (c.categories)))
+   SELECT o.org_id, l.email, l.name, l.categories, 'contact' AS via
+     FROM organizations o JOIN listed l ON true
+    WHERE o.name = $1
+   UNION ALL
+   SELECT o.org_id, u.email, NULL, '{}'::text[], 'owner'
+     FROM organizations o
+     LEFT JOIN memberships m ON m.org_id = o.org_id AND m.role = '${OWNER_ROLE}'
+     LEFT JOIN users u ON u.user_id = m.user_id
+    WHERE o.name = $1 AND NOT EXISTS (SELECT 1 FROM listed)
+    ORDER BY 5, 2`,
 );
 
 /** The organizations a user is an active member of, or holds an active, unexpired grant in. */
@@ -130,15 +143,28 @@ export async function organizationsOfUser(
   }));
 }
 
-/** The contacts of an organization, optionally of one category. Null if there is no such organization. */
+/** Who receives an organization's mail of a category: a contact, or the owner for want of one. */
+export interface MailRecipient {
+  readonly email: string;
+  readonly name: string | null;
+  /** The contact's categories (none for the owner). */
+  readonly categories: readonly string[];
+  /** `contact`, or `owner` when no contact covers the category (or there are no contacts). */
+  readonly via: 'contact' | 'owner';
+}
+
+/**
+ * The contacts of an organization, optionally of one category; when none covers it, the owner
+ * (`via: 'owner'`). Null if there is no such organization.
+ */
 export async function contactsOf(
   pool: pg.Pool,
   org: string,
   category: string | null,
-): Promise<{ email: string; name: string | null; categories: string[] }[] | null> {
+): Promise<MailRecipient[] | null> {
   const { rows } = await run(pool, CONTACTS_OF, [org, category]);
   if (rows.length === 0) return null;
   return rows
     .filter((r) => r.email !== null)
-    .map((r) => ({ email: r.email, name: r.name, categories: r.categories }));
+    .map((r) => ({ email: r.email, name: r.name, categories: r.categories, via: r.via }));
 }
