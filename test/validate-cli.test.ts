@@ -80,11 +80,11 @@ describe('roster validate', () => {
 
   it('fails warnings only with --strict', () => {
     const role =
-      'apiVersion: roster.dev/v1alpha1\nkind: Role\nmetadata: { name: developer-plus }\nspec: { scope: organization, permissions: [billing.view] }\n';
+      'apiVersion: roster.dev/v1alpha1\nkind: Role\nmetadata: { name: developer-plus }\nspec: { scope: organization, permissions: [billing.view, resources.manage] }\n';
     const lenient = runRoster(['validate', '-f', '-'], { input: role });
     expect(lenient.status).toBe(0);
     expect(lenient.stderr).toMatch(
-      /^<stdin>:4:44: warning: .*least privilege.*\[least-privilege\]$/m,
+      /^<stdin>:4:58: warning: .*least privilege.*\[least-privilege\]$/m,
     );
     const strict = runRoster(['validate', '--strict', '-f', '-'], { input: role });
     expect(strict.status).toBe(1);

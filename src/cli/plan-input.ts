@@ -21,7 +21,7 @@ import {
   type OrganizationInput,
 } from '../core/input-index.js';
 import { DEFAULT_LIMITS } from '../core/limits.js';
-import type { LoadResult } from '../core/load.js';
+import type { LoadOptions, LoadResult } from '../core/load.js';
 import type { DesiredState } from '../core/model.js';
 import type { Plan, PlanOptions } from '../core/plan.js';
 import { changedFields, desiredRecords, type DesiredRecord } from '../core/records.js';
@@ -51,6 +51,7 @@ import {
 } from '../store/input-index.js';
 import { readPlans, readRoles } from '../store/snapshot.js';
 import type { CliIo } from '../command/io.js';
+import { leastPrivilegeOption } from '../command/lint-rules.js';
 
 /** What an apply records of its input (`recordInput`). */
 export interface InputRecord {
@@ -83,6 +84,8 @@ export interface InputRequest {
   readonly full: boolean;
   /** The options of a full plan; the scope is narrowed here when planning incrementally. */
   readonly options: (state: DesiredState) => PlanOptions;
+  /** `--lint-rules FILE` (else `ROSTER_LINT_RULES`, else Roster's rules). */
+  readonly lintRules?: string;
 }
 
 /** Above this share of changed files, reading them twice costs more than a full read. */
@@ -94,6 +97,12 @@ export async function prepareInput(
   request: InputRequest,
 ): Promise<PreparedInput | undefined> {
   const { io } = request;
+  const leastPrivilege = await leastPrivilegeOption(request.lintRules, io);
+  if (leastPrivilege === null) return undefined;
+  const loadOptions: LoadOptions = {
+    limits: DEFAULT_LIMITS,
+    ...(leastPrivilege !== undefined && { leastPrivilege }),
+  };
   const listed = await listSources(request.paths, { cwd: io.cwd });
   const probe = request.options(EMPTY_STATE);
   const incremental =
@@ -103,7 +112,7 @@ export async function prepareInput(
     listed.findings.length === 0 &&
     listed.files.length > 0;
   if (!incremental) {
-    return prepareFull(connect, request, listed);
+    return prepareFull(connect, request, listed, loadOptions);
   }
 
   const manager = probe.manager;
@@ -131,7 +140,7 @@ export async function prepareInput(
     } else changed.push(file);
   });
   if (recorded.size === 0 || changed.length > listed.files.length * MAX_CHANGED_SHARE) {
-    return prepareFull(connect, request, listed);
+    return prepareFull(connect, request, listed, loadOptions);
   }
   const present = new Set(listed.files.map((f) => f.shown));
   const removed = [...recorded.values()].filter((r) => !present.has(r.path));
@@ -196,7 +205,7 @@ export async function prepareInput(
   for (;;) {
     closeOver(planned, load, declares, filesOf);
     if (loaded !== undefined && load.size === loadedPaths.size) break;
-    loaded = await loadFiles(listed.files, load);
+    loaded = await loadFiles(listed.files, load, loadOptions);
     loadedPaths = new Set(load);
     index = indexInput(loaded.state, loaded.findings, shaOf);
     const readDocuments = new Set<string>();
@@ -327,10 +336,11 @@ async function prepareFull(
   connect: () => Promise<pg.Pool>,
   request: InputRequest,
   listed: ListedSources,
+  load: LoadOptions,
 ): Promise<PreparedInput | undefined> {
   const { io } = request;
   const read = await readListedSources(listed, { stdin: io.stdin });
-  const loaded = await loadSourcesInThreads(read.sources, { limits: DEFAULT_LIMITS });
+  const loaded = await loadSourcesInThreads(read.sources, load);
   const findings = [...read.findings, ...loaded.findings];
   if (
     !reportFindings(
@@ -366,9 +376,10 @@ async function prepareFull(
 async function loadFiles(
   files: readonly ListedFile[],
   paths: ReadonlySet<string>,
+  options: LoadOptions,
 ): Promise<LoadResult> {
   const read = await readListedFiles(files.filter((f) => paths.has(f.shown)));
-  const loaded = await loadSourcesInThreads(read.sources, { limits: DEFAULT_LIMITS });
+  const loaded = await loadSourcesInThreads(read.sources, options);
   if (read.findings.length === 0) return loaded;
   const findings = [...read.findings, ...loaded.findings];
   return { ...loaded, findings, errors: loaded.errors + read.findings.length };

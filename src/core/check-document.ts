@@ -93,10 +93,27 @@ export function checkDocument(parsed: ParsedDocument): CheckedDocument | Finding
   if (validate(value) && envelope.length === 0) {
     return { parsed, document: value as RosterDocument };
   }
-  const schemaFindings = (validate.errors ?? [])
-    .filter((e) => !(e.keyword === 'const' && e.instancePath === '/apiVersion'))
-    .map((e) => describeSchemaError(e, record.kind as string, parsed));
-  return [...envelope, ...dedupe(schemaFindings)];
+  const errors = (validate.errors ?? []).filter(
+    (e) => !(e.keyword === 'const' && e.instancePath === '/apiVersion'),
+  );
+  return [...envelope, ...describeSchemaErrors(errors, record.kind as string, parsed)];
+}
+
+/** Compiles a JSON Schema with the validator documents are checked with (strict, all errors). */
+export function compileSchema(schema: object): ValidateFunction {
+  return ajv.compile(schema);
+}
+
+/**
+ * The findings of a schema's violations, each at the offending node; `label` names the whole
+ * value in messages (a kind, or a file's purpose).
+ */
+export function describeSchemaErrors(
+  errors: readonly ErrorObject[],
+  label: string,
+  parsed: ParsedDocument,
+): Finding[] {
+  return dedupe(errors.map((e) => describeSchemaError(e, label, parsed)));
 }
 
 function describeSchemaError(error: ErrorObject, kind: string, parsed: ParsedDocument): Finding {

@@ -9,6 +9,7 @@ import { compareFindings, countFindings, type Finding } from './findings.js';
 import { DEFAULT_LIMITS, type InputLimits } from './limits.js';
 import type { DesiredState } from './model.js';
 import { parseSource, type ParsedSource, type Source } from './parse.js';
+import type { LeastPrivilegePolicy } from './least-privilege.js';
 import { checkRules } from './rules.js';
 
 /** Options of `loadSources`. */
@@ -16,6 +17,8 @@ export interface LoadOptions {
   readonly limits?: InputLimits;
   /** "Now" for expiry rules; defaults to the current time. */
   readonly now?: Date;
+  /** The least-privilege rules (Roster's own by default). */
+  readonly leastPrivilege?: LeastPrivilegePolicy;
 }
 
 /** The outcome of loading: the state (complete only when there are no errors) and findings. */
@@ -63,7 +66,12 @@ export class DocumentChecker {
     const { state, findings: buildFindings } = buildDesiredState(this.checked);
     // Appended one by one: spreading a large list into push() overflows the stack.
     for (const f of buildFindings) findings.push(f);
-    for (const f of checkRules(state, { now: options.now ?? new Date(), unchecked })) {
+    const context = {
+      now: options.now ?? new Date(),
+      unchecked,
+      ...(options.leastPrivilege !== undefined && { leastPrivilege: options.leastPrivilege }),
+    };
+    for (const f of checkRules(state, context)) {
       findings.push(f);
     }
     findings.sort(compareFindings);

@@ -13,6 +13,11 @@ import {
   type RoleScope,
 } from './catalog.js';
 import { didYouMean } from './closest-match.js';
+import {
+  DEFAULT_LEAST_PRIVILEGE,
+  judgeRoles,
+  type LeastPrivilegePolicy,
+} from './least-privilege.js';
 import { planFields, planLimits } from './kinds/plan.js';
 import type { Finding } from './findings.js';
 import {
@@ -41,15 +46,14 @@ export interface RuleContext {
    * are not reported as dangling, since the real problem is already reported where they are.
    */
   readonly unchecked?: ReadonlySet<string>;
+  /** The least-privilege rules in force (Roster's own unless a rules file says otherwise). */
+  readonly leastPrivilege?: LeastPrivilegePolicy;
 }
 
 const PERMISSIONS_BY_SCOPE: Record<RoleScope, readonly string[]> = {
   organization: ORGANIZATION_PERMISSIONS,
   resource: RESOURCE_PERMISSIONS,
 };
-
-/** Names that suggest a technical role, which should not hold billing permissions. */
-const TECHNICAL_ROLE_NAME = /dev|engineer|deploy|ops|tech|support/;
 
 /** Runs every cross-document rule. */
 export function checkRules(state: DesiredState, context: RuleContext): Finding[] {
@@ -75,7 +79,7 @@ export function checkRules(state: DesiredState, context: RuleContext): Finding[]
   const isUnchecked = (kind: string, name: string) =>
     context.unchecked?.has(`${kind}/${name}`) === true;
 
-  // Roles: names, permissions, least privilege.
+  // Roles: names, permissions; then least privilege, by what each grants.
   for (const role of state.roles.values()) {
     if (BUILT_IN_ROLES.has(role.name)) {
       error(
@@ -99,20 +103,14 @@ export function checkRules(state: DesiredState, context: RuleContext): Finding[]
           field,
           `"${permission}" is not a ${role.scope}-scope permission.${hint} Known: ${catalog.join(', ')}`,
         );
-      } else if (
-        role.scope === 'organization' &&
-        permission.startsWith('billing.') &&
-        TECHNICAL_ROLE_NAME.test(role.name)
-      ) {
-        report(
-          'warning',
-          'least-privilege',
-          role.source,
-          field,
-          `role "${role.name}" looks technical but holds ${permission}: grant billing access through a separate billing role (least privilege)`,
-        );
       }
     });
+  }
+  for (const f of judgeRoles(
+    state.roles.values(),
+    context.leastPrivilege ?? DEFAULT_LEAST_PRIVILEGE,
+  )) {
+    findings.push(f);
   }
 
   const roleNamed = (name: string): RoleDefinition | undefined => {

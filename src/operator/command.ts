@@ -1,4 +1,5 @@
 /** `roster operator`: runs the Kubernetes operator until a signal (or until it loses leadership). */
+import { leastPrivilegeOption } from '../command/lint-rules.js';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -37,6 +38,9 @@ Options:
       --max-org-removal-ratio R  refuse removing more than this share of an organization's
                                  members at once (default 0.25; deleting the Organization is
                                  exempt)
+      --lint-rules FILE          least-privilege rules (docs/format.md); a rule of severity
+                                 error marks the roles it finds Invalid (default:
+                                 ROSTER_LINT_RULES, else Roster's own rules, warnings only)
       --log-level LEVEL          debug, info, warn or error (default info)
 
 Environment: DATABASE_URL, SMTP_URL, ROSTER_PUBLIC_URL, ROSTER_MAIL_FROM, POD_NAME (the
@@ -70,6 +74,7 @@ export async function operatorCommand(
       'delivery-interval': { type: 'string', default: '10' },
       'max-org-removal-ratio': { type: 'string', default: '0.25' },
       'log-level': { type: 'string', default: 'info' },
+      'lint-rules': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -98,6 +103,8 @@ export async function operatorCommand(
   if (!LEVELS.includes(values['log-level'])) {
     throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`);
   }
+  const leastPrivilege = await leastPrivilegeOption(values['lint-rules'], io);
+  if (leastPrivilege === null) return 1;
   const cluster = values.cluster ?? io.env.ROSTER_CLUSTER ?? 'default';
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(cluster)) {
     throw new UsageError(`--cluster must be a DNS label (a-z, 0-9, -), not "${cluster}"`);
@@ -149,6 +156,7 @@ export async function operatorCommand(
     ...(probePort > 0 && metricsPort !== undefined && { metricsPort }),
     rateLimit: { qps, burst, concurrency: 8 },
     maxOrgRemovalRatio: ratio,
+    ...(leastPrivilege !== undefined && { leastPrivilege }),
     leaderElection: values['leader-elect']
       ? {
           namespace: values['lease-namespace'] ?? io.env.POD_NAMESPACE ?? 'default',

@@ -5,6 +5,7 @@
  * released to nobody, and what each resource's status says. `reconcile.ts` observes, acts on a
  * decision and reports it; nothing here reads or writes anything.
  */
+import type { LeastPrivilegePolicy } from '../core/least-privilege.js';
 import { checkDocument, declaredName, type CheckedDocument } from '../core/check-document.js';
 import { buildDesiredState } from '../core/desired-state.js';
 import type { Finding } from '../core/findings.js';
@@ -56,6 +57,8 @@ export interface OrganizationObservation {
   /** The database's records of the organization, and every plan and role. */
   readonly snapshot: ActualState;
   readonly now: Date;
+  /** The least-privilege rules (Roster's own unless `--lint-rules` says otherwise). */
+  readonly leastPrivilege?: LeastPrivilegePolicy;
 }
 
 /** What to do about one organization, and what each of its resources will say. */
@@ -123,7 +126,14 @@ export function decideOrganization(seen: OrganizationObservation): OrganizationD
       !isPaused(e.object) &&
       !(organizationRemoved && e.kind !== 'Organization'),
   );
-  const { errors, records } = checkEntries(live, seen.catalog, snapshot, org, seen.now);
+  const { errors, records } = checkEntries(
+    live,
+    seen.catalog,
+    snapshot,
+    org,
+    seen.now,
+    seen.leastPrivilege,
+  );
 
   const orgInDatabase = snapshot.records.some(
     (r) => r.id.kind === 'organization' && r.id.name === org,
@@ -270,6 +280,7 @@ export function checkEntries(
   snapshot: ActualState,
   org: string | undefined,
   now: Date,
+  leastPrivilege?: LeastPrivilegePolicy,
 ): { errors: Map<string, Finding[]>; records: DesiredRecord[] } {
   const checked = new Map<string, CheckedDocument>();
   const errors = new Map<string, Finding[]>();
@@ -331,7 +342,12 @@ export function checkEntries(
     }
   }
   const { state, findings } = buildDesiredState([...checked.values(), ...context]);
-  for (const f of [...findings, ...checkRules(state, { now, unchecked })]) {
+  const rules = checkRules(state, {
+    now,
+    unchecked,
+    ...(leastPrivilege !== undefined && { leastPrivilege }),
+  });
+  for (const f of [...findings, ...rules]) {
     const file = f.location?.file;
     if (f.severity !== 'error' || file === undefined || !checked.has(file)) continue;
     addError(file, [f]);

@@ -4,6 +4,7 @@
  * `roster_invitations` re-reads an organization as soon as someone accepts; the outbox worker
  * sends the invitations; a Lease makes one replica the leader; `/metrics`, `/healthz`, `/readyz`.
  */
+import type { LeastPrivilegePolicy } from '../core/least-privilege.js';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
@@ -74,6 +75,8 @@ export interface OperatorOptions {
   /** Writes to the API server: QPS, burst, and writes in flight at once (default 20, 30, 8). */
   readonly rateLimit?: RateLimitOptions;
   readonly maxOrgRemovalRatio?: number;
+  /** The least-privilege rules (`--lint-rules`); Roster's own when undefined. */
+  readonly leastPrivilege?: LeastPrivilegePolicy;
   /** Called when this replica loses the leadership (the CLI exits so that it restarts clean). */
   readonly onLostLeadership?: () => void;
 }
@@ -151,6 +154,7 @@ export class Operator {
       ...(options.maxOrgRemovalRatio !== undefined && {
         maxOrgRemovalRatio: options.maxOrgRemovalRatio,
       }),
+      ...(options.leastPrivilege !== undefined && { leastPrivilege: options.leastPrivilege }),
     });
   }
 

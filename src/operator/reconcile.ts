@@ -13,6 +13,7 @@
  * any more are removed; records of other managers (the CLI, another cluster or namespace) are
  * never taken over or removed (the planner refuses, and the refusal shows in status).
  */
+import type { LeastPrivilegePolicy } from '../core/least-privilege.js';
 import { isDeepStrictEqual } from 'node:util';
 import type pg from 'pg';
 import { emailIdentity } from '../core/email.js';
@@ -81,6 +82,7 @@ export interface ReconcilerOptions {
   readonly maxOrgRemovalRatio?: number;
   /** How long an apply waits for another (ms). */
   readonly lockWaitMs?: number;
+  readonly leastPrivilege?: LeastPrivilegePolicy;
 }
 
 /** A reconcile outcome that retrying will not change (bad input): not retried, shown in status. */
@@ -172,6 +174,9 @@ export class Reconciler {
       catalog,
       snapshot,
       now: new Date(),
+      ...(this.options.leastPrivilege !== undefined && {
+        leastPrivilege: this.options.leastPrivilege,
+      }),
     });
     const planOptions = this.planOptions(namespace, {
       scope: [org],
@@ -280,7 +285,14 @@ export class Reconciler {
         return { plan: result.plan, rowsWritten: result.rowsWritten, follow };
       }
       const snapshot = await this.snapshot([]);
-      const { errors, records } = checkEntries([entry], [], snapshot, undefined, new Date());
+      const { errors, records } = checkEntries(
+        [entry],
+        [],
+        snapshot,
+        undefined,
+        new Date(),
+        this.options.leastPrivilege,
+      );
       const invalid = errors.get(entry.file);
       if (invalid !== undefined) {
         const message = describeFindings(invalid);

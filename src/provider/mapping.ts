@@ -2,6 +2,7 @@
  * Resource inputs <-> Roster documents and records. Check runs the same schema and the same
  * single-document rules as `roster validate`, with the same messages.
  */
+import type { LeastPrivilegePolicy } from '../core/least-privilege.js';
 import { checkDocument } from '../core/check-document.js';
 import { buildDesiredState, expiryInstant } from '../core/desired-state.js';
 import type { Finding } from '../core/findings.js';
@@ -26,6 +27,7 @@ const SINGLE_RESOURCE_RULES = new Set([
   'no-seats',
   'duplicate',
   'role-scope',
+  'least-privilege',
 ]);
 
 /** A failed check of one input. */
@@ -65,6 +67,7 @@ export function checkInputs(
   type: ResourceType,
   news: Properties,
   now = new Date(),
+  leastPrivilege?: LeastPrivilegePolicy,
 ): { inputs: Properties; failures: CheckFailure[] } {
   const unknown = new Set(Object.keys(news).filter((k) => containsUnknown(news[k])));
   const known = Object.fromEntries(Object.entries(news).filter(([k]) => !unknown.has(k)));
@@ -85,7 +88,8 @@ export function checkInputs(
     findings = result;
   } else {
     const { state, findings: built } = buildDesiredState([result]);
-    findings = [...built, ...checkRules(state, { now })].filter((f) =>
+    const context = { now, ...(leastPrivilege !== undefined && { leastPrivilege }) };
+    findings = [...built, ...checkRules(state, context)].filter((f) =>
       SINGLE_RESOURCE_RULES.has(f.code),
     );
   }

@@ -4,6 +4,9 @@
  * diffs). Create, Read, Update and Delete go through Roster's planner and apply, so the same
  * rules hold as for the CLI: one owner, seats, other managers' records, removal caps.
  */
+import type { LeastPrivilegePolicy } from '../core/least-privilege.js';
+import { renderFindingsText } from '../core/render-findings.js';
+import { readLintRules } from '../files/lint-rules.js';
 import * as grpc from '@grpc/grpc-js';
 import emptyPb from 'google-protobuf/google/protobuf/empty_pb.js';
 import pluginPb from '@pulumi/pulumi/proto/plugin_pb.js';
@@ -74,6 +77,7 @@ function typeOf(urn: string): ResourceType {
 export class RosterProvider {
   private config: ProviderConfig = {};
   private pool: pg.Pool | undefined;
+  private leastPrivilege: Promise<LeastPrivilegePolicy | undefined> | undefined;
 
   /** Handlers keyed by RPC name, for `server.addService`. */
   handlers(): grpc.UntypedServiceImplementation {
@@ -176,11 +180,34 @@ export class RosterProvider {
     return pool;
   }
 
+  /**
+   * The least-privilege rules of `ROSTER_LINT_RULES` (read once), or Roster's own. An invalid
+   * file fails every Check, naming its problems: rules silently ignored would pass what they
+   * were written to stop.
+   */
+  private lintRules(): Promise<LeastPrivilegePolicy | undefined> {
+    const path = process.env.ROSTER_LINT_RULES;
+    if (path === undefined || path === '') return Promise.resolve(undefined);
+    this.leastPrivilege ??= readLintRules(path, process.cwd()).then(({ policy, findings }) => {
+      if (policy !== undefined) return policy;
+      throw failure(
+        grpc.status.FAILED_PRECONDITION,
+        `the lint rules in ${path} (ROSTER_LINT_RULES) are invalid:\n${renderFindingsText(findings)}`,
+      );
+    });
+    return this.leastPrivilege;
+  }
+
   private async check(request: providerPb.CheckRequest) {
     const type = typeOf(request.getUrn());
     // Secret inputs stay secret: the engine stores what Check returns, in plain text unless marked.
     const secrets = new Set<string>();
-    const { inputs, failures } = checkInputs(type, fromStruct(request.getNews(), secrets));
+    const { inputs, failures } = checkInputs(
+      type,
+      fromStruct(request.getNews(), secrets),
+      new Date(),
+      await this.lintRules(),
+    );
     return new providerPb.CheckResponse()
       .setInputs(toStruct(inputs, secrets))
       .setFailuresList(

@@ -1,5 +1,6 @@
 /** Options shared by `plan` and `apply`: inputs, output, and the guards of a plan. */
 import { UsageError } from '../../core/errors.js';
+import { LINT_RULES_HELP } from '../../command/lint-rules.js';
 import { CLI_MANAGER, DEFAULT_MAX_ORG_REMOVAL_RATIO, type PlanOptions } from '../../core/plan.js';
 import type { DesiredState } from '../../core/model.js';
 
@@ -14,6 +15,7 @@ export const PLAN_ARG_OPTIONS = {
   'detailed-exitcode': { type: 'boolean', default: false },
   strict: { type: 'boolean', default: false },
   full: { type: 'boolean', default: false },
+  'lint-rules': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -27,7 +29,8 @@ export const GUARD_HELP = `      --prune                      also delete, in th
                                    organization's members (default ${DEFAULT_MAX_ORG_REMOVAL_RATIO})
       --strict                     warnings in the input fail the command too
       --full                       read every file and plan every organization (by default,
-                                   only what changed since the last apply is read and planned)`;
+                                   only what changed since the last apply is read and planned)
+${LINT_RULES_HELP}`;
 
 /** Builds the planner's options from the flags and the input. */
 export function planOptionsFrom(

@@ -10,10 +10,11 @@ import {
 } from '../../core/render-findings.js';
 import { readSources } from '../../files/read-sources.js';
 import type { CliIo } from '../../command/io.js';
+import { leastPrivilegeOption } from '../../command/lint-rules.js';
 import { parseFormat, parseSize } from '../../command/options.js';
 
 /** Help text of the command. */
-export const VALIDATE_HELP = `Usage: roster validate -f PATH... [--format text|json] [--strict]
+export const VALIDATE_HELP = `Usage: roster validate -f PATH... [--format text|json] [--strict] [--lint-rules FILE]
 
 Checks manifests without touching any database: schema, references, ownership,
 plan seats and features, expiry, e-mail addresses.
@@ -24,6 +25,8 @@ Options:
       --format FORMAT    text (default) or json
       --strict           warnings fail the run too
       --max-file-size N  largest file accepted, e.g. 8MiB (default ${DEFAULT_LIMITS.maxFileBytes / 1024 / 1024}MiB)
+      --lint-rules FILE  least-privilege rules to check roles with (docs/format.md);
+                         default: ROSTER_LINT_RULES, else Roster's own rules
 
 Exit codes: 0 valid, 1 errors (or warnings with --strict).
 `;
@@ -38,6 +41,7 @@ export async function validateCommand(args: string[], io: CliIo): Promise<number
       format: { type: 'string', default: 'text' },
       strict: { type: 'boolean', default: false },
       'max-file-size': { type: 'string' },
+      'lint-rules': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -55,12 +59,17 @@ export async function validateCommand(args: string[], io: CliIo): Promise<number
     }),
   };
 
+  const leastPrivilege = await leastPrivilegeOption(values['lint-rules'], io);
+  if (leastPrivilege === null) return 1;
   const read = await readSources(paths, {
     cwd: io.cwd,
     maxFileBytes: limits.maxFileBytes,
     stdin: io.stdin,
   });
-  const loaded = await loadSourcesInThreads(read.sources, { limits });
+  const loaded = await loadSourcesInThreads(read.sources, {
+    limits,
+    ...(leastPrivilege !== undefined && { leastPrivilege }),
+  });
   const findings = [...read.findings, ...loaded.findings];
   const report = findingsReport(findings, loaded.documents, values.strict === true);
 

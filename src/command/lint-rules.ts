@@ -1,0 +1,26 @@
+/** `--lint-rules FILE` (or `ROSTER_LINT_RULES`): the least-privilege rules a command checks with. */
+import type { CliIo } from './io.js';
+import type { LeastPrivilegePolicy } from '../core/least-privilege.js';
+import { renderFindingsText } from '../core/render-findings.js';
+import { readLintRules } from '../files/lint-rules.js';
+
+/** Help text of the option. */
+export const LINT_RULES_HELP = `      --lint-rules FILE            least-privilege rules to check roles with (docs/format.md);
+                                   default: ROSTER_LINT_RULES, else Roster's own rules`;
+
+/**
+ * The policy the flag or the environment names (`undefined`: Roster's own rules), or `null` when
+ * the rules file is invalid: its findings are printed, and the command stops.
+ */
+export async function leastPrivilegeOption(
+  flag: string | undefined,
+  io: CliIo,
+): Promise<LeastPrivilegePolicy | undefined | null> {
+  const path = flag ?? (io.env.ROSTER_LINT_RULES || undefined);
+  if (path === undefined) return undefined;
+  const { policy, findings } = await readLintRules(path, io.cwd);
+  if (policy !== undefined) return policy;
+  io.stderr.write(renderFindingsText(findings));
+  io.stderr.write(`roster: the lint rules in ${path} are invalid; nothing was checked\n`);
+  return null;
+}
