@@ -53,7 +53,7 @@ describe('apply, then plan', () => {
     expect(counts).toMatchObject({
       organizations: 6,
       plans: 6,
-      roles: 2,
+      roles: 3,
       invitations: 27,
       outbox: 27,
     });

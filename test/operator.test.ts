@@ -252,6 +252,33 @@ describe('the operator', () => {
     await kubectl('delete', 'membership', 'pixel-forge-bad', '--timeout=20s');
   });
 
+  it('keeps a role of one organization there: used elsewhere it is Invalid, and its org is immutable', async () => {
+    const intern = (org: string) =>
+      `apiVersion: roster.dev/v1alpha1\nkind: Role\nmetadata: { name: pixel-intern }\nspec: { org: ${org}, scope: organization, permissions: [members.view] }\n`;
+    expect((await apply(intern('pixel-forge'))).status).toBe(0);
+    await eventually(
+      'the role in the database, with its organization',
+      async () =>
+        (await query(`SELECT org FROM roles WHERE name = 'pixel-intern'`))[0]?.org ===
+        'pixel-forge',
+    );
+    await apply(membership('durand-intern', 'cabinet-durand', 'intern@durand.fr', 'pixel-intern'));
+    const s = await eventually('Invalid', async () => {
+      const status = await statusOf('membership/durand-intern');
+      return condition(status, 'Ready')?.reason === 'Invalid' ? status : undefined;
+    });
+    expect(condition(s, 'Ready')?.message).toMatch(
+      /role "pixel-intern" belongs to organization "pixel-forge" and cannot be used in "cabinet-durand"/,
+    );
+    expect(await roleOf('cabinet-durand', 'intern@durand.fr')).toBeUndefined();
+    // The API server refuses to move it (x-kubernetes-validations: org is immutable).
+    const moved = await apply(intern('cabinet-durand'));
+    expect(moved.status).not.toBe(0);
+    expect(moved.stderr).toContain('org is immutable');
+    await kubectl('delete', 'membership', 'durand-intern', '--timeout=20s');
+    await kubectl('delete', 'role', 'pixel-intern', '--timeout=20s');
+  });
+
   it('pauses an organization with the annotation, and resumes', async () => {
     await kubectl('annotate', 'organization', 'boulangerie-martin', 'roster.dev/paused=true');
     await kubectl(

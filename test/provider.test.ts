@@ -455,6 +455,22 @@ describe('pulumi-resource-roster over gRPC', () => {
     });
   });
 
+  it('creates a role of one organization, recorded with it', async () => {
+    const role = await create('Role', 'tiny-intern', {
+      name: 'tiny-intern',
+      org: 'tinyco',
+      scope: 'organization',
+      permissions: ['members.view'],
+    });
+    expect(role.id).toBe('tiny-intern');
+    expect(await q(`SELECT org FROM roles WHERE name = 'tiny-intern'`)).toEqual([
+      { org: 'tinyco' },
+    ]);
+    expect((await read('Role', 'tiny-intern', 'tiny-intern', role.inputs)).inputs.org).toBe(
+      'tinyco',
+    );
+  });
+
   it('imports an existing record by id (pulumi import)', async () => {
     const imported = await rpc<providerPb.ReadRequest, providerPb.ReadResponse>(
       'read',

@@ -205,7 +205,11 @@ export async function prepareInput(
   for (;;) {
     closeOver(planned, load, declares, filesOf);
     if (loaded !== undefined && load.size === loadedPaths.size) break;
-    loaded = await loadFiles(listed.files, load, loadOptions);
+    // A role of one organization names it: any organization of the input may be meant.
+    loaded = await loadFiles(listed.files, load, {
+      ...loadOptions,
+      organizationsElsewhere: new Set(filesOf.keys()),
+    });
     loadedPaths = new Set(load);
     index = indexInput(loaded.state, loaded.findings, shaOf);
     const readDocuments = new Set<string>();

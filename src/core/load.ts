@@ -19,6 +19,8 @@ export interface LoadOptions {
   readonly now?: Date;
   /** The least-privilege rules (Roster's own by default). */
   readonly leastPrivilege?: LeastPrivilegePolicy;
+  /** Organizations that exist beyond these sources (see `RuleContext`). */
+  readonly organizationsElsewhere?: ReadonlySet<string> | 'any';
 }
 
 /** The outcome of loading: the state (complete only when there are no errors) and findings. */
@@ -70,6 +72,9 @@ export class DocumentChecker {
       now: options.now ?? new Date(),
       unchecked,
       ...(options.leastPrivilege !== undefined && { leastPrivilege: options.leastPrivilege }),
+      ...(options.organizationsElsewhere !== undefined && {
+        organizationsElsewhere: options.organizationsElsewhere,
+      }),
     };
     for (const f of checkRules(state, context)) {
       findings.push(f);

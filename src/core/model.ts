@@ -45,6 +45,8 @@ export interface RoleRecord {
   readonly scope: RoleScope;
   readonly permissions: readonly string[];
   readonly description?: string;
+  /** The organization the role belongs to, usable there only; platform-wide when absent. */
+  readonly org?: string;
   readonly source: SourceRef;
 }
 

@@ -222,3 +222,50 @@ describe('planChanges', () => {
     expect(twoOfFour.refusals.map((r) => r.code)).toEqual(['removal-ratio']);
   });
 });
+
+describe('roles of one organization', () => {
+  const globexPlan = { ...plan, features: ['members', 'customRoles'] };
+  const intern = (org: string | null) => ({
+    org,
+    scope: 'organization',
+    description: null,
+    permissions: ['members.view'],
+  });
+  const world = (internOrg: string | null, internUsedIn: string) => [
+    desired({ kind: 'plan', name: 'team' }, globexPlan),
+    desired({ kind: 'role', name: 'intern' }, intern(internOrg)),
+    desired({ kind: 'organization', name: 'acme' }, { displayName: null, plan: 'team' }),
+    desired({ kind: 'organization', name: 'globex' }, { displayName: null, plan: 'team' }),
+    desired(member('alice@acme.io'), owner),
+    desired({ kind: 'membership', org: 'globex', user: 'gina@globex.io' }, owner),
+    desired(
+      { kind: 'membership', org: internUsedIn, user: `bob@${internUsedIn}.io` },
+      {
+        ...dev,
+        role: 'intern',
+      },
+    ),
+  ];
+  const scope = options({ scope: ['acme', 'globex'] });
+
+  it('refuses a membership of another organization using it, for every driver', () => {
+    expect(planChanges(world('acme', 'acme'), { records: [] }, scope).refusals).toEqual([]);
+    expect(planChanges(world('acme', 'globex'), { records: [] }, scope).refusals).toEqual([
+      expect.objectContaining({
+        code: 'role-organization',
+        org: 'globex',
+        message:
+          'membership bob@globex.io names role "intern", which belongs to organization "acme"',
+      }),
+    ]);
+  });
+
+  it('refuses moving a role to one organization while another uses it', () => {
+    const applied = world(null, 'globex').map((r) => actual(r.id, r.fields));
+    const moved = planChanges(world('acme', 'globex'), { records: applied }, scope);
+    expect(moved.refusals.map((r) => r.code)).toContain('role-in-use');
+    expect(moved.refusals.find((r) => r.code === 'role-in-use')?.message).toBe(
+      'role "intern" cannot become a role of organization "acme" while globex use it',
+    );
+  });
+});

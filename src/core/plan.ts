@@ -677,6 +677,14 @@ function checkResultingState(
         `${describeRecord(c.id)} needs an ${wanted} role, and "${role}" is a ${String(scope)} role`,
       );
     }
+    const owner = roles.get(role)?.org;
+    if (typeof owner === 'string' && owner !== c.id.org) {
+      refuse(
+        'role-organization',
+        c.org,
+        `${describeRecord(c.id)} names role "${role}", which belongs to organization "${owner}"`,
+      );
+    }
     if (c.id.kind === 'grant' && !resources.has(`${c.id.org}/${c.id.resource}`)) {
       refuse(
         'unknown-resource',
@@ -686,9 +694,19 @@ function checkResultingState(
     }
   }
 
-  // A role may not change scope while memberships or grants use it.
+  // A role may not change scope while memberships or grants use it, nor move to one
+  // organization while others use it.
   for (const c of changes) {
     if (c.action !== 'update' || c.id.kind !== 'role') continue;
+    const org = c.after?.org;
+    const elsewhere = [...(roleUsers.get(c.id.name ?? '') ?? [])].filter((o) => o !== org).sort();
+    if (typeof org === 'string' && elsewhere.length > 0) {
+      refuse(
+        'role-in-use',
+        null,
+        `role "${c.id.name}" cannot become a role of organization "${org}" while ${elsewhere.slice(0, 5).join(', ')}${elsewhere.length > 5 ? `, … (${elsewhere.length} in all)` : ''} use it`,
+      );
+    }
     const scope = c.fields.find((f) => f.name === 'scope');
     const users = [...(roleUsers.get(c.id.name ?? '') ?? [])].sort();
     if (scope !== undefined && users.length > 0) {

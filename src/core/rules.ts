@@ -48,6 +48,12 @@ export interface RuleContext {
   readonly unchecked?: ReadonlySet<string>;
   /** The least-privilege rules in force (Roster's own unless a rules file says otherwise). */
   readonly leastPrivilege?: LeastPrivilegePolicy;
+  /**
+   * Organizations that exist beyond the state checked (an incremental plan reads only some of
+   * the input's files; the operator sees one organization at a time), which a role may belong
+   * to; `any`: not checked (the operator, which sees one organization at a time).
+   */
+  readonly organizationsElsewhere?: ReadonlySet<string> | 'any';
 }
 
 const PERMISSIONS_BY_SCOPE: Record<RoleScope, readonly string[]> = {
@@ -113,7 +119,36 @@ export function checkRules(state: DesiredState, context: RuleContext): Finding[]
     findings.push(f);
   }
 
-  const roleNamed = (name: string): RoleDefinition | undefined => {
+  // A role of one organization: that organization must exist.
+  const elsewhere = context.organizationsElsewhere;
+  for (const role of state.roles.values()) {
+    if (role.org === undefined || state.organizations.has(role.org)) continue;
+    if (elsewhere === 'any' || elsewhere?.has(role.org) === true) continue;
+    if (isUnchecked('Organization', role.org)) continue;
+    error(
+      'unknown-organization',
+      role.source,
+      ['spec', 'org'],
+      `organization "${role.org}" does not exist: declare an Organization of that name, or remove spec.org to make the role platform-wide.${didYouMean(role.org, state.organizations.keys())}`,
+    );
+  }
+  /** A role of another organization used here: reported where it is used. */
+  const belongsElsewhere = (
+    role: RoleDefinition & { org?: string },
+    org: string,
+    source: SourceRef,
+  ): boolean => {
+    if (role.org === undefined || role.org === org) return false;
+    error(
+      'role-organization',
+      source,
+      ['role'],
+      `role "${role.name}" belongs to organization "${role.org}" and cannot be used in "${org}": declare a role of "${org}", or make "${role.name}" platform-wide (remove its spec.org)`,
+    );
+    return true;
+  };
+
+  const roleNamed = (name: string): (RoleDefinition & { org?: string }) | undefined => {
     const custom = state.roles.get(name);
     if (custom !== undefined) return { ...custom, builtIn: false };
     return BUILT_IN_ROLES.get(name);
@@ -212,6 +247,8 @@ export function checkRules(state: DesiredState, context: RuleContext): Finding[]
           ['role'],
           `role "${m.role}" is a resource role: a membership needs an organization role; to give access to one resource, declare a Grant`,
         );
+      } else if (belongsElsewhere(role, m.org, m.source)) {
+        // reported
       } else if (!role.builtIn) {
         useFeature(m.org, 'customRoles', m.source);
       }
@@ -255,6 +292,8 @@ export function checkRules(state: DesiredState, context: RuleContext): Finding[]
         ['role'],
         `role "${g.role}" is an organization role: a grant needs a resource role (${roleNames('resource').join(', ')}); for access to the whole organization, declare a Membership`,
       );
+    } else if (belongsElsewhere(role, g.org, g.source)) {
+      // reported
     } else if (!role.builtIn) {
       useFeature(g.org, 'customRoles', g.source);
     }

@@ -345,6 +345,8 @@ export function checkEntries(
   const rules = checkRules(state, {
     now,
     unchecked,
+    // The operator sees one organization at a time: a role may name one it does not see.
+    organizationsElsewhere: 'any',
     ...(leastPrivilege !== undefined && { leastPrivilege }),
   });
   for (const f of [...findings, ...rules]) {

@@ -8,11 +8,14 @@ import { run, statement } from './sql/statement.js';
 const CHECK_ACCESS = statement(
   'check-access',
   `SELECT o.org_id IS NOT NULL AS org_exists,
+            -- A role of another organization grants nothing here.
             (SELECT json_build_object('role', m.role, 'status', m.status,
-                      'permissions', (SELECT array_agg(permission) FROM role_permissions WHERE role = m.role))
+                      'permissions', (SELECT array_agg(rp.permission) FROM role_permissions rp JOIN roles r ON r.name = rp.role
+                                       WHERE rp.role = m.role AND (r.org IS NULL OR r.org = o.name)))
                FROM memberships m WHERE m.org_id = o.org_id AND m.user_id = u.user_id) AS membership,
             (SELECT json_build_object('role', g.role, 'status', g.status, 'expiresAt', g.expires_at,
-                      'permissions', (SELECT array_agg(permission) FROM role_permissions WHERE role = g.role))
+                      'permissions', (SELECT array_agg(rp.permission) FROM role_permissions rp JOIN roles r ON r.name = rp.role
+                                       WHERE rp.role = g.role AND (r.org IS NULL OR r.org = o.name)))
                FROM grants g WHERE g.org_id = o.org_id AND g.user_id = u.user_id
                 AND g.resource_type = $3 AND g.resource_name = $4) AS grant,
             EXISTS (SELECT 1 FROM resources r WHERE r.org_id = o.org_id AND r.type = $3 AND r.name = $4)

@@ -363,6 +363,7 @@ export async function executePlan(
         description: b.map((c) => after(c, 'description')),
         managedBy: b.map(managedBy),
         lastApplied: b.map(lastApplied),
+        org: b.map((c) => after(c, 'org')),
       });
       const pairs = b.flatMap((c) =>
         ((after(c, 'permissions') ?? []) as string[]).map((p) => [c.id.name, p] as const),

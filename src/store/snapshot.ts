@@ -118,7 +118,7 @@ export async function readPlans(db: Queryable): Promise<ActualRecord[]> {
 
 const READ_ROLES = statement(
   'read-roles',
-  `SELECT r.name, r.scope, r.description, r.managed_by, r.last_applied,
+  `SELECT r.name, r.org, r.scope, r.description, r.managed_by, r.last_applied,
           coalesce(array_agg(p.permission ORDER BY p.permission) FILTER (WHERE p.permission IS NOT NULL), '{}') AS permissions
      FROM roles r LEFT JOIN role_permissions p ON p.role = r.name
     GROUP BY r.name`,
@@ -128,6 +128,7 @@ export async function readRoles(db: Queryable): Promise<ActualRecord[]> {
   const { rows } = await run(db, READ_ROLES);
   return rows.map((r) => {
     const fields: RoleFields = {
+      org: r.org,
       scope: r.scope,
       description: r.description,
       permissions: r.permissions,

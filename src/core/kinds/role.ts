@@ -1,4 +1,7 @@
-/** A custom role: a scope (organization or resource) and the permissions it grants. */
+/**
+ * A custom role: a scope (organization or resource) and the permissions it grants; platform-wide,
+ * or belonging to one organization (`org`), where alone it may be used.
+ */
 import type { KindDescriptor } from './kind.js';
 import { optional, sorted } from './shared.js';
 
@@ -8,6 +11,7 @@ export interface RoleId {
 }
 
 export type RoleFields = {
+  readonly org: string | null;
   readonly scope: string;
   readonly description: string | null;
   readonly permissions: readonly string[];
@@ -18,10 +22,11 @@ export const roleKind = {
   key: (id) => [id.name],
   describe: (id) => `role ${id.name}`,
   organization: () => null,
-  fields: ['scope', 'description', 'permissions'],
+  fields: ['org', 'scope', 'description', 'permissions'],
   *desired(state) {
     for (const role of state.roles.values()) {
       const fields: RoleFields = {
+        org: role.org ?? null,
         scope: role.scope,
         description: role.description ?? null,
         permissions: sorted(role.permissions),
@@ -42,10 +47,12 @@ export const roleKind = {
         scope: spec.scope,
         permissions: spec.permissions,
         ...(spec.description !== undefined && { description: spec.description }),
+        ...(spec.org !== undefined && { org: spec.org }),
         source: { document: parsed, path: [] },
       });
     },
     spec: ({ fields: f }) => ({
+      ...optional('org', f.org),
       scope: f.scope,
       ...optional('description', f.description),
       permissions: f.permissions,

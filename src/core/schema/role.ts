@@ -1,5 +1,13 @@
-/** The JSON Schema of a custom `Role`: a named set of permissions for one scope. */
-import { commonStatusProperties, documentSchema, PERMISSION_PATTERN } from './common.js';
+/**
+ * The JSON Schema of a custom `Role`: a named set of permissions for one scope, platform-wide or
+ * belonging to one organization.
+ */
+import {
+  commonStatusProperties,
+  documentSchema,
+  nameSchema,
+  PERMISSION_PATTERN,
+} from './common.js';
 
 /** `Role.spec`. */
 export const roleSpecSchema = {
@@ -8,6 +16,11 @@ export const roleSpecSchema = {
   required: ['scope', 'permissions'],
   properties: {
     description: { type: 'string', maxLength: 1000 },
+    org: {
+      ...nameSchema,
+      description:
+        'The one organization the role belongs to (its metadata.name): visible and usable there only. Absent: platform-wide.',
+    },
     scope: {
       type: 'string',
       enum: ['organization', 'resource'],
@@ -23,6 +36,10 @@ export const roleSpecSchema = {
   },
   'x-kubernetes-validations': [
     { rule: 'self.scope == oldSelf.scope', message: 'scope is immutable' },
+    {
+      rule: 'has(self.org) == has(oldSelf.org) && (!has(self.org) || self.org == oldSelf.org)',
+      message: 'org is immutable: create a new Role',
+    },
   ],
 } as const;
 

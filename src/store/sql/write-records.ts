@@ -75,10 +75,13 @@ export async function upsertPlans(
 
 const UPSERT_ROLES = statement(
   'upsert-roles',
-  `INSERT INTO roles AS r (name, scope, description, managed_by, last_applied)
-   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[])
-   ON CONFLICT (name) DO UPDATE SET scope = EXCLUDED.scope, description = EXCLUDED.description,
-          managed_by = EXCLUDED.managed_by, last_applied = EXCLUDED.last_applied, updated_at = now()`,
+  `INSERT INTO roles AS r (name, org, scope, description, managed_by, last_applied)
+   SELECT x.name, x.org, x.scope, x.description, x.managed_by, x.last_applied
+     FROM unnest($1::text[], $6::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[])
+          AS x(name, org, scope, description, managed_by, last_applied)
+   ON CONFLICT (name) DO UPDATE SET org = EXCLUDED.org, scope = EXCLUDED.scope,
+          description = EXCLUDED.description, managed_by = EXCLUDED.managed_by,
+          last_applied = EXCLUDED.last_applied, updated_at = now()`,
 );
 /** Creates or updates roles (not their permissions: `replaceRolePermissions`). */
 export async function upsertRoles(
@@ -89,9 +92,11 @@ export async function upsertRoles(
     description: Column<unknown>;
     managedBy: Column<string | null>;
     lastApplied: Column<string | null>;
+    /** The organization a role belongs to, or null: platform-wide. */
+    org: Column<unknown>;
   },
 ): Promise<number> {
-  const values = [r.name, r.scope, r.description, r.managedBy, r.lastApplied];
+  const values = [r.name, r.scope, r.description, r.managedBy, r.lastApplied, r.org];
   return (await run(db, UPSERT_ROLES, values)).rowCount ?? 0;
 }
 
