@@ -112,6 +112,28 @@ leastPrivilege:
     expect(typo.stderr).toMatch(
       /^bad-rules\.yaml:7:15: error: "members\.manag" matches no permission\. Did you mean "members\.manage"\?/m,
     );
+    // As JSON when JSON is asked for, on stdout.
+    const json = ws.roster([
+      'validate',
+      '-f',
+      'roles.yaml',
+      '--format',
+      'json',
+      '--lint-rules',
+      'bad-rules.yaml',
+    ]);
+    expect(json.status).toBe(1);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      valid: false,
+      errors: 1,
+      findings: [
+        {
+          severity: 'error',
+          code: 'unknown-permission',
+          location: { file: 'bad-rules.yaml', line: 7, column: 15 },
+        },
+      ],
+    });
     const missing = ws.roster(['validate', '-f', 'roles.yaml', '--lint-rules', 'nope.yaml']);
     expect(missing.status).toBe(1);
     expect(missing.stderr).toMatch(/nope\.yaml/);

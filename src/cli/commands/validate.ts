@@ -10,7 +10,7 @@ import {
 } from '../../core/render-findings.js';
 import { readSources } from '../../files/read-sources.js';
 import type { CliIo } from '../../command/io.js';
-import { leastPrivilegeOption } from '../../command/lint-rules.js';
+import { invalidRulesMessage, resolveLintRules } from '../../command/lint-rules.js';
 import { parseFormat, parseSize } from '../../command/options.js';
 
 /** Help text of the command. */
@@ -59,8 +59,19 @@ export async function validateCommand(args: string[], io: CliIo): Promise<number
     }),
   };
 
-  const leastPrivilege = await leastPrivilegeOption(values['lint-rules'], io);
-  if (leastPrivilege === null) return 1;
+  const rules = await resolveLintRules(values['lint-rules'], io);
+  if (rules.path !== undefined && rules.policy === undefined) {
+    // An invalid rules file: its findings, in the format asked for; nothing else is checked.
+    if (format === 'json') {
+      const report = findingsReport(rules.findings, 0, values.strict === true);
+      io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    } else {
+      io.stderr.write(renderFindingsText(rules.findings));
+      io.stderr.write(invalidRulesMessage(rules.path));
+    }
+    return 1;
+  }
+  const leastPrivilege = rules.policy;
   const read = await readSources(paths, {
     cwd: io.cwd,
     maxFileBytes: limits.maxFileBytes,
