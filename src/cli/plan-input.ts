@@ -358,6 +358,8 @@ async function prepareFull(
   const options = request.options(loaded.state);
   let record: InputRecord | undefined;
   if (listed.stdinAt === undefined) {
+    // Hashed from what was read and planned, even when an incremental attempt hashed the files
+    // already: a file edited in between must be recorded as it was planned, not as it is now.
     const shaOf = new Map(read.sources.map((s) => [s.path, sourceSha256(s)]));
     const index = indexInput(loaded.state, loaded.findings, shaOf);
     const recorded = await readRecordedFiles(await connect(), options.manager, listed.roots);
