@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RosterError } from '../src/core/errors.js';
 import { copyText } from '../src/store/sql/row-source.js';
 import { createTestDatabase, tableCounts, type TestDatabase } from './support/database.js';
 import { applyFiles } from './support/library-apply.js';
@@ -16,7 +17,7 @@ import { createWorkspace, doc, type Workspace } from './support/workspace.js';
 const dbs: TestDatabase[] = [];
 const workspaces: Workspace[] = [];
 beforeAll(async () => {
-  for (let i = 0; i < 3; i++) dbs.push(await createTestDatabase());
+  for (let i = 0; i < 4; i++) dbs.push(await createTestDatabase());
 });
 afterAll(async () => {
   for (const ws of workspaces) ws.dispose();
@@ -154,6 +155,38 @@ describe('the COPY write path', () => {
       `SELECT count(*)::int AS n FROM pg_class WHERE relname LIKE '%\\_stage' AND relpersistence = 't'`,
     );
     expect(rows[0].n).toBe(0);
+  });
+
+  it('says so, and writes nothing, when the database role may not create temporary tables', async () => {
+    const db = dbs[3]!;
+    const role = `roster_no_temp_${Date.now()}`;
+    const name = new URL(db.url).pathname.slice(1);
+    await db.pool.query(`CREATE ROLE ${role} LOGIN PASSWORD 'no-temp'`);
+    await db.pool.query(`REVOKE TEMPORARY ON DATABASE ${name} FROM PUBLIC`);
+    await db.pool.query(`GRANT ALL ON ALL TABLES IN SCHEMA public TO ${role}`);
+    await db.pool.query(`GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO ${role}`);
+    const url = new URL(db.url);
+    url.username = role;
+    url.password = 'no-temp';
+    const limited = new pg.Pool({ connectionString: url.toString(), max: 2 });
+    const ws = createWorkspace(db.url);
+    workspaces.push(ws);
+    ws.write('tenants.yaml', tenants(1));
+    try {
+      const before = await tableCounts(db.pool);
+      const refused = applyFiles(limited, ws.dir, { full: true, copyFrom: 1 });
+      await expect(refused).rejects.toBeInstanceOf(RosterError);
+      await expect(refused).rejects.toThrow(
+        /through a temporary table, and the database role may not create one: GRANT TEMPORARY ON DATABASE <database> TO <role>/,
+      );
+      expect(await tableCounts(db.pool)).toEqual(before);
+      // The same apply in batches of arrays needs no temporary table.
+      expect(await applyFiles(limited, ws.dir, { full: true, copyFrom: Infinity })).toBeDefined();
+    } finally {
+      await limited.end();
+      await db.pool.query(`DROP OWNED BY ${role}`);
+      await db.pool.query(`DROP ROLE ${role}`);
+    }
   });
 
   it('leaves nothing behind when killed while staging and writing a large apply', async () => {

@@ -8,6 +8,7 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
+import { RosterError } from '../../core/errors.js';
 import { run, statement, type Queryable, type Statement } from './statement.js';
 
 /** The SQL types a staged column may have. */
@@ -63,9 +64,19 @@ export async function stage<T, N extends string>(
 ): Promise<void> {
   const table = stagingTable(source);
   const columns = source.columns.map(([c, type]) => `${c} ${type}`).join(', ');
-  await db.query(
-    `CREATE TEMPORARY TABLE IF NOT EXISTS ${source.name}_stage (${columns}) ON COMMIT DROP`,
-  );
+  try {
+    await db.query(
+      `CREATE TEMPORARY TABLE IF NOT EXISTS ${source.name}_stage (${columns}) ON COMMIT DROP`,
+    );
+  } catch (error) {
+    // 42501 insufficient_privilege: TEMPORARY was revoked from the role (PUBLIC has it by default).
+    if ((error as { code?: string }).code !== '42501') throw error;
+    throw new RosterError(
+      'temporary-tables',
+      `this apply writes ${items.length} ${source.name} rows through a temporary table, and the database role may not create one: GRANT TEMPORARY ON DATABASE <database> TO <role> (docs/access-database.md); nothing was changed`,
+      { cause: error },
+    );
+  }
   await db.query(`TRUNCATE ${table}`);
   const getters = source.columns.map(([c]) => get[c]);
   function* chunks(): Generator<string> {
