@@ -8,7 +8,12 @@ import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { signPlan } from '../src/store/plan-signature.js';
-import { createTestDatabase, tableCounts, type TestDatabase } from './support/database.js';
+import {
+  advisoryLocksReleased,
+  createTestDatabase,
+  tableCounts,
+  type TestDatabase,
+} from './support/database.js';
 import { hasStackTrace, ROOT } from './support/run-roster.js';
 import { createWorkspace, doc, TEAM_PLAN, tenant, type Workspace } from './support/workspace.js';
 
@@ -605,13 +610,7 @@ describe('concurrency and crashes', () => {
     child.kill('SIGKILL');
     await exited;
     // The server notices the dropped connection and rolls back; wait until the lock is free.
-    for (let i = 0; i < 50; i++) {
-      const { rows } = await db.pool.query(
-        `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'`,
-      );
-      if (rows[0].n === 0) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await advisoryLocksReleased(db.pool, 5_000);
     expect(await tableCounts(db.pool)).toEqual(before);
     // What the apply was made from is recorded in its transaction: rolled back with it, so the
     // next incremental plan still sees the file as changed.

@@ -9,7 +9,12 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RosterError } from '../src/core/errors.js';
 import { copyText } from '../src/store/sql/row-source.js';
-import { createTestDatabase, tableCounts, type TestDatabase } from './support/database.js';
+import {
+  advisoryLocksReleased,
+  createTestDatabase,
+  tableCounts,
+  type TestDatabase,
+} from './support/database.js';
 import { applyFiles } from './support/library-apply.js';
 import { ROOT } from './support/run-roster.js';
 import { createWorkspace, doc, type Workspace } from './support/workspace.js';
@@ -251,13 +256,7 @@ describe('the COPY write path', () => {
       blocker.release();
     }
     // The server finishes the statement it was in, finds the client gone and rolls back.
-    for (let i = 0; i < 100; i++) {
-      const { rows } = await db.pool.query(
-        `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'`,
-      );
-      if (rows[0].n === 0) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await advisoryLocksReleased(db.pool, 10_000);
     expect(await tableCounts(db.pool)).toEqual(before);
     const { rows: left } = await db.pool.query(
       `SELECT count(*)::int AS n FROM pg_class WHERE relpersistence = 't' AND relname LIKE '%\\_stage'`,

@@ -34,6 +34,17 @@ const SITE_HELPER = doc(
   '{ org: acme, scope: resource, permissions: [resource.view] }',
 );
 
+/** The catalog, both organizations, and a member and a grant of `org` using acme's roles. */
+const usingRoles = (org: string) =>
+  [
+    PLAN,
+    ORGS,
+    INTERN,
+    SITE_HELPER,
+    doc('Membership', 'm', `{ org: ${org}, user: bob@${org}.io, role: intern }`),
+    doc('Grant', 'g', `{ org: ${org}, user: dev@x.io, resource: site/www, role: site-helper }`),
+  ].join('---\n');
+
 function load(text: string, organizationsElsewhere?: ReadonlySet<string>) {
   const result = loadSources([{ path: 'all.yaml', content: text }], {
     now: new Date('2026-11-24T00:00:00Z'),
@@ -49,16 +60,7 @@ function load(text: string, organizationsElsewhere?: ReadonlySet<string>) {
 
 describe('a role of one organization', () => {
   it('is usable in its organization, and recorded with it', () => {
-    const { result, errors } = load(
-      [
-        PLAN,
-        ORGS,
-        INTERN,
-        SITE_HELPER,
-        doc('Membership', 'm', '{ org: acme, user: bob@acme.io, role: intern }'),
-        doc('Grant', 'g', '{ org: acme, user: dev@x.io, resource: site/www, role: site-helper }'),
-      ].join('---\n'),
-    );
+    const { result, errors } = load(usingRoles('acme'));
     expect(errors).toEqual([]);
     const role = desiredRecords(result.state).find(
       (r) => r.id.kind === 'role' && r.id.name === 'intern',
@@ -72,16 +74,7 @@ describe('a role of one organization', () => {
   });
 
   it('is refused in another organization, where it is used', () => {
-    const { errors } = load(
-      [
-        PLAN,
-        ORGS,
-        INTERN,
-        SITE_HELPER,
-        doc('Membership', 'm', '{ org: globex, user: bob@globex.io, role: intern }'),
-        doc('Grant', 'g', '{ org: globex, user: dev@x.io, resource: site/www, role: site-helper }'),
-      ].join('---\n'),
-    );
+    const { errors } = load(usingRoles('globex'));
     expect(errors).toEqual([
       'all.yaml:29:49 role-organization: role "intern" belongs to organization "acme" and cannot be used in "globex": declare a role of "globex", or make "intern" platform-wide (remove its spec.org)',
       expect.stringMatching(

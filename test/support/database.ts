@@ -58,3 +58,17 @@ export async function tableCounts(pool: pg.Pool): Promise<Record<string, number>
   );
   return Object.fromEntries(rows.map((r: { name: string; n: number }) => [r.name, r.n]));
 }
+
+/**
+ * Waits (up to `timeoutMs`) until no advisory lock is held: a killed apply's server process
+ * notices the dropped connection, rolls back and releases the apply lock.
+ */
+export async function advisoryLocksReleased(pool: pg.Pool, timeoutMs: number): Promise<void> {
+  for (let waited = 0; waited < timeoutMs; waited += 100) {
+    const { rows } = await pool.query(
+      `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'`,
+    );
+    if (rows[0].n === 0) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
