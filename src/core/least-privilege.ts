@@ -58,10 +58,14 @@ export const DEFAULT_LEAST_PRIVILEGE: LeastPrivilegePolicy = {
   exempt: new Set(),
 };
 
-const ALL_PERMISSIONS: readonly string[] = [...ORGANIZATION_PERMISSIONS, ...RESOURCE_PERMISSIONS];
+/** Every permission of either scope, which patterns are matched against. */
+export const ALL_PERMISSIONS: readonly string[] = [
+  ...ORGANIZATION_PERMISSIONS,
+  ...RESOURCE_PERMISSIONS,
+];
 
 /** Whether a permission matches a pattern (`billing.*` or an exact permission). */
-export function matchesPattern(permission: string, pattern: string): boolean {
+function matchesPattern(permission: string, pattern: string): boolean {
   return pattern.endsWith('*')
     ? permission.startsWith(pattern.slice(0, -1))
     : permission === pattern;

@@ -247,9 +247,7 @@ export function checkRules(state: DesiredState, context: RuleContext): Finding[]
           ['role'],
           `role "${m.role}" is a resource role: a membership needs an organization role; to give access to one resource, declare a Grant`,
         );
-      } else if (belongsElsewhere(role, m.org, m.source)) {
-        // reported
-      } else if (!role.builtIn) {
+      } else if (!belongsElsewhere(role, m.org, m.source) && !role.builtIn) {
         useFeature(m.org, 'customRoles', m.source);
       }
     }
@@ -292,9 +290,7 @@ export function checkRules(state: DesiredState, context: RuleContext): Finding[]
         ['role'],
         `role "${g.role}" is an organization role: a grant needs a resource role (${roleNames('resource').join(', ')}); for access to the whole organization, declare a Membership`,
       );
-    } else if (belongsElsewhere(role, g.org, g.source)) {
-      // reported
-    } else if (!role.builtIn) {
+    } else if (!belongsElsewhere(role, g.org, g.source) && !role.builtIn) {
       useFeature(g.org, 'customRoles', g.source);
     }
     if (g.expires !== undefined && Date.parse(g.expires) <= context.now.getTime()) {

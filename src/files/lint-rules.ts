@@ -18,9 +18,9 @@
  */
 import { compileSchema, describeSchemaErrors } from '../core/check-document.js';
 import { didYouMean } from '../core/closest-match.js';
-import { ORGANIZATION_PERMISSIONS, RESOURCE_PERMISSIONS } from '../core/catalog.js';
 import type { Finding, Severity } from '../core/findings.js';
 import {
+  ALL_PERMISSIONS,
   BUILT_IN_LEAST_PRIVILEGE_RULES,
   permissionsMatching,
   type LeastPrivilegePolicy,
@@ -36,7 +36,7 @@ const PATTERN = '^[a-z]+(\\.[a-z]+)*(\\.\\*)?$|^[a-z]+\\*$';
 const patterns = { type: 'array', minItems: 1, items: { type: 'string', pattern: PATTERN } };
 
 /** The file's JSON Schema. */
-export const LINT_RULES_SCHEMA = {
+const LINT_RULES_SCHEMA = {
   type: 'object',
   additionalProperties: false,
   required: ['apiVersion', 'kind'],
@@ -115,13 +115,12 @@ export async function readLintRules(path: string, cwd: string): Promise<LintRule
 }
 
 /** Checks a parsed rules document; returns the policy it states, or its findings. */
-export function checkLintRules(document: ParsedDocument): LintRulesResult {
+function checkLintRules(document: ParsedDocument): LintRulesResult {
   if (!validate(document.value)) {
     return { findings: describeSchemaErrors(validate.errors ?? [], 'LintRules', document) };
   }
   const spec = (document.value as RulesFile).leastPrivilege ?? {};
   const findings: Finding[] = [];
-  const known = [...ORGANIZATION_PERMISSIONS, ...RESOURCE_PERMISSIONS];
   const names = new Map<string, number>();
   const rules: LeastPrivilegeRule[] = [];
   (spec.rules ?? []).forEach((rule, i) => {
@@ -144,7 +143,7 @@ export function checkLintRules(document: ParsedDocument): LintRulesResult {
         findings.push({
           severity: 'error',
           code: 'unknown-permission',
-          message: `"${pattern}" matches no permission.${didYouMean(pattern, known)} Known: ${known.join(', ')}`,
+          message: `"${pattern}" matches no permission.${didYouMean(pattern, ALL_PERMISSIONS)} Known: ${ALL_PERMISSIONS.join(', ')}`,
           location: at(field, j),
         });
       });

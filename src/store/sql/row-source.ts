@@ -35,13 +35,13 @@ export type Getters<T, N extends string> = { readonly [C in N]: (item: T) => unk
  * `unnest($first::text[], ...) AS x(a, b, ...)`: the rows as array parameters, one per column,
  * numbered from `first` (parameters before it are the statement's own).
  */
-export function fromArrays(source: RowSource, first: number): string {
+function fromArrays(source: RowSource, first: number): string {
   const arrays = source.columns.map(([, type], i) => `$${first + i}::${type}[]`);
   return `unnest(${arrays.join(', ')}) AS x(${source.columns.map(([c]) => c).join(', ')})`;
 }
 
 /** The staging table `stage` fills, aliased `x`. */
-export function fromStaged(source: RowSource): string {
+function fromStaged(source: RowSource): string {
   return `${stagingTable(source)} AS x`;
 }
 
@@ -56,7 +56,7 @@ const CHUNK_ROWS = 2_000;
  * inside one; then analysed, so that the statement reading it joins it sensibly. `get` reads each
  * column's value: `null` and `undefined` are SQL NULL, objects are written as JSON.
  */
-export async function stage<T, N extends string>(
+async function stage<T, N extends string>(
   db: Queryable,
   source: RowSource<N>,
   items: readonly T[],
@@ -140,7 +140,7 @@ export async function writeRows<T, N extends string>(
 }
 
 /** The values of each column, as arrays in the source's order (`fromArrays`' parameters). */
-export function arraysOf<T, N extends string>(
+function arraysOf<T, N extends string>(
   source: RowSource<N>,
   items: readonly T[],
   get: Getters<T, N>,
