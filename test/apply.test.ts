@@ -89,6 +89,7 @@ describe('apply, then plan', () => {
       'pixel-forge.yaml',
       'plans.yaml',
       'roles.yaml',
+      'users.yaml',
     ]);
     const plan = ws.roster(['plan', '-f', 'exported', '--detailed-exitcode']);
     expect(plan.stdout).toMatch(/^No changes\. The access database matches the input\.\n/);
@@ -300,7 +301,7 @@ describe('plan output', () => {
     const apply = ws.roster(['apply', '-f', 't.yaml', '--yes']);
     expect(apply.status).toBe(0);
     const { rows } = await db.pool.query(
-      `SELECT email, role, managed_by FROM memberships JOIN users USING (user_id) ORDER BY email`,
+      `SELECT email, role, m.managed_by FROM memberships m JOIN users USING (user_id) ORDER BY email`,
     );
     expect(rows).toEqual([
       { email: 'alice@acme.io', role: 'administrator', managed_by: null },

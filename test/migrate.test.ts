@@ -43,7 +43,7 @@ describe('migrations', () => {
     const { rows } = await db.pool.query(
       `SELECT table_name, column_name FROM information_schema.columns
         WHERE table_schema = 'public' AND ordinal_position = 1
-          AND table_name NOT IN ('plans', 'roles', 'role_permissions', 'users', 'organizations', 'roster_migrations', 'api_keys', 'roster_settings', 'input_files')`,
+          AND table_name NOT IN ('plans', 'roles', 'role_permissions', 'users', 'user_aliases', 'user_records', 'organizations', 'roster_migrations', 'api_keys', 'roster_settings', 'input_files')`,
     );
     expect(rows.length).toBeGreaterThanOrEqual(7);
     for (const row of rows) expect(row.column_name, row.table_name).toBe('org_id');

@@ -279,6 +279,44 @@ describe('the operator', () => {
     await kubectl('delete', 'role', 'pixel-intern', '--timeout=20s');
   });
 
+  it('reconciles a User: a Membership naming its alias is the person, one row', async () => {
+    const user = `apiVersion: roster.dev/v1alpha1\nkind: User\nmetadata: { name: claire }\nspec: { email: claire@durand.fr, aliases: [secretariat@durand.fr] }\n`;
+    expect((await apply(user)).status).toBe(0);
+    await eventually(
+      'the alias in the database',
+      async () =>
+        (
+          await query(
+            `SELECT u.email FROM user_aliases a JOIN users u USING (user_id) WHERE a.alias = 'secretariat@durand.fr'`,
+          )
+        )[0]?.email === 'claire@durand.fr',
+    );
+    await apply(
+      membership('durand-secretariat', 'cabinet-durand', 'secretariat@durand.fr', 'billing'),
+    );
+    await eventually(
+      'the membership, under the primary address',
+      async () => (await roleOf('cabinet-durand', 'claire@durand.fr'))?.role === 'billing',
+    );
+    expect(await query(`SELECT 1 FROM users WHERE email = 'secretariat@durand.fr'`)).toEqual([]);
+    const s = await eventually('Ready', async () => {
+      const status = await statusOf('membership/durand-secretariat');
+      return condition(status, 'Ready')?.status === 'True' ? status : undefined;
+    });
+    expect(s?.status?.memberStatus).toBe('invited');
+    // The API server keeps the primary address (x-kubernetes-validations: email is immutable).
+    const moved = await apply(user.replace('email: claire@durand.fr', 'email: c.durand@durand.fr'));
+    expect(moved.status).not.toBe(0);
+    expect(moved.stderr).toContain('email is immutable');
+    // Deleting the Membership removes the person's record, found through the alias.
+    await kubectl('delete', 'membership', 'durand-secretariat', '--timeout=20s');
+    expect(await roleOf('cabinet-durand', 'claire@durand.fr')).toBeUndefined();
+    await kubectl('delete', 'user', 'claire', '--timeout=20s');
+    expect(
+      await query(`SELECT alias FROM user_aliases WHERE alias = 'secretariat@durand.fr'`),
+    ).toEqual([]);
+  });
+
   it('pauses an organization with the annotation, and resumes', async () => {
     await kubectl('annotate', 'organization', 'boulangerie-martin', 'roster.dev/paused=true');
     await kubectl(

@@ -156,6 +156,7 @@ describe('pulumi-resource-roster over gRPC', () => {
     expect(Object.keys(schema.resources)).toEqual([
       'roster:index:Plan',
       'roster:index:Role',
+      'roster:index:User',
       'roster:index:Organization',
       'roster:index:Membership',
       'roster:index:Grant',
@@ -469,6 +470,41 @@ describe('pulumi-resource-roster over gRPC', () => {
     expect((await read('Role', 'tiny-intern', 'tiny-intern', role.inputs)).inputs.org).toBe(
       'tinyco',
     );
+  });
+
+  it('creates a User; a Membership naming its alias is that person, read back as written', async () => {
+    const user = await create('User', 'm3', { email: 'm3@tiny.co', aliases: ['Third@Tiny.co'] });
+    expect(user.id).toBe('m3@tiny.co');
+    expect(await q(`SELECT alias FROM user_aliases`)).toEqual([{ alias: 'third@tiny.co' }]);
+    // A seat for the person (plan tiny has 2: the owner's and one).
+    await q(
+      `DELETE FROM memberships WHERE user_id IN (SELECT user_id FROM users WHERE email = 'm1@tiny.co')`,
+    );
+    const member = await create('Membership', 'third', {
+      org: 'tinyco',
+      user: 'third@tiny.co',
+      role: 'developer',
+    });
+    expect(member.id).toBe('tinyco/third@tiny.co');
+    expect(member.outputs.status).toBe('invited');
+    expect(
+      await q(
+        `SELECT u.email FROM memberships m JOIN users u USING (user_id) JOIN organizations o USING (org_id)
+          WHERE o.name = 'tinyco' AND m.role = 'developer' ORDER BY u.email`,
+      ),
+    ).toEqual([{ email: 'm3@tiny.co' }]);
+    // Read keeps the program's address (no perpetual diff), and delete removes the person's record.
+    const back = await read('Membership', 'third', member.id, member.inputs);
+    expect(back.inputs).toMatchObject({ user: 'third@tiny.co', role: 'developer' });
+    expect((await diff('Membership', 'third', member.inputs, back.inputs)).changes).toBe(DIFF_NONE);
+    await remove('Membership', 'third', member.id, member.inputs);
+    expect(
+      await q(
+        `SELECT count(*)::int AS n FROM memberships WHERE user_id IN (SELECT user_id FROM users WHERE email = 'm3@tiny.co')`,
+      ),
+    ).toEqual([{ n: 0 }]);
+    await remove('User', 'm3', user.id, user.inputs);
+    expect(await q(`SELECT count(*)::int AS n FROM user_aliases`)).toEqual([{ n: 0 }]);
   });
 
   it('imports an existing record by id (pulumi import)', async () => {

@@ -24,7 +24,12 @@ import { DEFAULT_LIMITS } from '../core/limits.js';
 import type { LoadOptions, LoadResult } from '../core/load.js';
 import type { DesiredState } from '../core/model.js';
 import type { Plan, PlanOptions } from '../core/plan.js';
-import { changedFields, desiredRecords, type DesiredRecord } from '../core/records.js';
+import {
+  changedFields,
+  desiredRecords,
+  type DesiredRecord,
+  type RecordId,
+} from '../core/records.js';
 import { KIND_TABLE } from '../core/kinds/index.js';
 import { renderFindingsText, summarizeFindings } from '../core/render-findings.js';
 import { loadSourcesInThreads } from '../files/parse-threads.js';
@@ -49,7 +54,7 @@ import {
   type RecordedFile,
   type RecordedOrganization,
 } from '../store/input-index.js';
-import { readPlans, readRoles } from '../store/snapshot.js';
+import { readPlans, readRoles, readUsers } from '../store/snapshot.js';
 import type { CliIo } from '../command/io.js';
 import { leastPrivilegeOption } from '../command/lint-rules.js';
 
@@ -156,7 +161,9 @@ export async function prepareInput(
   }
   const load = new Set<string>(changed.map((f) => f.shown));
   for (const file of unchanged.values()) {
-    if (file.plans.length > 0 || file.roles.length > 0 || file.warnings > 0) load.add(file.path);
+    if (file.plans.length > 0 || file.roles.length > 0 || file.warnings > 0 || file.declaresUsers) {
+      load.add(file.path);
+    }
   }
   const planned = new Set<string>();
   const plan = (orgs: Iterable<string>) => {
@@ -214,7 +221,8 @@ export async function prepareInput(
     index = indexInput(loaded.state, loaded.findings, shaOf);
     const readDocuments = new Set<string>();
     for (const file of index.files) {
-      declares.set(file.path, file);
+      const declaresUsers = file.documents.some((name) => name.startsWith('User/'));
+      declares.set(file.path, { ...file, declaresUsers });
       for (const name of file.documents) readDocuments.add(name);
     }
     filesOf = filesByOrganization(declares);
@@ -235,6 +243,13 @@ export async function prepareInput(
     }
     // Plans and roles the plan will change: every organization using them is checked again.
     const changing = await changingCatalog(pool, loaded.state, manager);
+    // A User whose aliases change changes who every address names: every organization is planned.
+    if (changing.users.length > 0) {
+      io.stderr.write(
+        `Full plan: the aliases of ${changing.users.slice(0, 3).join(', ')}${changing.users.length > 3 ? ', …' : ''} change.\n`,
+      );
+      return prepareFull(connect, request, listed, loadOptions);
+    }
     if (changing.plans.length > 0 || changing.roles.length > 0) {
       const uses = new Set([
         ...changing.plans.map((p) => `plan:${p}`),
@@ -408,24 +423,26 @@ function reportFindings(
 }
 
 /**
- * The plans and roles of the input that a plan will change: different in the database, absent
+ * The plans, roles and users of the input that a plan will change: different in the database, absent
  * there, changed there since Roster wrote them, or not managed by this manager.
  */
 async function changingCatalog(
   db: pg.Pool,
   state: DesiredState,
   manager: string,
-): Promise<{ plans: string[]; roles: string[] }> {
+): Promise<{ plans: string[]; roles: string[]; users: string[] }> {
+  const nameOf = (id: RecordId) => KIND_TABLE[id.kind].key(id as never).join('/');
   const actual = new Map(
-    [...(await readPlans(db)), ...(await readRoles(db))].map((r) => [
-      `${r.id.kind}:${(r.id as { name: string }).name}`,
+    [...(await readPlans(db)), ...(await readRoles(db)), ...(await readUsers(db))].map((r) => [
+      `${r.id.kind}:${nameOf(r.id)}`,
       r,
     ]),
   );
-  const changing = { plans: [] as string[], roles: [] as string[] };
-  for (const kind of ['plan', 'role'] as const) {
+  const changing = { plans: [] as string[], roles: [] as string[], users: [] as string[] };
+  const listOf = { plan: changing.plans, role: changing.roles, user: changing.users };
+  for (const kind of ['plan', 'role', 'user'] as const) {
     for (const record of KIND_TABLE[kind].desired(state)) {
-      const name = (record.id as { name: string }).name;
+      const name = nameOf(record.id);
       const existing = actual.get(`${kind}:${name}`);
       if (
         existing === undefined ||
@@ -434,7 +451,7 @@ async function changingCatalog(
         (existing.lastApplied !== null &&
           changedFields(existing.lastApplied, existing.fields).length > 0)
       ) {
-        (kind === 'plan' ? changing.plans : changing.roles).push(name);
+        listOf[kind].push(name);
       }
     }
   }
@@ -493,6 +510,7 @@ export function recorder(
 const EMPTY_STATE: DesiredState = {
   plans: new Map(),
   roles: new Map(),
+  users: new Map(),
   organizations: new Map(),
   memberships: [],
   grants: [],

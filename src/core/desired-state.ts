@@ -6,7 +6,7 @@
  */
 import type { CheckedDocument } from './check-document.js';
 import { normalizeEmail } from './email.js';
-import { formatLocation, type Finding } from './findings.js';
+import { formatLocation, type Finding, type SourceLocation } from './findings.js';
 import { kindOfDocument } from './kinds/index.js';
 import {
   contactKey,
@@ -21,6 +21,7 @@ import {
   type PlanRecord,
   type RoleRecord,
   type SourceRef,
+  type UserRecord,
 } from './model.js';
 import type { PathSegment } from './parse.js';
 
@@ -31,11 +32,18 @@ export interface CollectContext {
   readonly plans: Map<string, PlanRecord>;
   readonly roles: Map<string, RoleRecord>;
   readonly organizations: Map<string, OrganizationRecord>;
+  /**
+   * Adds a person and claims their addresses; an address another User claims is reported at
+   * both places (Users are collected before every other document).
+   */
+  addUser(record: UserRecord, aliasFields: readonly PathSegment[][]): void;
   addMembership(record: MembershipRecord): void;
   addGrant(record: GrantRecord): void;
   addContact(record: ContactRecord): void;
   /** The normalised address, or undefined after reporting why it is not one. */
   email(source: SourceRef, field: PathSegment[], raw: string): string | undefined;
+  /** The person an address names: its User's primary address when it is an alias. */
+  person(source: SourceRef, field: PathSegment[], raw: string): string | undefined;
   error(source: SourceRef, field: PathSegment[], code: string, message: string): void;
   /** Adds a record unless its key is taken; a duplicate is reported at its second place. */
   claim<T extends { source: SourceRef }>(
@@ -56,11 +64,41 @@ export function buildDesiredState(documents: readonly CheckedDocument[]): {
   const grants = new Map<string, GrantRecord>();
   const contacts = new Map<string, ContactRecord>();
   const documentNames = new Map<string, SourceRef>();
+  const users = new Map<string, UserRecord>();
+  /** Every address a User declares: whose it is, and where. */
+  const addresses = new Map<string, { primary: string; at: SourceLocation }>();
 
   const context: CollectContext = {
     plans: new Map(),
     roles: new Map(),
     organizations: new Map(),
+    addUser(user, aliasFields) {
+      const claim = (address: string, at: SourceLocation, what: string): boolean => {
+        const first = addresses.get(address);
+        if (first === undefined) {
+          addresses.set(address, { primary: user.email, at });
+          return true;
+        }
+        const whose = first.primary === user.email ? 'this User' : `the User ${first.primary}`;
+        findings.push({
+          severity: 'error',
+          code: 'alias-collision',
+          message: `${address} (${what}) is already an address of ${whose} at ${formatLocation(first.at)}: one address names one person`,
+          location: at,
+          related: [first.at],
+        });
+        return false;
+      };
+      if (!claim(user.email, locate(user.source, ['email']), 'primary address')) return;
+      const aliases = user.aliases.filter((alias, i) =>
+        claim(alias, locate(user.source, aliasFields[i] ?? []), 'alias'),
+      );
+      users.set(user.email, { ...user, aliases });
+    },
+    person(source, field, raw) {
+      const email = context.email(source, field, raw);
+      return email === undefined ? undefined : (addresses.get(email)?.primary ?? email);
+    },
     addMembership: (m) =>
       context.claim(memberships, membershipKey(m), m, `membership of ${m.user} in ${m.org}`),
     addGrant: (g) =>
@@ -102,7 +140,12 @@ export function buildDesiredState(documents: readonly CheckedDocument[]): {
     },
   };
 
-  for (const checked of documents) {
+  // Users first: what every other document's addresses mean depends on them.
+  const ordered = [
+    ...documents.filter((d) => d.document.kind === 'User'),
+    ...documents.filter((d) => d.document.kind !== 'User'),
+  ];
+  for (const checked of ordered) {
     const { parsed, document } = checked;
     const source: SourceRef = { document: parsed, path: [] };
     const nameKey = [document.kind, document.metadata.namespace ?? '', document.metadata.name].join(
@@ -128,6 +171,7 @@ export function buildDesiredState(documents: readonly CheckedDocument[]): {
     state: {
       plans: context.plans,
       roles: context.roles,
+      users,
       organizations: context.organizations,
       memberships: [...memberships.values()],
       grants: [...grants.values()],

@@ -1,5 +1,5 @@
 /**
- * Turns the actual state back into manifests, one file per organization (plus plans and roles),
+ * Turns the actual state back into manifests, one file per organization (plus plans, roles and users),
  * in the same format Roster reads: planning over an export shows no changes.
  */
 import { stringify } from 'yaml';
@@ -14,7 +14,7 @@ const HEADER = '# Exported by "roster export" from the access database.\n';
 
 /** Options of `exportManifests`. */
 export interface ExportOptions {
-  /** Only this organization (no plans.yaml or roles.yaml). */
+  /** Only this organization (no plans.yaml, roles.yaml or users.yaml). */
   readonly org?: string;
 }
 
@@ -39,8 +39,16 @@ export function exportManifests(
     const roles = of(actual.records, 'role')
       .sort(byName)
       .map((r) => document('Role', r.id.name, KIND_TABLE.role.document.spec(r)));
+    const names = new Set<string>();
+    const users = of(actual.records, 'user')
+      .filter((r) => r.fields.aliases.length > 0)
+      .sort((a, b) => a.id.email.localeCompare(b.id.email))
+      .map((r) =>
+        document('User', uniqueName(r.id.email, names), KIND_TABLE.user.document.spec(r)),
+      );
     if (plans.length > 0) files.set('plans.yaml', documents(plans));
     if (roles.length > 0) files.set('roles.yaml', documents(roles));
+    if (users.length > 0) files.set('users.yaml', documents(users));
   }
 
   const tenant = new Map<string, ActualRecord[]>();
@@ -115,7 +123,7 @@ export function uniqueName(text: string, taken: Set<string>): string {
       .replace(/-{2,}/g, '-')
       .replace(/-*\.[-.]*/g, '.')
       .slice(0, 240)
-      .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '') || 'grant';
+      .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '') || 'record';
   let name = base;
   for (let i = 2; taken.has(name); i++) name = `${base}-${i}`;
   taken.add(name);

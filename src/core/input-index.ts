@@ -137,6 +137,8 @@ export function indexInput(
 
   for (const plan of state.plans.values()) declared(plan.source)?.plans.add(plan.name);
   for (const role of state.roles.values()) declared(role.source)?.roles.add(role.name);
+  // A file declaring Users is read by every plan (`declaresUsers`): its documents say so.
+  for (const user of state.users.values()) declared(user.source);
   for (const org of state.organizations.values()) {
     inOrganization(org.name, org.source);
     for (const resource of org.resources) inOrganization(org.name, resource.source);

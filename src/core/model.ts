@@ -50,6 +50,15 @@ export interface RoleRecord {
   readonly source: SourceRef;
 }
 
+/** A person with aliases: platform-wide, keyed by the primary address. */
+export interface UserRecord {
+  /** The primary address, normalised. */
+  readonly email: string;
+  /** The other addresses of the same person, normalised. */
+  readonly aliases: readonly string[];
+  readonly source: SourceRef;
+}
+
 /** A resource of an organization, named `type/name`. */
 export interface ResourceRecord {
   readonly type: string;
@@ -107,6 +116,8 @@ export interface ContactRecord {
 export interface DesiredState {
   readonly plans: ReadonlyMap<string, PlanRecord>;
   readonly roles: ReadonlyMap<string, RoleRecord>;
+  /** People declared with aliases, by primary address. */
+  readonly users: ReadonlyMap<string, UserRecord>;
   readonly organizations: ReadonlyMap<string, OrganizationRecord>;
   readonly memberships: readonly MembershipRecord[];
   readonly grants: readonly GrantRecord[];

@@ -354,7 +354,7 @@ function computePlan(
     const orgInInput = org !== null && inputOrgs.has(org);
     const ownedByUs = record.managedBy === manager;
     const unmanaged = record.managedBy === null;
-    const topLevel = record.id.kind === 'plan' || record.id.kind === 'role';
+    const topLevel = org === null;
     if (listedReleases.has(key)) {
       if (ownedByUs) {
         changes.push({
@@ -553,7 +553,7 @@ function checkResultingState(
     ? actual.records
     : actual.records.filter((r) => {
         const org = orgOf(r.id);
-        return r.id.kind === 'plan' || r.id.kind === 'role' || (org !== null && touched.has(org));
+        return org === null || touched.has(org);
       });
   const result = new Map<string, Fields>();
   const ids = new Map<string, RecordId>();
@@ -714,6 +714,32 @@ function checkResultingState(
         'role-in-use',
         null,
         `role "${c.id.name}" cannot change its scope from ${String(scope.before)} to ${String(scope.after)} while ${users.length === 1 ? 'organization' : 'organizations'} ${users.slice(0, 5).join(', ')}${users.length > 5 ? `, … (${users.length} in all)` : ''} use it: declare a new role and move them to it`,
+      );
+    }
+  }
+
+  // An address is one person: it may not become an alias while it has access of its own (the
+  // database refuses it too). Merging is explicit: remove that access, in this plan or before.
+  const aliasOf = new Map<string, string>();
+  for (const c of changes) {
+    if (c.id.kind !== 'user' || c.after === null) continue;
+    for (const alias of c.after.aliases as readonly string[]) aliasOf.set(alias, c.id.email);
+  }
+  if (aliasOf.size > 0) {
+    const removed = new Set(
+      changes.filter((c) => c.action === 'delete').map((c) => recordKey(c.id)),
+    );
+    const access = [...actual.records.map((r) => r.id), ...changes.map((c) => c.id)];
+    const reported = new Set<string>();
+    for (const id of access) {
+      if (id.kind !== 'membership' && id.kind !== 'grant') continue;
+      const primary = aliasOf.get(id.user);
+      if (primary === undefined || removed.has(recordKey(id)) || reported.has(id.user)) continue;
+      reported.add(id.user);
+      refuse(
+        'alias-taken',
+        id.org,
+        `${id.user} cannot become an alias of ${primary}: it is a user of its own with the ${describeRecord(id)} in ${id.org}. Remove that address's access (or declare it under ${primary}), or stop declaring the alias`,
       );
     }
   }

@@ -18,6 +18,7 @@ describe('desiredRecords', () => {
     const state: DesiredState = {
       plans: new Map(),
       roles: new Map(),
+      users: new Map(),
       organizations: new Map(),
       memberships,
       grants: [],

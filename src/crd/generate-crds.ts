@@ -44,6 +44,15 @@ const PRESENTATION: Record<Kind, { shortNames: string[]; columns: PrinterColumn[
     shortNames: ['rrole'],
     columns: [{ name: 'Scope', type: 'string', jsonPath: '.spec.scope' }, READY, AGE],
   },
+  User: {
+    shortNames: ['ruser'],
+    columns: [
+      { name: 'Email', type: 'string', jsonPath: '.spec.email' },
+      { name: 'Aliases', type: 'string', jsonPath: '.spec.aliases' },
+      READY,
+      AGE,
+    ],
+  },
   Organization: {
     shortNames: ['org'],
     columns: [

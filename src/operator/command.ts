@@ -12,7 +12,7 @@ import { deliveryOptionsFrom } from '../command/delivery-config.js';
 /** Help text of the command. */
 export const OPERATOR_HELP = `Usage: roster operator [options]
 
-Reconciles Roster's custom resources (Plan, Role, Organization, Membership, Grant, Contact; see
+Reconciles Roster's custom resources (Plan, Role, User, Organization, Membership, Grant, Contact; see
 crds/) against the access database, continuously, and sends the invitations. Install the CRDs
 and the operator with "kubectl apply -k deploy/" (see docs/operator.md).
 

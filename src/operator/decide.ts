@@ -7,7 +7,10 @@
  */
 import type { LeastPrivilegePolicy } from '../core/least-privilege.js';
 import { checkDocument, declaredName, type CheckedDocument } from '../core/check-document.js';
+import { personByAlias, resolvePerson } from '../core/aliases.js';
 import { buildDesiredState } from '../core/desired-state.js';
+import { emailIdentity } from '../core/email.js';
+import { uniqueName } from '../core/export.js';
 import type { Finding } from '../core/findings.js';
 import { isKind, KIND_TABLE, kindOfDocument } from '../core/kinds/index.js';
 import { inMemoryDocument } from '../core/parse.js';
@@ -184,8 +187,6 @@ export function decideOrganization(seen: OrganizationObservation): OrganizationD
             // (unmanaged); records another manager owns stay, and the planner refuses.
             (r.managedBy === manager || (organizationRemoved && r.managedBy === null)) &&
             orgOf(r.id) === org &&
-            r.id.kind !== 'plan' &&
-            r.id.kind !== 'role' &&
             !desiredKeys.has(recordKey(r.id)) &&
             !claimed.has(recordKey(r.id)),
         )
@@ -309,7 +310,10 @@ export function checkEntries(
   if (org !== undefined) {
     for (const entry of catalog) {
       if (isDeleting(entry.object)) continue;
-      const name = `${entry.kind}/${entry.object.metadata.name ?? ''}`;
+      const name =
+        entry.kind === 'User'
+          ? `User/${emailIdentity(String(entry.object.spec?.email ?? ''))}`
+          : `${entry.kind}/${entry.object.metadata.name ?? ''}`;
       const result = checkDocument(
         inMemoryDocument(entry.file, documentOf(entry.kind, entry.object)),
       );
@@ -324,6 +328,13 @@ export function checkEntries(
       context.push(databaseDocument('Plan', r.id.name, KIND_TABLE.plan.document.spec(r)));
     } else if (isKind(r, 'role') && !declared.has(`Role/${r.id.name}`)) {
       context.push(databaseDocument('Role', r.id.name, KIND_TABLE.role.document.spec(r)));
+    } else if (
+      isKind(r, 'user') &&
+      r.fields.aliases.length > 0 &&
+      !declared.has(`User/${r.id.email}`)
+    ) {
+      const name = uniqueName(r.id.email, new Set());
+      context.push(databaseDocument('User', name, KIND_TABLE.user.document.spec(r)));
     }
   }
   if (org !== undefined && ![...checked.values()].some((c) => c.document.kind === 'Organization')) {
@@ -361,10 +372,38 @@ export function checkEntries(
   return { errors, records };
 }
 
+/** A User's addresses, normalised: its primary address and its aliases. */
+function addressesOf(user: RosterObject | undefined): Set<string> {
+  const spec = user?.spec ?? {};
+  const raw = [spec.email, ...(Array.isArray(spec.aliases) ? spec.aliases : [])];
+  return new Set(raw.filter((a): a is string => typeof a === 'string').map(emailIdentity));
+}
+
+/** The organizations whose owner, members or grants name one of these addresses. */
+function organizationsNaming(
+  addresses: ReadonlySet<string>,
+  objects: (kind: Kind) => readonly RosterObject[],
+): string[] {
+  const names = (value: unknown) =>
+    typeof value === 'string' && addresses.has(emailIdentity(value));
+  const orgs = new Set<string>();
+  for (const o of objects('Organization')) {
+    const spec = o.spec ?? {};
+    const members = Array.isArray(spec.members) ? (spec.members as { user?: unknown }[]) : [];
+    if (names(spec.owner) || members.some((m) => names(m?.user))) orgs.add(o.metadata.name ?? '');
+  }
+  for (const o of [...objects('Membership'), ...objects('Grant')]) {
+    if (names(o.spec?.user) && typeof o.spec?.org === 'string') orgs.add(o.spec.org);
+  }
+  return [...orgs].sort();
+}
+
 /** The record ids a resource declares, from its identity fields alone (even if invalid). */
 export function identities(entry: Entry, snapshot: ActualState): RecordId[] | undefined {
   const name = entry.object.metadata.name ?? '';
-  const ids = kindOfDocument(entry.kind).document.ids(name, entry.object.spec ?? {});
+  const declared = kindOfDocument(entry.kind).document.ids(name, entry.object.spec ?? {});
+  const personOf = personByAlias(snapshot);
+  const ids = declared?.map((id) => resolvePerson(id, personOf));
   if (ids === undefined || entry.kind !== 'Organization') return ids;
   // The organization's resources too (an invalid resource list still claims what exists).
   const resources = snapshot.records.filter(
@@ -395,11 +434,13 @@ function databaseDocument(
  * plan or role re-checks these only, not every organization of the namespace.
  */
 export function organizationsUsing(
-  kind: 'Plan' | 'Role',
+  kind: 'Plan' | 'Role' | 'User',
   name: string,
   objects: (kind: Kind) => readonly RosterObject[],
+  object?: RosterObject,
 ): string[] {
   const orgs = new Set<string>();
+  if (kind === 'User') return organizationsNaming(addressesOf(object), objects);
   for (const o of objects('Organization')) {
     const spec = o.spec ?? {};
     const members = Array.isArray(spec.members) ? (spec.members as { role?: unknown }[]) : [];

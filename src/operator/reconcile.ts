@@ -25,6 +25,8 @@ import {
   type Plan,
   type PlanOptions,
 } from '../core/plan.js';
+import { personByAlias } from '../core/aliases.js';
+import { kindOfDocument } from '../core/kinds/index.js';
 import { recordKey, type DesiredRecord, type RecordId } from '../core/records.js';
 import type { Kind } from '../core/schema/index.js';
 import { applyChanges, PlanRefusedError } from '../store/apply.js';
@@ -42,6 +44,7 @@ import {
   type Entry,
 } from './decide.js';
 import {
+  CATALOG_KINDS,
   deletionPolicyOf,
   FINALIZER,
   hasFinalizer,
@@ -161,7 +164,7 @@ export class Reconciler {
     }
     await this.ensureFinalizers(entries.filter((e) => !isPaused(e.object)));
     const snapshot = await this.snapshot([org]);
-    const catalog = (['Plan', 'Role'] as const).flatMap((kind) =>
+    const catalog = CATALOG_KINDS.flatMap((kind) =>
       this.view.objects(kind, namespace).map((o) => entryOf(kind, o)),
     );
 
@@ -221,7 +224,7 @@ export class Reconciler {
     await this.releaseFinalizers(decision.finished);
 
     // Report.
-    const facts = await readFacts(this.pool, org);
+    const facts = await readFacts(this.pool, org, personByAlias(snapshot));
     await eachLimited(entries, async (entry) => {
       const outcome = decision.outcomes.get(entry.file);
       if (outcome === undefined) return;
@@ -237,14 +240,22 @@ export class Reconciler {
 
   private async reconcileCatalog(key: WorkKey): Promise<ReconcileResult> {
     const { namespace, name } = key;
-    const kind = key.kind as 'Plan' | 'Role';
+    const kind = key.kind as (typeof CATALOG_KINDS)[number];
     const manager = managerOf(this.options.cluster, namespace);
     const object = this.view.objects(kind, namespace).find((o) => o.metadata.name === name);
-    const id: RecordId = { kind: kind === 'Plan' ? 'plan' : 'role', name };
+    // A User's record is its primary address; a Plan's or Role's, its name.
+    const id = kindOfDocument(kind).document.mainId(name, object?.spec ?? {});
+    if (id === undefined) {
+      // A User gone without its finalizer's help: its address is not known any more.
+      return { rowsWritten: 0, follow: [] };
+    }
     // Only the organizations naming this plan or role (they may wait for it, or change with it).
-    const follow = organizationsUsing(kind, name, (k) => this.view.objects(k, namespace)).map(
-      (org) => ({ namespace, kind: 'Organization' as const, name: org }),
-    );
+    const follow = organizationsUsing(
+      kind,
+      name,
+      (k) => this.view.objects(k, namespace),
+      object,
+    ).map((org) => ({ namespace, kind: 'Organization' as const, name: org }));
     const apply = (records: DesiredRecord[], removals: RecordId[], releases: RecordId[]) =>
       this.apply(namespace, {
         records,
@@ -412,8 +423,17 @@ interface Facts {
   statusOf(kind: Kind, o: RosterObject): Record<string, unknown>;
 }
 
-async function readFacts(pool: pg.Pool, org: string): Promise<Facts> {
+async function readFacts(
+  pool: pg.Pool,
+  org: string,
+  personOf: ReadonlyMap<string, string>,
+): Promise<Facts> {
   const rows = await memberFacts(pool, org);
+  /** The person a resource's address names (an alias is its User's). */
+  const person = (value: unknown) => {
+    const address = emailIdentity(String(value ?? ''));
+    return personOf.get(address) ?? address;
+  };
   const byKey = new Map(rows.map((r) => [`${r.subject}/${r.email}/${r.resource ?? ''}`, r]));
   const members = rows.filter((r) => r.subject === 'membership').length;
   const pending = rows.filter((r) => r.invitation === 'Pending').length;
@@ -431,7 +451,7 @@ async function readFacts(pool: pg.Pool, org: string): Promise<Facts> {
     statusOf(kind, o) {
       if (kind === 'Organization') return { members, pendingInvitations: pending };
       if (kind === 'Membership') {
-        const r = byKey.get(`membership/${emailIdentity(String(o.spec?.user ?? ''))}/`);
+        const r = byKey.get(`membership/${person(o.spec?.user)}/`);
         if (r === undefined) return {};
         const invitation = invitationOf(r);
         return {
@@ -441,9 +461,7 @@ async function readFacts(pool: pg.Pool, org: string): Promise<Facts> {
         };
       }
       if (kind === 'Grant') {
-        const r = byKey.get(
-          `grant/${emailIdentity(String(o.spec?.user ?? ''))}/${String(o.spec?.resource ?? '')}`,
-        );
+        const r = byKey.get(`grant/${person(o.spec?.user)}/${String(o.spec?.resource ?? '')}`);
         const invitation = r === undefined ? undefined : invitationOf(r);
         return invitation === undefined ? {} : { invitation };
       }

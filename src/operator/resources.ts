@@ -34,7 +34,7 @@ export interface RosterObject {
 /** Kinds whose records belong to an organization (reconciled by organization). */
 export const ORG_KINDS = ['Organization', 'Membership', 'Grant', 'Contact'] as const;
 /** Kinds of the catalog, shared by organizations (reconciled one by one). */
-export const CATALOG_KINDS = ['Plan', 'Role'] as const;
+export const CATALOG_KINDS = ['Plan', 'Role', 'User'] as const;
 
 export const pluralOf = (kind: Kind): string =>
   (KINDS.find((k) => k.kind === kind) as { plural: string }).plural;
@@ -51,10 +51,10 @@ export const isPaused = (o: RosterObject): boolean =>
 export const hasFinalizer = (o: RosterObject): boolean =>
   (o.metadata.finalizers ?? []).includes(FINALIZER);
 
-/** A work-queue key: `namespace/Organization/name`, `namespace/Plan/name`, `namespace/Role/name`. */
+/** A work-queue key: `namespace/Organization/name`, or a catalog kind's: `namespace/Role/name`. */
 export interface WorkKey {
   readonly namespace: string;
-  readonly kind: 'Organization' | 'Plan' | 'Role';
+  readonly kind: 'Organization' | (typeof CATALOG_KINDS)[number];
   readonly name: string;
 }
 
@@ -68,7 +68,9 @@ export function parseKey(key: string): WorkKey {
 /** The key a resource is reconciled under; undefined when it names no organization. */
 export function keyOf(kind: Kind, o: RosterObject): WorkKey | undefined {
   const namespace = o.metadata.namespace ?? 'default';
-  if (kind === 'Plan' || kind === 'Role') return { namespace, kind, name: o.metadata.name ?? '' };
+  if (kind === 'Plan' || kind === 'Role' || kind === 'User') {
+    return { namespace, kind, name: o.metadata.name ?? '' };
+  }
   if (kind === 'Organization') return { namespace, kind, name: o.metadata.name ?? '' };
   const org = o.spec?.org;
   return typeof org === 'string' && org !== ''

@@ -17,6 +17,7 @@ import { emailIdentity } from '../core/email.js';
 import { RosterError } from '../core/errors.js';
 import { DEFAULT_MAX_ORG_REMOVAL_RATIO, type PlanOptions } from '../core/plan.js';
 import type { RecordId } from '../core/records.js';
+import { personByAlias, resolvePerson } from '../core/aliases.js';
 import { applyChanges } from '../store/apply.js';
 import { migrate } from '../store/migrate.js';
 import { memberFacts } from '../store/member-facts.js';
@@ -301,7 +302,7 @@ export class RosterProvider {
     const result = await this.serially(urn, () =>
       applyChanges(
         pool,
-        { records, removals, options: this.planOptions(urn, type, inputs) },
+        { records, removals, resolveAliases: true, options: this.planOptions(urn, type, inputs) },
         { actor: managerOf(urn), source: { urn }, lockWaitMs, signal: this.cancelled.signal },
       ),
     );
@@ -421,7 +422,11 @@ export class RosterProvider {
     try {
       const org = orgOf(type, identity);
       const snapshot = await readSnapshot(client, org === null ? 'all' : [org]);
-      inputs = inputsFromActual(type, mainRecordId(type, identity), snapshot);
+      // A member named by an alias is their person's record; the program's spelling stays.
+      const named = mainRecordId(type, identity);
+      const id = resolvePerson(named, personByAlias(snapshot));
+      inputs = inputsFromActual(type, id, snapshot);
+      if (inputs !== undefined && id !== named) inputs = { ...inputs, user: identity.user };
     } finally {
       client.release();
     }

@@ -49,6 +49,16 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     description: 'A custom role: a named set of permissions of one scope.',
   },
   {
+    kind: 'User',
+    token: 'roster:index:User',
+    hasName: false,
+    omitted: [],
+    replaceOnChanges: ['email'],
+    outputs: {},
+    description:
+      'A person with several addresses: the primary one and its aliases. A Membership or Grant naming an alias is this person once the User exists (make them depend on it).',
+  },
+  {
     kind: 'Organization',
     token: 'roster:index:Organization',
     hasName: true,

@@ -5,6 +5,11 @@ import { OWNER_ROLE } from '../core/catalog.js';
 import { emailIdentity } from '../core/email.js';
 import { run, statement } from './sql/statement.js';
 
+/** The person an address names: the user an alias points at, else the user of that address. */
+const PERSON = (address: string) =>
+  `coalesce((SELECT a.user_id FROM user_aliases a WHERE a.alias = ${address}),
+            (SELECT w.user_id FROM users w WHERE w.email = ${address}))`;
+
 const CHECK_ACCESS = statement(
   'check-access',
   `SELECT o.org_id IS NOT NULL AS org_exists,
@@ -23,7 +28,7 @@ const CHECK_ACCESS = statement(
             (SELECT p.features FROM plans p WHERE p.name = o.plan) AS plan_features
        FROM (SELECT 1) AS one
        LEFT JOIN organizations o ON o.name = $1
-       LEFT JOIN users u ON u.email = $2`,
+       LEFT JOIN users u ON u.user_id = ${PERSON('$2')}`,
   { prepare: true },
 );
 
@@ -107,7 +112,7 @@ const ORGANIZATIONS_OF_USER = statement(
                             OR EXISTS (SELECT 1 FROM grants g WHERE g.org_id = o.org_id AND g.user_id = u.user_id AND g.status = 'active'
                                          AND (g.expires_at IS NULL OR g.expires_at > now()))
        LEFT JOIN memberships m ON m.org_id = o.org_id AND m.user_id = u.user_id AND m.status = 'active'
-      WHERE u.email = $1
+      WHERE u.user_id = ${PERSON('$1')}
       ORDER BY o.name`,
 );
 

@@ -5,6 +5,7 @@
  * refused if the database changed since it was made.
  */
 import type pg from 'pg';
+import { personByAlias, resolvePerson } from '../core/aliases.js';
 import { RosterError } from '../core/errors.js';
 import {
   type ActualState,
@@ -35,8 +36,12 @@ import {
   deletePlans,
   deleteResources,
   deleteRoles,
+  insertAliases,
   insertUsers,
   queueInvitations,
+  releaseAliases,
+  releaseUsers,
+  upsertUserRecords,
   replaceRolePermissions,
   revokePendingInvitations,
   upsertContacts,
@@ -121,6 +126,11 @@ export type ApplyInput =
        * organization's records that create or delete no plan or role.
        */
       readonly narrowSnapshot?: boolean;
+      /**
+       * The records may name a person by an alias (a driver that does not see the Users, the
+       * Pulumi provider): they are resolved through the aliases the database holds.
+       */
+      readonly resolveAliases?: boolean;
       readonly options: PlanOptions;
     }
   | { readonly plan: Plan };
@@ -213,9 +223,12 @@ export async function applyChanges(
     if ('plan' in input) {
       plan = await recheckSavedPlan(client, input.plan, snapshot, read);
     } else if ('records' in input) {
+      const personOf = input.resolveAliases === true ? personByAlias(snapshot) : new Map();
       plan = planRecordChanges(
-        input.records,
-        input.removals,
+        personOf.size === 0
+          ? input.records
+          : input.records.map((r) => ({ ...r, id: resolvePerson(r.id, personOf) })),
+        input.removals.map((id) => resolvePerson(id, personOf)),
         snapshot,
         input.options,
         input.releases,
@@ -339,8 +352,27 @@ export async function executePlan(
   // The steps, in order: parents before children, the audit log before deletes (so that
   // organizations can still be named by id), then deletes, children first.
   const steps: Step[] = [
-    staged('users', [...new Set(access.map((c) => c.id.user))], copyFrom, (emails) =>
-      insertUsers(client, emails, copyFrom),
+    // An address leaving a person is free before anyone is written under it; aliases are added
+    // after removals, so that an address can stop being a user of its own and become an alias.
+    batched('user aliases released', [...upserts('user'), ...deletes('user')], (b) =>
+      releaseAliases(
+        client,
+        b.map((c) => c.id.email),
+        b.flatMap((c) => (after(c, 'aliases') ?? []) as string[]),
+      ),
+    ),
+    staged(
+      'users',
+      [...new Set([...upserts('user').map((c) => c.id.email), ...access.map((c) => c.id.user)])],
+      copyFrom,
+      (emails) => insertUsers(client, emails, copyFrom),
+    ),
+    batched('people', upserts('user'), (b) =>
+      upsertUserRecords(client, {
+        email: b.map((c) => c.id.email),
+        managedBy: b.map(managedBy),
+        lastApplied: b.map(lastApplied),
+      }),
     ),
     batched('plans', upserts('plan'), (b) =>
       upsertPlans(client, {
@@ -496,6 +528,20 @@ export async function executePlan(
     ),
     batched('memberships removed', deletes('membership'), (b) =>
       deleteMemberships(client, { org: b.map((c) => c.id.org), user: b.map((c) => c.id.user) }),
+    ),
+    batched('aliases', upserts('user'), (b) =>
+      insertAliases(
+        client,
+        b.flatMap((c) =>
+          ((after(c, 'aliases') ?? []) as string[]).map((alias) => [c.id.email, alias] as const),
+        ),
+      ),
+    ),
+    batched('people released', deletes('user'), (b) =>
+      releaseUsers(
+        client,
+        b.map((c) => c.id.email),
+      ),
     ),
     batched('resources removed', deletes('resource'), (b) =>
       deleteResources(client, {

@@ -97,6 +97,15 @@ export function explainDatabaseError(error: unknown): RosterError {
         'the change would leave an organization with more than one owner; nothing was changed',
         { cause: error },
       );
+    case 'RA001': {
+      // Raised by migration 000010's trigger: an address is one person.
+      const hint = (error as { hint?: string }).hint;
+      return new DatabaseError(
+        'alias-taken',
+        `${message}${hint === undefined ? '' : `: ${hint}`}; nothing was changed`,
+        { cause: error },
+      );
+    }
     default:
       return new DatabaseError('database-error', `database error ${code}: ${message}`, {
         cause: error,

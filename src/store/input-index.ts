@@ -121,11 +121,17 @@ export async function readBasis(
 }
 
 /** A file as the index recorded it, without its document names (see `readFilesDeclaring`). */
-export type RecordedFile = Omit<IndexedFile, 'documents'>;
+export type RecordedFile = Omit<IndexedFile, 'documents'> & {
+  /** Whether it declares a User (read on every plan: aliases change what other files mean). */
+  readonly declaresUsers: boolean;
+};
 
 const RECORDED_FILES = statement(
   'recorded-input-files',
-  `SELECT path, sha256, organizations, plans, roles, warnings
+  // Document names are sorted and `User/` sorts after every other kind: a file declares a User
+  // when its last name is one, read without unnesting every file's names.
+  `SELECT path, sha256, organizations, plans, roles, warnings,
+          coalesce(starts_with(documents[cardinality(documents)], 'User/'), false) AS "declaresUsers"
      FROM input_files f
     WHERE manager = $1
       AND EXISTS (SELECT 1 FROM unnest($2::text[]) AS root(path)

@@ -21,7 +21,8 @@ export interface MemberFactsRow {
 
 const MEMBER_FACTS = statement(
   'member-facts',
-  `WITH who AS (SELECT user_id FROM users WHERE email = $2),
+  `WITH who AS (SELECT coalesce((SELECT a.user_id FROM user_aliases a WHERE a.alias = $2),
+                               (SELECT w.user_id FROM users w WHERE w.email = $2)) AS user_id),
    m AS (
      SELECT 'membership' AS subject, m.org_id, m.user_id, NULL::text AS rtype, NULL::text AS rname,
             m.status, m.joined_at

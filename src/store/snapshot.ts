@@ -12,6 +12,7 @@ import type {
   OrganizationFields,
   PlanFields,
   RoleFields,
+  UserFields,
 } from '../core/kinds/index.js';
 import type { ActualRecord, Fields, MemberFacts } from '../core/records.js';
 import { MEMBERSHIP_APPLIED } from './sql/last-applied.js';
@@ -75,6 +76,7 @@ export async function readSnapshot(
   for (const read of [
     () => readPlans(db),
     () => readRoles(db),
+    () => readUsers(db),
     () => readOrganizations(db, narrow ? orgFilter : null),
     () => readResources(db, orgFilter),
     () => readMemberships(db, orgFilter, factsOf),
@@ -138,6 +140,28 @@ export async function readRoles(db: Queryable): Promise<ActualRecord[]> {
       fields,
       managedBy: r.managed_by,
       lastApplied: fieldsOf(r.last_applied),
+    };
+  });
+}
+
+const READ_USERS = statement(
+  'read-users',
+  // Only the people a User record manages or who have aliases: few, however many users there are.
+  `SELECT u.email, r.managed_by, r.last_applied,
+          coalesce((SELECT array_agg(a.alias ORDER BY a.alias) FROM user_aliases a WHERE a.user_id = u.user_id), '{}') AS aliases
+     FROM users u LEFT JOIN user_records r USING (user_id)
+    WHERE u.user_id IN (SELECT user_id FROM user_records UNION SELECT user_id FROM user_aliases)`,
+);
+/** Every person with aliases, or managed as a User. */
+export async function readUsers(db: Queryable): Promise<ActualRecord[]> {
+  const { rows } = await run(db, READ_USERS);
+  return rows.map((r) => {
+    const fields: UserFields = { aliases: r.aliases };
+    return {
+      id: { kind: 'user', email: r.email },
+      fields,
+      managedBy: r.managed_by,
+      lastApplied: appliedOrSame(fieldsOf(r.last_applied), fields),
     };
   });
 }

@@ -12,7 +12,7 @@ import { whoAmI } from '../../command/session.js';
 /** Help text of the command. */
 export const EXPORT_HELP = `Usage: roster export [--org NAME] [-o DIR]
 
-Writes the access database as manifests: plans.yaml, roles.yaml and one file per
+Writes the access database as manifests: plans.yaml, roles.yaml, users.yaml and one file per
 organization. Without -o, prints them to stdout as one multi-document stream.
 "roster plan" over an export shows no changes.
 `;

@@ -22,7 +22,7 @@ export const PLAN_ARG_OPTIONS = {
 /** Help text for the guard options. */
 export const GUARD_HELP = `      --prune                      also delete, in the input's organizations, what it does not
                                    declare: access made outside Roster, a former owner
-      --prune-all                  --prune, and also delete organizations, plans and roles
+      --prune-all                  --prune, and also delete organizations, plans, roles and users
                                    absent from the input
       --max-removals N             refuse a plan that deletes more than N records
       --max-org-removal-ratio R    refuse a plan that removes more than this share of an

@@ -49,7 +49,7 @@ export const grantKind = {
       if (document.kind !== 'Grant') return;
       const spec = document.spec;
       const at: SourceRef = { document: parsed, path: ['spec'] };
-      const user = context.email(at, ['user'], spec.user);
+      const user = context.person(at, ['user'], spec.user);
       let expires: string | undefined;
       if (spec.expires !== undefined) {
         expires = expiryInstant(spec.expires);

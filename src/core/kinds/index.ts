@@ -12,6 +12,7 @@ import { organizationKind, type OrganizationFields, type OrganizationId } from '
 import { planKind, type PlanFields, type PlanId } from './plan.js';
 import { resourceKind, type ResourceFields, type ResourceId } from './resource.js';
 import { roleKind, type RoleFields, type RoleId } from './role.js';
+import { userKind, type UserFields, type UserId } from './user.js';
 
 export type { DocumentPart, FieldValue, Fields, KindDescriptor } from './kind.js';
 export type {
@@ -29,11 +30,13 @@ export type {
   ResourceId,
   RoleFields,
   RoleId,
+  UserFields,
+  UserId,
 };
 
 /** What identifies a record: a discriminated union on `kind`. */
 export type RecordId =
-  PlanId | RoleId | OrganizationId | ResourceId | MembershipId | GrantId | ContactId;
+  PlanId | RoleId | UserId | OrganizationId | ResourceId | MembershipId | GrantId | ContactId;
 
 /** A kind of record. */
 export type RecordKind = RecordId['kind'];
@@ -45,6 +48,7 @@ export type IdOf<K extends RecordKind> = Extract<RecordId, { kind: K }>;
 export interface FieldsByKind {
   plan: PlanFields;
   role: RoleFields;
+  user: UserFields;
   organization: OrganizationFields;
   resource: ResourceFields;
   membership: MembershipFields;
@@ -56,6 +60,7 @@ export interface FieldsByKind {
 export const KIND_TABLE = {
   plan: planKind,
   role: roleKind,
+  user: userKind,
   organization: organizationKind,
   resource: resourceKind,
   membership: membershipKind,
@@ -91,7 +96,7 @@ export function kindOfDocument(kind: Kind): DocumentKindDescriptor {
   return descriptor;
 }
 
-/** The organization a record belongs to; null for plans and roles. */
+/** The organization a record belongs to; null for plans, roles and users. */
 export function orgOf(id: RecordId): string | null {
   return (kindOf(id) as KindDescriptor<RecordId, Fields>).organization(id);
 }

@@ -54,7 +54,7 @@ export const membershipKind = {
       if (document.kind !== 'Membership') return;
       const spec = document.spec;
       const at: SourceRef = { document: parsed, path: ['spec'] };
-      const user = context.email(at, ['user'], spec.user);
+      const user = context.person(at, ['user'], spec.user);
       if (user === undefined) return;
       context.addMembership(membershipModel(spec.org, user, spec, 'document', at));
     },

@@ -65,7 +65,7 @@ export const organizationKind = {
       const spec = document.spec;
       const org = document.metadata.name;
       const source: SourceRef = { document: parsed, path: [] };
-      const owner = context.email(source, ['spec', 'owner'], spec.owner);
+      const owner = context.person(source, ['spec', 'owner'], spec.owner);
       const resources = new Map<string, ResourceRecord>();
       (spec.resources ?? []).forEach((r, i) => {
         const resource = { ...r, source: { document: parsed, path: ['spec', 'resources', i] } };
@@ -87,7 +87,7 @@ export const organizationKind = {
       });
       (spec.members ?? []).forEach((m, i) => {
         const at: SourceRef = { document: parsed, path: ['spec', 'members', i] };
-        const user = context.email(at, ['user'], m.user);
+        const user = context.person(at, ['user'], m.user);
         if (user === undefined) return;
         context.addMembership(membershipModel(org, user, m, 'inline', at));
       });

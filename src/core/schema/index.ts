@@ -9,6 +9,7 @@ import { membershipSchema, membershipStatusSchema } from './membership.js';
 import { organizationSchema, organizationStatusSchema } from './organization.js';
 import { planSchema, planStatusSchema } from './plan.js';
 import { roleSchema, roleStatusSchema } from './role.js';
+import { userSchema, userStatusSchema } from './user.js';
 
 export { API_GROUP, API_VERSION, API_VERSION_NAME, PATTERN_DESCRIPTIONS } from './common.js';
 
@@ -16,6 +17,8 @@ export { API_GROUP, API_VERSION, API_VERSION_NAME, PATTERN_DESCRIPTIONS } from '
 export type PlanDocument = FromSchema<typeof planSchema>;
 /** A `Role` document. */
 export type RoleDocument = FromSchema<typeof roleSchema>;
+/** A `User` document. */
+export type UserDocument = FromSchema<typeof userSchema>;
 /** An `Organization` document. */
 export type OrganizationDocument = FromSchema<typeof organizationSchema>;
 /** A `Membership` document. */
@@ -29,6 +32,7 @@ export type ContactDocument = FromSchema<typeof contactSchema>;
 export type RosterDocument =
   | PlanDocument
   | RoleDocument
+  | UserDocument
   | OrganizationDocument
   | MembershipDocument
   | GrantDocument
@@ -45,10 +49,11 @@ export interface KindDefinition {
   readonly statusSchema: object;
 }
 
-/** Every kind, in the order documents of a plan are best read: plans and roles first. */
+/** Every kind, in the order documents of a plan are best read: plans, roles and users first. */
 export const KINDS: readonly KindDefinition[] = [
   { kind: 'Plan', plural: 'plans', schema: planSchema, statusSchema: planStatusSchema },
   { kind: 'Role', plural: 'roles', schema: roleSchema, statusSchema: roleStatusSchema },
+  { kind: 'User', plural: 'users', schema: userSchema, statusSchema: userStatusSchema },
   {
     kind: 'Organization',
     plural: 'organizations',

@@ -445,3 +445,67 @@ const DELETE_PLANS = statement('delete-plans', `DELETE FROM plans WHERE name = A
 export async function deletePlans(db: Queryable, names: Column<string>): Promise<number> {
   return (await run(db, DELETE_PLANS, [names])).rowCount ?? 0;
 }
+
+const UPSERT_USER_RECORDS = statement(
+  'upsert-user-records',
+  `INSERT INTO user_records AS r (user_id, managed_by, last_applied)
+   SELECT u.user_id, x.managed_by, x.last_applied
+     FROM unnest($1::text[], $2::text[], $3::jsonb[]) AS x(email, managed_by, last_applied)
+     JOIN users u ON u.email = x.email
+   ON CONFLICT (user_id) DO UPDATE SET managed_by = EXCLUDED.managed_by,
+          last_applied = EXCLUDED.last_applied, updated_at = now()`,
+);
+/** Records who manages the people User records name (by primary address; `insertUsers` first). */
+export async function upsertUserRecords(
+  db: Queryable,
+  r: {
+    email: Column<string>;
+    managedBy: Column<string | null>;
+    lastApplied: Column<string | null>;
+  },
+): Promise<number> {
+  return (await run(db, UPSERT_USER_RECORDS, [r.email, r.managedBy, r.lastApplied])).rowCount ?? 0;
+}
+
+const RELEASE_ALIASES = statement(
+  'release-aliases',
+  `DELETE FROM user_aliases a
+    WHERE a.user_id IN (SELECT u.user_id FROM users u WHERE u.email = ANY($1::text[]))
+       OR a.alias = ANY($2::text[])`,
+);
+/**
+ * Drops the aliases of these people, and any of these addresses wherever it points: before the
+ * users of a plan are written, so that an address leaving one person can become another's, or a
+ * user of its own, in the same apply.
+ */
+export async function releaseAliases(
+  db: Queryable,
+  users: Column<string>,
+  addresses: Column<string>,
+): Promise<number> {
+  return (await run(db, RELEASE_ALIASES, [users, addresses])).rowCount ?? 0;
+}
+
+const INSERT_ALIASES = statement(
+  'insert-aliases',
+  `INSERT INTO user_aliases (alias, user_id)
+   SELECT x.alias, u.user_id FROM unnest($1::text[], $2::text[]) AS x(email, alias)
+     JOIN users u ON u.email = x.email`,
+);
+/** Points each alias at its person (`[primary, alias]` pairs). */
+export async function insertAliases(
+  db: Queryable,
+  pairs: readonly (readonly [string, string])[],
+): Promise<number> {
+  const values = [pairs.map(([email]) => email), pairs.map(([, alias]) => alias)];
+  return (await run(db, INSERT_ALIASES, values)).rowCount ?? 0;
+}
+
+const RELEASE_USERS = statement(
+  'release-users',
+  `DELETE FROM user_records r USING users u WHERE r.user_id = u.user_id AND u.email = ANY($1::text[])`,
+);
+/** Stops managing these people (their rows stay: memberships point at them). */
+export async function releaseUsers(db: Queryable, emails: Column<string>): Promise<number> {
+  return (await run(db, RELEASE_USERS, [emails])).rowCount ?? 0;
+}
