@@ -52,15 +52,15 @@ describe('apply, then plan', () => {
     expect(first.stderr).toBe('');
     expect(first.status).toBe(0);
     expect(first.stdout).toMatch(
-      /^Apply complete: \d+ added, 0 changed, 0 destroyed \(\d+ rows written\); 27 invitations queued\.$/m,
+      /^Apply complete: \d+ added, 0 changed, 0 destroyed \(\d+ rows written\); 28 invitations queued\.$/m,
     );
     const counts = await tableCounts(db.pool);
     expect(counts).toMatchObject({
       organizations: 6,
       plans: 6,
       roles: 3,
-      invitations: 27,
-      outbox: 27,
+      invitations: 28,
+      outbox: 28,
     });
 
     const plan = ws.roster(['plan', '-f', 'examples/', '--detailed-exitcode']);

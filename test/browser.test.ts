@@ -54,7 +54,7 @@ describe.runIf(existsSync(CHROMIUM) || Boolean(process.env.CI))('accepting in a 
     expect(apply.status).toBe(0);
     const outbox = join(dir, '.roster', 'outbox');
     const files = readdirSync(outbox).filter((f) => f.endsWith('.eml'));
-    expect(files).toHaveLength(27);
+    expect(files).toHaveLength(28);
 
     const mails = await Promise.all(
       files.map(async (f) => simpleParser(readFileSync(join(outbox, f)))),
@@ -132,6 +132,7 @@ describe.runIf(existsSync(CHROMIUM) || Boolean(process.env.CI))('accepting in a 
           via: 'membership',
           role: 'developer',
           resources: [],
+          groups: [],
         },
       ],
     });

@@ -493,7 +493,14 @@ describe('the access API', () => {
   it('lists the organizations a user can switch to, and the contacts of a category', async () => {
     expect(await (await api('/api/v1/users/bob@acme.io/organizations')).json()).toEqual({
       organizations: [
-        { org: 'acme', displayName: null, via: 'membership', role: 'developer', resources: [] },
+        {
+          org: 'acme',
+          displayName: null,
+          via: 'membership',
+          role: 'developer',
+          resources: [],
+          groups: [],
+        },
       ],
     });
     expect(await (await api('/api/v1/users/dev@freelance.io/organizations')).json()).toEqual({
@@ -504,6 +511,7 @@ describe('the access API', () => {
           via: 'grant',
           role: null,
           resources: [{ resource: 'site/www', role: 'resource-developer' }],
+          groups: [],
         },
       ],
     });

@@ -317,6 +317,47 @@ describe('the operator', () => {
     ).toEqual([]);
   });
 
+  it('reconciles a Group: its people, role and grants, one invitation, removed with it', async () => {
+    const group = (members: string) =>
+      `apiVersion: roster.dev/v1alpha1\nkind: Group\nmetadata: { name: durand-assistants }\nspec: { org: cabinet-durand, role: billing, members: [${members}], grants: [{ resource: site/cabinet-www, role: resource-developer }] }\n`;
+    expect((await apply(group('assistant@durand.fr, hugo.bernard@pixelforge.studio'))).status).toBe(
+      0,
+    );
+    const people = async () =>
+      (
+        await query(
+          `SELECT u.email, gm.status FROM group_members gm JOIN users u USING (user_id)
+             JOIN organizations o USING (org_id)
+            WHERE o.name = 'cabinet-durand' AND gm.group_name = 'durand-assistants' ORDER BY 1`,
+        )
+      ).map((r) => `${r.email}:${r.status}`);
+    await eventually('the group in the database', async () => (await people()).length === 2);
+    // Hugo is a member there (his invitation is pending): no group invitation for him, and his
+    // group access starts when he accepts; the assistant is invited through the group.
+    expect(await people()).toEqual([
+      'assistant@durand.fr:invited',
+      'hugo.bernard@pixelforge.studio:invited',
+    ]);
+    expect(
+      await query(
+        `SELECT i.subject, i.resource_type || '/' || i.resource_name AS resource, u.email
+           FROM invitations i JOIN users u USING (user_id) WHERE i.subject = 'group'`,
+      ),
+    ).toEqual([
+      { subject: 'group', resource: 'group/durand-assistants', email: 'assistant@durand.fr' },
+    ]);
+    expect(
+      await query(`SELECT role FROM group_grants WHERE group_name = 'durand-assistants'`),
+    ).toEqual([{ role: 'resource-developer' }]);
+    const s = await eventually('Ready', async () => {
+      const status = await statusOf('group/durand-assistants');
+      return condition(status, 'Ready')?.status === 'True' ? status : undefined;
+    });
+    expect(condition(s, 'Ready')?.reason).toBe('Applied');
+    await kubectl('delete', 'group', 'durand-assistants', '--timeout=20s');
+    expect(await query(`SELECT 1 FROM groups WHERE name = 'durand-assistants'`)).toEqual([]);
+  });
+
   it('pauses an organization with the annotation, and resumes', async () => {
     await kubectl('annotate', 'organization', 'boulangerie-martin', 'roster.dev/paused=true');
     await kubectl(

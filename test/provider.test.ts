@@ -160,6 +160,7 @@ describe('pulumi-resource-roster over gRPC', () => {
       'roster:index:Organization',
       'roster:index:Membership',
       'roster:index:Grant',
+      'roster:index:Group',
       'roster:index:Contact',
     ]);
     expect(schema.config.variables.databaseUrl.secret).toBe(true);
@@ -505,6 +506,31 @@ describe('pulumi-resource-roster over gRPC', () => {
     ).toEqual([{ n: 0 }]);
     await remove('User', 'm3', user.id, user.inputs);
     expect(await q(`SELECT count(*)::int AS n FROM user_aliases`)).toEqual([{ n: 0 }]);
+  });
+
+  it('creates a Group of an organization, read back and deleted by its id', async () => {
+    await q(
+      `DELETE FROM memberships WHERE role = 'developer'
+          AND org_id = (SELECT org_id FROM organizations WHERE name = 'tinyco')`,
+    );
+    const group = await create('Group', 'tiny-ops', {
+      name: 'ops',
+      org: 'tinyco',
+      role: 'developer',
+      members: ['Ops@Tiny.co'],
+    });
+    expect(group.id).toBe('tinyco/ops');
+    expect(
+      await q(
+        `SELECT g.role, u.email, gm.status FROM groups g JOIN group_members gm ON gm.org_id = g.org_id AND gm.group_name = g.name
+           JOIN users u USING (user_id)`,
+      ),
+    ).toEqual([{ role: 'developer', email: 'ops@tiny.co', status: 'invited' }]);
+    const back = await read('Group', 'tiny-ops', group.id, group.inputs);
+    expect(back.inputs).toMatchObject({ name: 'ops', org: 'tinyco', role: 'developer' });
+    expect(await diff('Group', 'tiny-ops', group.inputs, back.inputs)).toMatchObject({ diffs: [] });
+    await remove('Group', 'tiny-ops', group.id, group.inputs);
+    expect(await q(`SELECT count(*)::int AS n FROM groups`)).toEqual([{ n: 0 }]);
   });
 
   it('imports an existing record by id (pulumi import)', async () => {

@@ -514,5 +514,6 @@ const EMPTY_STATE: DesiredState = {
   organizations: new Map(),
   memberships: [],
   grants: [],
+  groups: [],
   contacts: [],
 };

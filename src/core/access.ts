@@ -24,9 +24,21 @@ export interface AccessFacts {
     expiresAt: Date | null;
     permissions: readonly string[] | null;
   } | null;
+  /** The groups of the organization the user is in, with the organization role each gives. */
+  readonly groups?: readonly GroupFact[] | null;
+  /** The grants on the resource asked about that the user's groups give. */
+  readonly groupGrants?: readonly GroupFact[] | null;
   readonly resourceExists: boolean;
   /** The features of the organization's plan; null when it has no plan (nothing is gated). */
   readonly planFeatures?: readonly string[] | null;
+}
+
+/** A role a group gives, and the person's status in the organization's groups. */
+export interface GroupFact {
+  readonly group: string;
+  readonly role: string | null;
+  readonly status: string;
+  readonly permissions: readonly string[] | null;
 }
 
 /** Why access is allowed or denied. */
@@ -34,6 +46,7 @@ export type AccessReason =
   | 'owner'
   | 'role'
   | 'grant'
+  | 'group'
   | 'suspended'
   | 'expired-grant'
   | 'invitation-pending'
@@ -50,6 +63,8 @@ export interface AccessDecision {
   readonly reason: AccessReason;
   /** The role that allowed or was considered. */
   readonly role?: string;
+  /** The group that gave that role (reason `group`). */
+  readonly group?: string;
 }
 
 const isResourcePermission = (p: string) => (RESOURCE_PERMISSIONS as readonly string[]).includes(p);
@@ -120,18 +135,54 @@ export function decideAccess(
   const g = facts.grant;
   if (g !== null && isResourcePermission(permission)) {
     if (g.expiresAt !== null && g.expiresAt <= now) {
-      return denial.reason === 'permission-not-granted' || denial.reason === 'not-a-member'
-        ? { allowed: false, reason: 'expired-grant', role: g.role }
-        : denial;
-    }
-    if (g.status !== 'active') {
-      return { allowed: false, reason: 'invitation-pending', role: g.role };
-    }
-    if (permissionsOf(g.role, g.permissions).includes(permission)) {
+      if (denial.reason === 'permission-not-granted' || denial.reason === 'not-a-member') {
+        denial = { allowed: false, reason: 'expired-grant', role: g.role };
+      }
+    } else if (g.status !== 'active') {
+      denial = { allowed: false, reason: 'invitation-pending', role: g.role };
+    } else if (permissionsOf(g.role, g.permissions).includes(permission)) {
       if (featuresNeeded('grant', g.role).some(lacks)) return outsidePlan(g.role);
       return { allowed: true, reason: 'grant', role: g.role };
+    } else {
+      denial = { allowed: false, reason: 'permission-not-granted', role: g.role };
     }
-    return { allowed: false, reason: 'permission-not-granted', role: g.role };
+  }
+
+  // The person's groups: an organization role, or a grant on the resource; the first that allows.
+  const viaGroups = [
+    ...(facts.groups ?? []).map((f) => ({ ...f, subject: 'membership' as const })),
+    ...(isResourcePermission(permission) ? (facts.groupGrants ?? []) : []).map((f) => ({
+      ...f,
+      subject: 'grant' as const,
+    })),
+  ];
+  for (const f of viaGroups) {
+    if (f.role === null) continue;
+    const considered = { role: f.role, group: f.group };
+    if (f.status !== 'active') {
+      if (denial.reason === 'not-a-member') {
+        denial = { allowed: false, reason: 'invitation-pending', ...considered };
+      }
+      continue;
+    }
+    const held = permissionsOf(f.role, f.permissions);
+    const allows =
+      f.subject === 'grant'
+        ? held.includes(permission)
+        : isResourcePermission(permission)
+          ? held.includes('resources.manage') ||
+            (permission === 'resource.view' && held.includes('resources.view'))
+          : held.includes(permission);
+    if (allows) {
+      if (featuresNeeded(f.subject, f.role).some(lacks)) {
+        denial = { ...outsidePlan(f.role), group: f.group };
+        continue;
+      }
+      return { allowed: true, reason: 'group', ...considered };
+    }
+    if (denial.reason === 'not-a-member' || denial.reason === 'invitation-pending') {
+      denial = { allowed: false, reason: 'permission-not-granted', ...considered };
+    }
   }
   return denial;
 }

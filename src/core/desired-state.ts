@@ -11,11 +11,13 @@ import { kindOfDocument } from './kinds/index.js';
 import {
   contactKey,
   grantKey,
+  groupKey,
   locate,
   membershipKey,
   type ContactRecord,
   type DesiredState,
   type GrantRecord,
+  type GroupRecord,
   type MembershipRecord,
   type OrganizationRecord,
   type PlanRecord,
@@ -40,6 +42,7 @@ export interface CollectContext {
   addMembership(record: MembershipRecord): void;
   addGrant(record: GrantRecord): void;
   addContact(record: ContactRecord): void;
+  addGroup(record: GroupRecord): void;
   /** The normalised address, or undefined after reporting why it is not one. */
   email(source: SourceRef, field: PathSegment[], raw: string): string | undefined;
   /** The person an address names: its User's primary address when it is an alias. */
@@ -63,6 +66,7 @@ export function buildDesiredState(documents: readonly CheckedDocument[]): {
   const memberships = new Map<string, MembershipRecord>();
   const grants = new Map<string, GrantRecord>();
   const contacts = new Map<string, ContactRecord>();
+  const groups = new Map<string, GroupRecord>();
   const documentNames = new Map<string, SourceRef>();
   const users = new Map<string, UserRecord>();
   /** Every address a User declares: whose it is, and where. */
@@ -104,6 +108,7 @@ export function buildDesiredState(documents: readonly CheckedDocument[]): {
     addGrant: (g) =>
       context.claim(grants, grantKey(g), g, `grant of ${g.resource} in ${g.org} to ${g.user}`),
     addContact: (c) => context.claim(contacts, contactKey(c), c, `contact ${c.email} of ${c.org}`),
+    addGroup: (g) => context.claim(groups, groupKey(g), g, `group ${g.name} of ${g.org}`),
     error(source, field, code, message) {
       findings.push({ severity: 'error', code, message, location: locate(source, field) });
     },
@@ -175,6 +180,7 @@ export function buildDesiredState(documents: readonly CheckedDocument[]): {
       organizations: context.organizations,
       memberships: [...memberships.values()],
       grants: [...grants.values()],
+      groups: [...groups.values()],
       contacts: [...contacts.values()],
     },
     findings,

@@ -77,6 +77,10 @@ export function exportManifests(
       .sort((a, b) => a.id.email.localeCompare(b.id.email))
       .map((c) => inlineOf(contact.document.spec(c)));
     if (contacts.length > 0) spec.contacts = contacts;
+    const groups = of(records, 'group')
+      .sort((a, b) => a.id.name.localeCompare(b.id.name))
+      .map((g) => ({ name: g.id.name, ...inlineOf(KIND_TABLE.group.document.spec(g)) }));
+    if (groups.length > 0) spec.groups = groups;
     const docs: object[] = [document('Organization', name, spec)];
     const taken = new Set<string>();
     for (const g of of(records, 'grant').sort((a, b) =>

@@ -152,6 +152,12 @@ export function indexInput(
     inOrganization(g.org, g.source);
     if (state.roles.has(g.role)) uses(g.org, `role:${g.role}`);
   }
+  for (const g of state.groups) {
+    inOrganization(g.org, g.source);
+    for (const role of [g.role, ...g.grants.map((x) => x.role)]) {
+      if (role !== undefined && state.roles.has(role)) uses(g.org, `role:${role}`);
+    }
+  }
   for (const c of state.contacts) inOrganization(c.org, c.source);
   for (const finding of findings) {
     const file = finding.location?.file;

@@ -102,6 +102,20 @@ export interface GrantRecord {
   readonly source: SourceRef;
 }
 
+/** A group of an organization: people sharing a role and grants; keyed by (org, name). */
+export interface GroupRecord {
+  readonly org: string;
+  readonly name: string;
+  /** An organization role its members hold. */
+  readonly role?: string;
+  /** Its people, by primary address. */
+  readonly members: readonly string[];
+  readonly grants: readonly { readonly resource: string; readonly role: string }[];
+  /** `document` for a Group, `inline` for an entry of `Organization.spec.groups`. */
+  readonly origin: 'document' | 'inline';
+  readonly source: SourceRef;
+}
+
 /** A contact of an organization; keyed by (org, email). */
 export interface ContactRecord {
   readonly org: string;
@@ -121,6 +135,7 @@ export interface DesiredState {
   readonly organizations: ReadonlyMap<string, OrganizationRecord>;
   readonly memberships: readonly MembershipRecord[];
   readonly grants: readonly GrantRecord[];
+  readonly groups: readonly GroupRecord[];
   readonly contacts: readonly ContactRecord[];
 }
 
@@ -132,6 +147,11 @@ export function membershipKey(m: { org: string; user: string }): string {
 /** The key of a grant: one per (org, user, resource). */
 export function grantKey(g: { org: string; user: string; resource: string }): string {
   return [g.org, g.user, g.resource].join('\u0000');
+}
+
+/** The key of a group: one per (org, name). */
+export function groupKey(g: { org: string; name: string }): string {
+  return [g.org, g.name].join('\u0000');
 }
 
 /** The key of a contact: one per (org, email). */

@@ -6,6 +6,7 @@
 import { BUILT_IN_ROLES, OWNER_ROLE } from './catalog.js';
 import type { SourceLocation } from './findings.js';
 import { planLimits, type PlanFields } from './kinds/plan.js';
+import { parseGroupGrant, type GroupFields, type GroupId } from './kinds/group.js';
 import { locate } from './model.js';
 import {
   changedFields,
@@ -126,7 +127,8 @@ export interface PlannedInvitation {
   readonly org: string;
   readonly user: string;
   readonly role: string;
-  readonly subject: 'membership' | 'grant';
+  readonly subject: 'membership' | 'grant' | 'group';
+  /** A grant's resource; a group's `group/NAME`. */
   readonly resource?: string;
   /**
    * `new`: a member or grant holder added; `role-changed`: the role of a pending invitation
@@ -587,6 +589,9 @@ function checkResultingState(
   };
   const plans = new Map<string, Fields>();
   const roles = new Map<string, Fields>();
+  const groupUsage = new Map<string, GroupFields[]>();
+  /** `org\0user` of every membership (the owner's included) of the resulting state. */
+  const seated = new Set<string>();
   /** Per role, the organizations whose memberships or grants use it. */
   const roleUsers = new Map<string, Set<string>>();
   const useRole = (role: string, org: string) => {
@@ -612,6 +617,32 @@ function checkResultingState(
       const role = String(fields.role);
       countGrant(tally(id.org ?? '').usage, role);
       useRole(role, id.org ?? '');
+    } else if (id.kind === 'group') {
+      const group = groupUsage.get(id.org ?? '') ?? [];
+      group.push(fields as GroupFields);
+      groupUsage.set(id.org ?? '', group);
+    }
+    if (id.kind === 'membership') seated.add(`${id.org}\u0000${id.user}`);
+  }
+  // Groups: their roles and grants count as uses; their people take a paid seat once, unless
+  // they hold one already (the owner, a membership).
+  for (const [org, groups] of groupUsage) {
+    const usage = tally(org).usage;
+    for (const g of groups) {
+      if (g.members.length > 0) usage.features.members += 1;
+      if (g.role !== null) {
+        useRole(g.role, org);
+        if (!BUILT_IN_ROLES.has(g.role)) usage.features.customRoles += 1;
+      }
+      for (const grant of g.grants.map(parseGroupGrant)) {
+        countGrant(usage, grant.role);
+        useRole(grant.role, org);
+      }
+      for (const person of g.members) {
+        if (seated.has(`${org}\u0000${person}`)) continue;
+        seated.add(`${org}\u0000${person}`);
+        usage.paid += 1;
+      }
     }
   }
   for (const [org, outside] of actual.usageOutsideScope ?? []) {
@@ -659,6 +690,44 @@ function checkResultingState(
         c.org,
         `organization "${c.id.name}" names plan "${String(c.after.plan)}", which does not exist`,
       );
+    }
+    if (c.id.kind === 'group') {
+      const g = c.after as GroupFields;
+      const uses = [
+        ...(g.role === null ? [] : [{ role: g.role, wanted: 'organization', resource: null }]),
+        ...g.grants.map(parseGroupGrant).map((x) => ({ ...x, wanted: 'resource' })),
+      ];
+      for (const use of uses) {
+        const scope = BUILT_IN_ROLES.get(use.role)?.scope ?? roles.get(use.role)?.scope;
+        const owner = roles.get(use.role)?.org;
+        if (scope === undefined || use.role === OWNER_ROLE) {
+          refuse(
+            'unknown-role',
+            c.org,
+            `${describeRecord(c.id)} names role "${use.role}", which does not exist`,
+          );
+        } else if (scope !== use.wanted) {
+          refuse(
+            'role-scope',
+            c.org,
+            `${describeRecord(c.id)} needs an ${use.wanted} role, and "${use.role}" is a ${String(scope)} role`,
+          );
+        } else if (typeof owner === 'string' && owner !== c.id.org) {
+          refuse(
+            'role-organization',
+            c.org,
+            `${describeRecord(c.id)} names role "${use.role}", which belongs to organization "${owner}"`,
+          );
+        }
+        if (use.resource !== null && !resources.has(`${c.id.org}/${use.resource}`)) {
+          refuse(
+            'unknown-resource',
+            c.org,
+            `${describeRecord(c.id)} grants resource ${use.resource}, which organization "${c.id.org}" does not have`,
+          );
+        }
+      }
+      continue;
     }
     if (c.id.kind !== 'membership' && c.id.kind !== 'grant') continue;
     const role = String(c.after.role);
@@ -789,6 +858,21 @@ function checkResultingState(
       membersRemoved.set(c.org ?? '', (membersRemoved.get(c.org ?? '') ?? 0) + 1);
     }
   }
+  // People in groups only are members too: one who leaves the last group is removed.
+  if (changes.some((c) => c.id.kind === 'group')) {
+    const before = groupOnlyPeople(relevant.map((r) => [r.id, r.fields] as const));
+    const after = groupOnlyPeople(
+      [...result].flatMap(([key, fields]) => {
+        const id = ids.get(key);
+        return id === undefined ? [] : [[id, fields] as const];
+      }),
+    );
+    for (const [org, people] of before) {
+      membersBefore.set(org, (membersBefore.get(org) ?? 0) + people.size);
+      const left = [...people].filter((p) => !(after.get(org)?.has(p) ?? false)).length;
+      if (left > 0) membersRemoved.set(org, (membersRemoved.get(org) ?? 0) + left);
+    }
+  }
   for (const [org, removed] of membersRemoved) {
     const before = membersBefore.get(org) ?? removed;
     const allowed = Math.max(1, Math.floor(before * options.maxOrgRemovalRatio));
@@ -802,17 +886,87 @@ function checkResultingState(
   }
 }
 
+/**
+ * Per organization, the people in one of its groups who have no membership there (every one
+ * where a membership would be: a seat, an invitation, a removal when they leave).
+ */
+function groupOnlyPeople(records: Iterable<readonly [RecordId, Fields]>): Map<string, Set<string>> {
+  const members = new Set<string>();
+  const people = new Map<string, Set<string>>();
+  const grouped: [string, readonly string[]][] = [];
+  for (const [id, fields] of records) {
+    if (id.kind === 'membership') members.add(`${id.org}\u0000${id.user}`);
+    if (id.kind === 'group') grouped.push([id.org, (fields as GroupFields).members]);
+  }
+  for (const [org, persons] of grouped) {
+    for (const person of persons) {
+      if (members.has(`${org}\u0000${person}`)) continue;
+      let set = people.get(org);
+      if (set === undefined) people.set(org, (set = new Set()));
+      set.add(person);
+    }
+  }
+  return people;
+}
+
+/**
+ * Joining a group invites someone who is not a member of its organization yet, once per
+ * organization whatever the number of groups (to the first group, by name); a member already
+ * invited or active is not invited again, nor someone already in another of its groups.
+ */
+function groupInvitations(
+  changes: readonly PlannedChange[],
+  actual: ActualState,
+): PlannedInvitation[] {
+  const joined = changes
+    .filter((c): c is PlannedChange & { id: GroupId } => c.id.kind === 'group' && c.after !== null)
+    .sort((a, b) => (a.id.name < b.id.name ? -1 : a.id.name > b.id.name ? 1 : 0));
+  if (joined.length === 0) return [];
+  const orgs = new Set(joined.map((c) => c.id.org));
+  const inOrgs = actual.records.filter((r) => orgs.has(orgOf(r.id) ?? ''));
+  const before = groupOnlyPeople(inOrgs.map((r) => [r.id, r.fields] as const));
+  const members = new Set<string>();
+  for (const r of inOrgs) {
+    if (r.id.kind === 'membership') members.add(`${r.id.org}\u0000${r.id.user}`);
+  }
+  for (const c of changes) {
+    if (c.id.kind === 'membership') members.add(`${c.id.org}\u0000${c.id.user}`);
+  }
+  const invited = new Set<string>();
+  const invitations: PlannedInvitation[] = [];
+  for (const c of joined) {
+    const { org, name } = c.id;
+    const group = c.after as GroupFields;
+    for (const user of group.members) {
+      const key = `${org}\u0000${user}`;
+      if (members.has(key) || invited.has(key) || before.get(org)?.has(user) === true) continue;
+      invited.add(key);
+      const role = group.role ?? 'member';
+      invitations.push({
+        org,
+        user,
+        role,
+        subject: 'group',
+        resource: `group/${name}`,
+        reason: 'new',
+      });
+    }
+  }
+  return invitations;
+}
+
 function plannedInvitations(
   changes: readonly PlannedChange[],
   actual: ActualState,
 ): PlannedInvitation[] {
+  const invitations = groupInvitations(changes, actual);
   // Only the organizations of changed memberships and grants matter.
   const orgs = new Set(
     changes.flatMap((c) =>
       (c.id.kind === 'membership' || c.id.kind === 'grant') && c.after !== null ? [c.id.org] : [],
     ),
   );
-  if (orgs.size === 0) return [];
+  if (orgs.size === 0) return invitations;
   const active = new Set<string>();
   const facts = new Map<string, MemberFacts | undefined>();
   for (const r of actual.records) {
@@ -822,7 +976,6 @@ function plannedInvitations(
     if (r.facts?.status === 'active') active.add(`${r.id.org}\u0000${r.id.user}`);
     if (r.id.kind === 'membership') facts.set(recordKey(r.id), r.facts);
   }
-  const invitations: PlannedInvitation[] = [];
   for (const c of changes) {
     if ((c.id.kind !== 'membership' && c.id.kind !== 'grant') || c.after === null) continue;
     const org = c.id.org;

@@ -22,6 +22,7 @@ describe('desiredRecords', () => {
       organizations: new Map(),
       memberships,
       grants: [],
+      groups: [],
       contacts: [],
     };
     const records = desiredRecords(state);

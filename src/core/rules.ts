@@ -31,6 +31,7 @@ import {
 import {
   locate,
   type DesiredState,
+  type GroupRecord,
   type OrganizationRecord,
   type PlanRecord,
   type SourceRef,
@@ -137,12 +138,13 @@ export function checkRules(state: DesiredState, context: RuleContext): Finding[]
     role: RoleDefinition & { org?: string },
     org: string,
     source: SourceRef,
+    field: PathSegment[] = ['role'],
   ): boolean => {
     if (role.org === undefined || role.org === org) return false;
     error(
       'role-organization',
       source,
-      ['role'],
+      field,
       `role "${role.name}" belongs to organization "${role.org}" and cannot be used in "${org}": declare a role of "${org}", or make "${role.name}" platform-wide (remove its spec.org)`,
     );
     return true;
@@ -323,6 +325,73 @@ export function checkRules(state: DesiredState, context: RuleContext): Finding[]
     useFeature(g.org, 'resourceGrants', g.source);
     const use = usage.get(org.name);
     if (use !== undefined) countGrant(use, g.role, roleNamed(g.role)?.builtIn === false);
+  }
+
+  // Groups: org, role, grants. Their people take a paid seat each, once per organization
+  // whatever the number of groups, unless they hold one already (the owner, a membership).
+  const seated = new Map<string, Set<string>>();
+  for (const org of state.organizations.values()) seated.set(org.name, new Set([org.owner]));
+  for (const m of state.memberships) seated.get(m.org)?.add(m.user);
+  /** A role a group names, of the scope it needs: reported at `field` when it is not. */
+  const groupRole = (
+    g: GroupRecord,
+    name: string,
+    scope: RoleScope,
+    field: PathSegment[],
+  ): void => {
+    const role = roleNamed(name);
+    if (role === undefined) {
+      if (!isUnchecked('Role', name)) {
+        error(
+          'unknown-role',
+          g.source,
+          field,
+          `role "${name}" does not exist: use a built-in ${scope} role or declare a Role.${didYouMean(name, roleNames(scope))}`,
+        );
+      }
+    } else if (role.scope !== scope || name === OWNER_ROLE) {
+      error(
+        'role-scope',
+        g.source,
+        field,
+        name === OWNER_ROLE
+          ? `owner is not a group role: the owner is spec.owner of Organization "${g.org}"`
+          : `role "${name}" is ${role.scope === 'organization' ? 'an organization' : 'a resource'} role: a group's ${scope === 'organization' ? 'role needs an organization' : 'grant needs a resource'} role`,
+      );
+    } else if (!belongsElsewhere(role, g.org, g.source, field) && !role.builtIn) {
+      useFeature(g.org, 'customRoles', g.source);
+      const use = usage.get(g.org);
+      if (use !== undefined) use.features.customRoles += 1;
+    }
+  };
+  for (const g of state.groups) {
+    const org = organizationNamed(g.source, g.org, g.origin === 'inline');
+    if (g.role !== undefined) groupRole(g, g.role, 'organization', ['role']);
+    g.grants.forEach((grant, i) => groupRole(g, grant.role, 'resource', ['grants', i, 'role']));
+    if (org === undefined) continue;
+    const resources = org.resources.map((r) => `${r.type}/${r.name}`);
+    g.grants.forEach((grant, i) => {
+      if (!resources.includes(grant.resource)) {
+        error(
+          'unknown-resource',
+          g.source,
+          ['grants', i, 'resource'],
+          `organization "${org.name}" has no resource ${grant.resource}: add it to spec.resources of the Organization.${didYouMean(grant.resource, resources)}`,
+        );
+      }
+    });
+    const use = usage.get(org.name);
+    if (use === undefined) continue;
+    if (g.members.length > 0) useFeature(g.org, 'members', g.source);
+    if (g.grants.length > 0) useFeature(g.org, 'resourceGrants', g.source);
+    use.features.members += g.members.length > 0 ? 1 : 0;
+    use.features.resourceGrants += g.grants.length;
+    const people = seated.get(org.name);
+    for (const person of g.members) {
+      if (people === undefined || people.has(person)) continue;
+      people.add(person);
+      use.paid += 1;
+    }
   }
 
   for (const c of state.contacts) organizationNamed(c.source, c.org, c.origin === 'inline');

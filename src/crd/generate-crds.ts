@@ -88,6 +88,15 @@ const PRESENTATION: Record<Kind, { shortNames: string[]; columns: PrinterColumn[
       AGE,
     ],
   },
+  Group: {
+    shortNames: ['rgroup'],
+    columns: [
+      { name: 'Org', type: 'string', jsonPath: '.spec.org' },
+      { name: 'Role', type: 'string', jsonPath: '.spec.role' },
+      READY,
+      AGE,
+    ],
+  },
   Contact: {
     shortNames: ['rcontact'],
     columns: [

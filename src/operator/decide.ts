@@ -262,7 +262,9 @@ export function invitationEvents(
     const id: RecordId =
       inv.subject === 'membership'
         ? { kind: 'membership', org: inv.org, user: inv.user }
-        : { kind: 'grant', org: inv.org, user: inv.user, resource: inv.resource ?? '' };
+        : inv.subject === 'group'
+          ? { kind: 'group', org: inv.org, name: (inv.resource ?? '').replace(/^group\//, '') }
+          : { kind: 'grant', org: inv.org, user: inv.user, resource: inv.resource ?? '' };
     const entry = bySubject.get(recordKey(id)) ?? orgEntry;
     if (entry === undefined) return [];
     const message = `Invitation to ${inv.user} as ${inv.role} in ${inv.org} queued (${inv.reason})`;
@@ -372,6 +374,12 @@ export function checkEntries(
   return { errors, records };
 }
 
+/** Whether a group (a Group's spec, or an inline group) names this role. */
+function groupUses(group: Record<string, unknown>, role: string): boolean {
+  const grants = Array.isArray(group.grants) ? (group.grants as { role?: unknown }[]) : [];
+  return group.role === role || grants.some((g) => g?.role === role);
+}
+
 /** A User's addresses, normalised: its primary address and its aliases. */
 function addressesOf(user: RosterObject | undefined): Set<string> {
   const spec = user?.spec ?? {};
@@ -387,13 +395,21 @@ function organizationsNaming(
   const names = (value: unknown) =>
     typeof value === 'string' && addresses.has(emailIdentity(value));
   const orgs = new Set<string>();
+  const inGroup = (group: Record<string, unknown>) =>
+    Array.isArray(group.members) && group.members.some(names);
   for (const o of objects('Organization')) {
     const spec = o.spec ?? {};
     const members = Array.isArray(spec.members) ? (spec.members as { user?: unknown }[]) : [];
-    if (names(spec.owner) || members.some((m) => names(m?.user))) orgs.add(o.metadata.name ?? '');
+    const groups = Array.isArray(spec.groups) ? (spec.groups as Record<string, unknown>[]) : [];
+    if (names(spec.owner) || members.some((m) => names(m?.user)) || groups.some(inGroup)) {
+      orgs.add(o.metadata.name ?? '');
+    }
   }
   for (const o of [...objects('Membership'), ...objects('Grant')]) {
     if (names(o.spec?.user) && typeof o.spec?.org === 'string') orgs.add(o.spec.org);
+  }
+  for (const o of objects('Group')) {
+    if (inGroup(o.spec ?? {}) && typeof o.spec?.org === 'string') orgs.add(o.spec.org);
   }
   return [...orgs].sort();
 }
@@ -444,9 +460,11 @@ export function organizationsUsing(
   for (const o of objects('Organization')) {
     const spec = o.spec ?? {};
     const members = Array.isArray(spec.members) ? (spec.members as { role?: unknown }[]) : [];
+    const groups = Array.isArray(spec.groups) ? (spec.groups as Record<string, unknown>[]) : [];
     if (
       (kind === 'Plan' && spec.plan === name) ||
-      (kind === 'Role' && members.some((m) => m?.role === name))
+      (kind === 'Role' &&
+        (members.some((m) => m?.role === name) || groups.some((g) => groupUses(g, name))))
     ) {
       orgs.add(o.metadata.name ?? '');
     }
@@ -454,6 +472,9 @@ export function organizationsUsing(
   if (kind === 'Role') {
     for (const o of [...objects('Membership'), ...objects('Grant')]) {
       if (o.spec?.role === name && typeof o.spec.org === 'string') orgs.add(o.spec.org);
+    }
+    for (const o of objects('Group')) {
+      if (groupUses(o.spec ?? {}, name) && typeof o.spec?.org === 'string') orgs.add(o.spec.org);
     }
   }
   return [...orgs].sort();

@@ -130,7 +130,7 @@ function failed(
   };
 }
 
-const KIND_ORDER: readonly Kind[] = ['Organization', 'Membership', 'Grant', 'Contact'];
+const KIND_ORDER: readonly Kind[] = ['Organization', 'Membership', 'Grant', 'Group', 'Contact'];
 
 export class Reconciler {
   constructor(

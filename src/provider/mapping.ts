@@ -76,7 +76,7 @@ export function checkInputs(
     if (known[omitted] !== undefined) {
       failures.push({
         property: omitted,
-        reason: `${omitted} is not an input of ${type.token}: declare roster.${omitted === 'members' ? 'Membership' : 'Contact'} resources instead`,
+        reason: `${omitted} is not an input of ${type.token}: declare roster.${{ members: 'Membership', groups: 'Group' }[omitted] ?? 'Contact'} resources instead`,
       });
       delete known[omitted];
     }
@@ -154,7 +154,7 @@ function canonical(key: string, value: unknown): string {
   if (Array.isArray(value)) return JSON.stringify(value.map((v) => canonical(key, v)).sort());
   if (typeof value === 'string') {
     if (key === 'expires') return expiryInstant(value) ?? value;
-    if (['user', 'email', 'owner'].includes(key)) {
+    if (['user', 'email', 'owner', 'members', 'aliases'].includes(key)) {
       return emailIdentity(value);
     }
   }

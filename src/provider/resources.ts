@@ -62,11 +62,11 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     kind: 'Organization',
     token: 'roster:index:Organization',
     hasName: true,
-    omitted: ['members', 'contacts'],
+    omitted: ['members', 'contacts', 'groups'],
     replaceOnChanges: ['name'],
     outputs: {},
     description:
-      'An organization with its plan, its one owner and its resources. Declare members and contacts as Membership and Contact resources.',
+      'An organization with its plan, its one owner and its resources. Declare members, groups and contacts as Membership, Group and Contact resources.',
   },
   {
     kind: 'Membership',
@@ -89,6 +89,16 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     replaceOnChanges: ['org', 'user', 'resource'],
     outputs: invitationOutputs,
     description: 'A user given a role on one resource of an organization, optionally until a date.',
+  },
+  {
+    kind: 'Group',
+    token: 'roster:index:Group',
+    hasName: true,
+    omitted: [],
+    replaceOnChanges: ['org', 'name'],
+    outputs: {},
+    description:
+      'A group of an organization: its people share an organization role and grants on its resources. Someone not yet a member is invited once.',
   },
   {
     kind: 'Contact',

@@ -14,6 +14,7 @@ const TYPE_NAMES: Readonly<Record<string, string>> = {
   'Plan.invitations': 'InvitationPolicy',
   'Organization.invitations': 'InvitationPolicy',
   'Organization.resources': 'OrganizationResource',
+  'Group.grants': 'GroupGrant',
 };
 
 function toProperty(

@@ -68,6 +68,7 @@ export const OPENAPI_DOCUMENT = {
                     'owner',
                     'role',
                     'grant',
+                    'group',
                     'suspended',
                     'expired-grant',
                     'invitation-pending',
@@ -80,6 +81,10 @@ export const OPENAPI_DOCUMENT = {
                   ],
                 },
                 role: { type: 'string' },
+                group: {
+                  type: 'string',
+                  description: 'The group that gave the role (reason group), or was considered.',
+                },
               },
             }),
           },
@@ -107,7 +112,7 @@ export const OPENAPI_DOCUMENT = {
         responses: {
           '200': {
             description:
-              'Active memberships, and organizations where the user holds an active grant.',
+              'Active memberships, organizations where the user is active in a group, and those where they hold an active grant.',
             ...json({
               type: 'object',
               properties: {
@@ -118,13 +123,23 @@ export const OPENAPI_DOCUMENT = {
                     properties: {
                       org: { type: 'string' },
                       displayName: { type: ['string', 'null'] },
-                      via: { type: 'string', enum: ['membership', 'grant'] },
+                      via: { type: 'string', enum: ['membership', 'group', 'grant'] },
                       role: { type: ['string', 'null'] },
                       resources: {
                         type: 'array',
                         items: {
                           type: 'object',
                           properties: { resource: { type: 'string' }, role: { type: 'string' } },
+                        },
+                      },
+                      groups: {
+                        type: 'array',
+                        items: {
+                          type: 'object',
+                          properties: {
+                            group: { type: 'string' },
+                            role: { type: ['string', 'null'] },
+                          },
                         },
                       },
                     },

@@ -68,7 +68,14 @@ const ACCEPT_INVITATION = statement(
          FROM accepted a
         WHERE a.subject = 'grant' AND g.org_id = a.org_id AND g.user_id = a.user_id
           AND g.resource_type = a.resource_type AND g.resource_name = a.resource_name
-        RETURNING g.org_id)
+        RETURNING g.org_id),
+     -- Whoever joins the organization (as a member, or through a group) is active in its groups.
+     grouped AS (
+       UPDATE group_members gm SET status = 'active', joined_at = coalesce(gm.joined_at, now())
+         FROM accepted a
+        WHERE a.subject IN ('membership', 'group') AND gm.org_id = a.org_id
+          AND gm.user_id = a.user_id AND gm.status = 'invited'
+        RETURNING gm.org_id)
      SELECT o.name AS org, o.display_name, u.email,
             pg_notify($2, json_build_object(
               'event', 'accepted', 'org', o.name, 'user', u.email, 'subject', a.subject,

@@ -23,6 +23,19 @@ const CHECK_ACCESS = statement(
                                        WHERE rp.role = g.role AND (r.org IS NULL OR r.org = o.name)))
                FROM grants g WHERE g.org_id = o.org_id AND g.user_id = u.user_id
                 AND g.resource_type = $3 AND g.resource_name = $4) AS grant,
+            (SELECT json_agg(json_build_object('group', gr.name, 'role', gr.role, 'status', gm.status,
+                      'permissions', (SELECT array_agg(rp.permission) FROM role_permissions rp JOIN roles r ON r.name = rp.role
+                                       WHERE rp.role = gr.role AND (r.org IS NULL OR r.org = o.name)))
+                      ORDER BY gr.name)
+               FROM group_members gm JOIN groups gr ON gr.org_id = gm.org_id AND gr.name = gm.group_name
+              WHERE gm.org_id = o.org_id AND gm.user_id = u.user_id) AS groups,
+            (SELECT json_agg(json_build_object('group', gg.group_name, 'role', gg.role, 'status', gm.status,
+                      'permissions', (SELECT array_agg(rp.permission) FROM role_permissions rp JOIN roles r ON r.name = rp.role
+                                       WHERE rp.role = gg.role AND (r.org IS NULL OR r.org = o.name)))
+                      ORDER BY gg.group_name)
+               FROM group_grants gg
+               JOIN group_members gm ON gm.org_id = gg.org_id AND gm.group_name = gg.group_name AND gm.user_id = u.user_id
+              WHERE gg.org_id = o.org_id AND gg.resource_type = $3 AND gg.resource_name = $4) AS group_grants,
             EXISTS (SELECT 1 FROM resources r WHERE r.org_id = o.org_id AND r.type = $3 AND r.name = $4)
               AS resource_exists,
             (SELECT p.features FROM plans p WHERE p.name = o.plan) AS plan_features
@@ -79,6 +92,8 @@ export async function checkAccessUntil(
         row?.grant === null || row?.grant === undefined
           ? null
           : { ...row.grant, expiresAt: grantExpiry },
+      groups: row?.groups ?? null,
+      groupGrants: row?.group_grants ?? null,
       resourceExists: row?.resource_exists === true,
       planFeatures: row?.plan_features ?? null,
     },
@@ -93,10 +108,15 @@ export async function checkAccessUntil(
 export interface SwitchableOrganization {
   readonly org: string;
   readonly displayName: string | null;
-  /** `membership`: the role in the organization; `grant`: roles on single resources. */
-  readonly via: 'membership' | 'grant';
+  /**
+   * `membership`: the role in the organization; `group`: through groups only; `grant`: roles on
+   * single resources only.
+   */
+  readonly via: 'membership' | 'group' | 'grant';
   readonly role: string | null;
   readonly resources: readonly { resource: string; role: string }[];
+  /** The groups the user is in there, with the role each gives. */
+  readonly groups: readonly { group: string; role: string | null }[];
 }
 
 const ORGANIZATIONS_OF_USER = statement(
@@ -106,11 +126,16 @@ const ORGANIZATIONS_OF_USER = statement(
                                       ORDER BY g.resource_type, g.resource_name)
                         FROM grants g
                        WHERE g.org_id = o.org_id AND g.user_id = u.user_id AND g.status = 'active'
-                         AND (g.expires_at IS NULL OR g.expires_at > now())), '[]') AS resources
+                         AND (g.expires_at IS NULL OR g.expires_at > now())), '[]') AS resources,
+            coalesce((SELECT json_agg(json_build_object('group', gr.name, 'role', gr.role) ORDER BY gr.name)
+                        FROM group_members gm JOIN groups gr ON gr.org_id = gm.org_id AND gr.name = gm.group_name
+                       WHERE gm.org_id = o.org_id AND gm.user_id = u.user_id AND gm.status = 'active'), '[]') AS groups
        FROM users u
        JOIN organizations o ON EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = o.org_id AND m.user_id = u.user_id AND m.status = 'active')
                             OR EXISTS (SELECT 1 FROM grants g WHERE g.org_id = o.org_id AND g.user_id = u.user_id AND g.status = 'active'
                                          AND (g.expires_at IS NULL OR g.expires_at > now()))
+                            OR EXISTS (SELECT 1 FROM group_members gm WHERE gm.org_id = o.org_id AND gm.user_id = u.user_id
+                                         AND gm.status = 'active')
        LEFT JOIN memberships m ON m.org_id = o.org_id AND m.user_id = u.user_id AND m.status = 'active'
       WHERE u.user_id = ${PERSON('$1')}
       ORDER BY o.name`,
@@ -136,7 +161,10 @@ const CONTACTS_OF = statement(
     ORDER BY 5, 2`,
 );
 
-/** The organizations a user is an active member of, or holds an active, unexpired grant in. */
+/**
+ * The organizations a user is an active member of, is active in a group of, or holds an active,
+ * unexpired grant in.
+ */
 export async function organizationsOfUser(
   pool: pg.Pool,
   email: string,
@@ -145,9 +173,10 @@ export async function organizationsOfUser(
   return rows.map((r) => ({
     org: r.name,
     displayName: r.display_name,
-    via: r.role === null ? 'grant' : 'membership',
+    via: r.role !== null ? 'membership' : r.groups.length > 0 ? 'group' : 'grant',
     role: r.role,
     resources: r.resources,
+    groups: r.groups,
   }));
 }
 

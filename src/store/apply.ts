@@ -6,6 +6,7 @@
  */
 import type pg from 'pg';
 import { personByAlias, resolvePerson } from '../core/aliases.js';
+import { parseGroupGrant } from '../core/kinds/group.js';
 import { RosterError } from '../core/errors.js';
 import {
   type ActualState,
@@ -36,8 +37,13 @@ import {
   deletePlans,
   deleteResources,
   deleteRoles,
+  deleteGroups,
   insertAliases,
   insertUsers,
+  replaceGroupGrants,
+  replaceGroupMembers,
+  revokeGroupInvitations,
+  upsertGroups,
   queueInvitations,
   releaseAliases,
   releaseUsers,
@@ -363,7 +369,13 @@ export async function executePlan(
     ),
     staged(
       'users',
-      [...new Set([...upserts('user').map((c) => c.id.email), ...access.map((c) => c.id.user)])],
+      [
+        ...new Set([
+          ...upserts('user').map((c) => c.id.email),
+          ...access.map((c) => c.id.user),
+          ...upserts('group').flatMap((c) => (after(c, 'members') ?? []) as string[]),
+        ]),
+      ],
       copyFrom,
       (emails) => insertUsers(client, emails, copyFrom),
     ),
@@ -475,6 +487,32 @@ export async function executePlan(
         copyFrom,
       ),
     ),
+    batched('groups', upserts('group'), async (b) => {
+      const groups = { org: b.map((c) => c.id.org), name: b.map((c) => c.id.name) };
+      const written = await upsertGroups(client, {
+        ...groups,
+        role: b.map((c) => after(c, 'role')),
+        managedBy: b.map(managedBy),
+        lastApplied: b.map(lastApplied),
+      });
+      const members = b.flatMap((c) =>
+        ((after(c, 'members') ?? []) as string[]).map(
+          (user) => [c.id.org, c.id.name, user] as const,
+        ),
+      );
+      const grants = b.flatMap((c) =>
+        ((after(c, 'grants') ?? []) as string[]).map((value) => {
+          const grant = parseGroupGrant(value);
+          const [type, resource] = splitResource(grant.resource);
+          return { org: c.id.org, name: c.id.name, type, resource, role: grant.role };
+        }),
+      );
+      return (
+        written +
+        (await replaceGroupMembers(client, groups, members)) +
+        (await replaceGroupGrants(client, groups, grants))
+      );
+    }),
     batched('invitations revoked', revoked, (b) =>
       revokePendingInvitations(client, {
         org: b.map((c) => c.id.org),
@@ -542,6 +580,14 @@ export async function executePlan(
         client,
         b.map((c) => c.id.email),
       ),
+    ),
+    batched('groups removed', deletes('group'), (b) =>
+      deleteGroups(client, { org: b.map((c) => c.id.org), name: b.map((c) => c.id.name) }),
+    ),
+    batched(
+      'group invitations revoked',
+      [...new Set([...upserts('group'), ...deletes('group')].map((c) => c.id.org))],
+      (orgs) => revokeGroupInvitations(client, orgs),
     ),
     batched('resources removed', deletes('resource'), (b) =>
       deleteResources(client, {

@@ -54,7 +54,17 @@ const ORGANIZATION_STATES = statement(
           UNION ALL
           SELECT c.org_id, 'c', count(*), sum(hashtextextended(c.xmin::text, 0)),
                  count(*) FILTER (WHERE c.managed_by IS DISTINCT FROM $2), 0, 0, 0
-            FROM contacts c JOIN scope USING (org_id) GROUP BY c.org_id)
+            FROM contacts c JOIN scope USING (org_id) GROUP BY c.org_id
+          UNION ALL
+          SELECT gr.org_id, 'p', count(*), sum(hashtextextended(gr.xmin::text, 0)),
+                 count(*) FILTER (WHERE gr.managed_by IS DISTINCT FROM $2), 0, 0, 0
+            FROM groups gr JOIN scope USING (org_id) GROUP BY gr.org_id
+          UNION ALL
+          SELECT gm.org_id, 'q', count(*), sum(hashtextextended(gm.xmin::text, 0)), 0, 0, 0, 0
+            FROM group_members gm JOIN scope USING (org_id) GROUP BY gm.org_id
+          UNION ALL
+          SELECT gg.org_id, 'x', count(*), sum(hashtextextended(gg.xmin::text, 0)), 0, 0, 0, 0
+            FROM group_grants gg JOIN scope USING (org_id) GROUP BY gg.org_id)
    SELECT s.name, md5(string_agg(p.t || ':' || p.n || ':' || p.h, ',' ORDER BY p.t)) AS digest,
           sum(p.foreign_rows) > 0 AS foreign, sum(p.expired) > 0 AS expired,
           sum(p.invited_m)::int AS invited_memberships, sum(p.invited_g)::int AS invited_grants
@@ -94,7 +104,9 @@ const CATALOG_STATE = statement(
   `SELECT md5(coalesce((SELECT string_agg(p::text, ',' ORDER BY p.name) FROM plans p), '') || '|' ||
               coalesce((SELECT string_agg(r::text, ',' ORDER BY r.name) FROM roles r), '') || '|' ||
               coalesce((SELECT string_agg(rp::text || rp.xmin::text, ',' ORDER BY rp.role, rp.permission)
-                          FROM role_permissions rp), '')) AS digest`,
+                          FROM role_permissions rp), '') || '|' ||
+              coalesce((SELECT string_agg(a.alias || ':' || a.user_id, ',' ORDER BY a.alias)
+                          FROM user_aliases a), '')) AS digest`,
 );
 
 /**

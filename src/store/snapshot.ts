@@ -8,6 +8,7 @@ import type { ActualState, OutsideUsage } from '../core/plan.js';
 import type {
   ContactFields,
   GrantFields,
+  GroupFields,
   MembershipFields,
   OrganizationFields,
   PlanFields,
@@ -81,6 +82,7 @@ export async function readSnapshot(
     () => readResources(db, orgFilter),
     () => readMemberships(db, orgFilter, factsOf),
     () => readGrants(db, orgFilter, factsOf),
+    () => readGroups(db, orgFilter),
     () => readContacts(db, orgFilter),
   ]) {
     for (const record of await read()) records.push(record);
@@ -302,6 +304,38 @@ export async function readContacts(
   });
 }
 
+const READ_GROUPS = statement(
+  'read-groups',
+  `SELECT o.name AS org, gr.name, gr.role, gr.managed_by, gr.last_applied,
+          coalesce((SELECT array_agg(u.email ORDER BY u.email) FROM group_members gm JOIN users u USING (user_id)
+                     WHERE gm.org_id = gr.org_id AND gm.group_name = gr.name), '{}') AS members,
+          coalesce((SELECT array_agg(gg.resource_type || '/' || gg.resource_name || '=' || gg.role
+                                     ORDER BY gg.resource_type || '/' || gg.resource_name || '=' || gg.role)
+                      FROM group_grants gg WHERE gg.org_id = gr.org_id AND gg.group_name = gr.name), '{}') AS grants
+     FROM groups gr JOIN organizations o USING (org_id) WHERE ${SCOPED}`,
+);
+/** The groups of the named organizations, or of every one, with their people and grants. */
+export async function readGroups(
+  db: Queryable,
+  orgs: readonly string[] | null,
+): Promise<ActualRecord[]> {
+  const { rows } = await run(db, READ_GROUPS, [orgs]);
+  return rows.map((r) => {
+    // Sorted as the kind sorts (code points), not by the database's collation.
+    const fields: GroupFields = {
+      role: r.role,
+      members: [...r.members].sort(),
+      grants: [...r.grants].sort(),
+    };
+    return {
+      id: { kind: 'group', org: r.org, name: r.name },
+      fields,
+      managedBy: r.managed_by,
+      lastApplied: appliedOrSame(fieldsOf(r.last_applied), fields),
+    };
+  });
+}
+
 /**
  * `snapshot` with what organizations outside `scope` use, when a plan made against it changes a
  * plan or a role (only then can they break a rule): counted in SQL, not read record by record, so
@@ -334,18 +368,29 @@ const READ_USAGE_OUTSIDE = statement(
              FROM grants g JOIN outside USING (org_id) GROUP BY g.org_id),
      r AS (SELECT r.org_id, count(*)::int AS resources
              FROM resources r JOIN outside USING (org_id) GROUP BY r.org_id),
+     -- People in groups only take a paid seat each, once.
+     gp AS (SELECT gm.org_id, count(DISTINCT gm.user_id)::int AS paid,
+                   count(DISTINCT gm.group_name)::int AS groups
+              FROM group_members gm JOIN outside USING (org_id)
+             WHERE NOT EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = gm.org_id AND m.user_id = gm.user_id)
+             GROUP BY gm.org_id),
      used AS (SELECT x.org_id, array_agg(DISTINCT x.role ORDER BY x.role) AS roles
                 FROM (SELECT org_id, role FROM memberships WHERE NOT (role = ANY($2::text[]))
                       UNION ALL
-                      SELECT org_id, role FROM grants WHERE NOT (role = ANY($2::text[]))) x
+                      SELECT org_id, role FROM grants WHERE NOT (role = ANY($2::text[]))
+                      UNION ALL
+                      SELECT org_id, role FROM groups WHERE NOT (role = ANY($2::text[]))
+                      UNION ALL
+                      SELECT org_id, role FROM group_grants WHERE NOT (role = ANY($2::text[]))) x
                 JOIN outside USING (org_id) GROUP BY x.org_id)
-     SELECT o.name, o.plan, coalesce(m.paid, 0) AS paid, coalesce(m.free, 0) AS free,
-            coalesce(m.owners, 0) AS owners, coalesce(m.members, 0) AS members,
+     SELECT o.name, o.plan, coalesce(m.paid, 0) + coalesce(gp.paid, 0) AS paid, coalesce(m.free, 0) AS free,
+            coalesce(m.owners, 0) AS owners, coalesce(m.members, 0) + coalesce(gp.groups, 0) AS members,
             coalesce(m.custom, 0) + coalesce(g.custom, 0) AS custom,
             coalesce(g.grants, 0) AS grants, coalesce(r.resources, 0) AS resources,
             coalesce(used.roles, '{}') AS roles
        FROM outside o
        LEFT JOIN m USING (org_id) LEFT JOIN g USING (org_id) LEFT JOIN r USING (org_id)
+       LEFT JOIN gp USING (org_id)
        LEFT JOIN used USING (org_id)`,
 );
 

@@ -6,6 +6,7 @@
 import type { Kind } from '../schema/index.js';
 import { contactKind, type ContactFields, type ContactId } from './contact.js';
 import { grantKind, type GrantFields, type GrantId } from './grant.js';
+import { groupKind, type GroupFields, type GroupId } from './group.js';
 import type { DocumentPart, Fields, KindDescriptor } from './kind.js';
 import { membershipKind, type MembershipFields, type MembershipId } from './membership.js';
 import { organizationKind, type OrganizationFields, type OrganizationId } from './organization.js';
@@ -20,6 +21,8 @@ export type {
   ContactId,
   GrantFields,
   GrantId,
+  GroupFields,
+  GroupId,
   MembershipFields,
   MembershipId,
   OrganizationFields,
@@ -36,7 +39,15 @@ export type {
 
 /** What identifies a record: a discriminated union on `kind`. */
 export type RecordId =
-  PlanId | RoleId | UserId | OrganizationId | ResourceId | MembershipId | GrantId | ContactId;
+  | PlanId
+  | RoleId
+  | UserId
+  | OrganizationId
+  | ResourceId
+  | MembershipId
+  | GrantId
+  | GroupId
+  | ContactId;
 
 /** A kind of record. */
 export type RecordKind = RecordId['kind'];
@@ -53,6 +64,7 @@ export interface FieldsByKind {
   resource: ResourceFields;
   membership: MembershipFields;
   grant: GrantFields;
+  group: GroupFields;
   contact: ContactFields;
 }
 
@@ -65,6 +77,7 @@ export const KIND_TABLE = {
   resource: resourceKind,
   membership: membershipKind,
   grant: grantKind,
+  group: groupKind,
   contact: contactKind,
 } as const satisfies { readonly [K in RecordKind]: KindDescriptor<IdOf<K>, FieldsByKind[K]> };
 

@@ -9,7 +9,8 @@ import type { KindDescriptor } from './kind.js';
 import type { RecordId } from './index.js';
 import { contactModel } from './contact.js';
 import { membershipModel } from './membership.js';
-import { address, invitationPolicy, optional } from './shared.js';
+import { groupModel } from './group.js';
+import { address, invitationPolicy, optional, text } from './shared.js';
 
 export interface OrganizationId {
   readonly kind: 'organization';
@@ -53,6 +54,11 @@ export const organizationKind = {
         if (user === undefined) return undefined;
         ids.push({ kind: 'membership', org: name, user });
       }
+      for (const g of list(spec.groups)) {
+        const group = text(g, 'name');
+        if (group === undefined) return undefined;
+        ids.push({ kind: 'group', org: name, name: group });
+      }
       for (const c of list(spec.contacts)) {
         const email = address(c, 'email');
         if (email === undefined) return undefined;
@@ -90,6 +96,11 @@ export const organizationKind = {
         const user = context.person(at, ['user'], m.user);
         if (user === undefined) return;
         context.addMembership(membershipModel(org, user, m, 'inline', at));
+      });
+      (spec.groups ?? []).forEach((g, i) => {
+        const at: SourceRef = { document: parsed, path: ['spec', 'groups', i] };
+        const group = groupModel(org, g.name, g, 'inline', at, context);
+        if (group !== undefined) context.addGroup(group);
       });
       (spec.contacts ?? []).forEach((c, i) => {
         const at: SourceRef = { document: parsed, path: ['spec', 'contacts', i] };

@@ -5,6 +5,7 @@
 import type { FromSchema } from 'json-schema-to-ts';
 import { contactSchema, contactStatusSchema } from './contact.js';
 import { grantSchema, grantStatusSchema } from './grant.js';
+import { groupSchema, groupStatusSchema } from './group.js';
 import { membershipSchema, membershipStatusSchema } from './membership.js';
 import { organizationSchema, organizationStatusSchema } from './organization.js';
 import { planSchema, planStatusSchema } from './plan.js';
@@ -25,6 +26,8 @@ export type OrganizationDocument = FromSchema<typeof organizationSchema>;
 export type MembershipDocument = FromSchema<typeof membershipSchema>;
 /** A `Grant` document. */
 export type GrantDocument = FromSchema<typeof grantSchema>;
+/** A `Group` document. */
+export type GroupDocument = FromSchema<typeof groupSchema>;
 /** A `Contact` document. */
 export type ContactDocument = FromSchema<typeof contactSchema>;
 
@@ -36,6 +39,7 @@ export type RosterDocument =
   | OrganizationDocument
   | MembershipDocument
   | GrantDocument
+  | GroupDocument
   | ContactDocument;
 
 /** A kind of Roster document. */
@@ -67,6 +71,7 @@ export const KINDS: readonly KindDefinition[] = [
     statusSchema: membershipStatusSchema,
   },
   { kind: 'Grant', plural: 'grants', schema: grantSchema, statusSchema: grantStatusSchema },
+  { kind: 'Group', plural: 'groups', schema: groupSchema, statusSchema: groupStatusSchema },
   { kind: 'Contact', plural: 'contacts', schema: contactSchema, statusSchema: contactStatusSchema },
 ];
 

@@ -12,6 +12,7 @@ import {
   nameSchema,
 } from './common.js';
 import { contactFields } from './contact.js';
+import { groupFields } from './group.js';
 import { membershipFields, notOwnerRoleValidation } from './membership.js';
 
 /** A resource (a site, a workspace) of an organization, named `type/name` in grants. */
@@ -68,6 +69,19 @@ export const organizationSpecSchema = {
       },
       'x-kubernetes-list-type': 'map',
       'x-kubernetes-list-map-keys': ['email'],
+    },
+    groups: {
+      type: 'array',
+      maxItems: 1000,
+      description: 'Inline groups; the same as Group documents of this organization.',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'members'],
+        properties: { name: { ...nameSchema, maxLength: 63 }, ...groupFields },
+      },
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['name'],
     },
   },
   'x-kubernetes-validations': [

@@ -509,3 +509,122 @@ const RELEASE_USERS = statement(
 export async function releaseUsers(db: Queryable, emails: Column<string>): Promise<number> {
   return (await run(db, RELEASE_USERS, [emails])).rowCount ?? 0;
 }
+
+const UPSERT_GROUPS = statement(
+  'upsert-groups',
+  `INSERT INTO groups AS gr (org_id, name, role, managed_by, last_applied)
+   SELECT o.org_id, x.name, x.role, x.managed_by, x.last_applied
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[])
+          AS x(org, name, role, managed_by, last_applied)
+     JOIN organizations o ON o.name = x.org
+   ON CONFLICT (org_id, name) DO UPDATE SET role = EXCLUDED.role, managed_by = EXCLUDED.managed_by,
+          last_applied = EXCLUDED.last_applied, updated_at = now()`,
+);
+/** Creates or updates groups (not their people or grants: `replaceGroupMembers`, `replaceGroupGrants`). */
+export async function upsertGroups(
+  db: Queryable,
+  r: {
+    org: Column<string>;
+    name: Column<string>;
+    role: Column<unknown>;
+    managedBy: Column<string | null>;
+    lastApplied: Column<string | null>;
+  },
+): Promise<number> {
+  const values = [r.org, r.name, r.role, r.managedBy, r.lastApplied];
+  return (await run(db, UPSERT_GROUPS, values)).rowCount ?? 0;
+}
+
+const DELETE_GROUP_MEMBERS = statement(
+  'delete-group-members',
+  // Only those who left: the others keep their row, its status and when they joined.
+  `DELETE FROM group_members gm
+    USING unnest($1::text[], $2::text[]) AS x(org, name), organizations o
+    WHERE o.name = x.org AND gm.org_id = o.org_id AND gm.group_name = x.name
+      AND NOT EXISTS (SELECT 1 FROM unnest($3::text[], $4::text[], $5::text[]) AS k(org, name, email)
+                        JOIN users u ON u.email = k.email
+                       WHERE k.org = x.org AND k.name = x.name AND u.user_id = gm.user_id)`,
+);
+const INSERT_GROUP_MEMBERS = statement(
+  'insert-group-members',
+  // Someone already active in the organization (a member, or in another group) joins active.
+  `INSERT INTO group_members (org_id, group_name, user_id, status, joined_at)
+   SELECT o.org_id, x.name, u.user_id,
+          CASE WHEN a.active THEN 'active' ELSE 'invited' END, CASE WHEN a.active THEN now() END
+     FROM unnest($1::text[], $2::text[], $3::text[]) AS x(org, name, email)
+     JOIN organizations o ON o.name = x.org
+     JOIN users u ON u.email = x.email
+     CROSS JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM memberships m
+                                          WHERE m.org_id = o.org_id AND m.user_id = u.user_id AND m.status = 'active')
+                             OR EXISTS (SELECT 1 FROM group_members g
+                                          WHERE g.org_id = o.org_id AND g.user_id = u.user_id AND g.status = 'active')
+                             AS active) a
+   ON CONFLICT (org_id, group_name, user_id) DO NOTHING`,
+);
+/** Sets the people of these groups to exactly the given (org, group, address) triples. */
+export async function replaceGroupMembers(
+  db: Queryable,
+  groups: { org: Column<string>; name: Column<string> },
+  members: readonly (readonly [string, string, string])[],
+): Promise<number> {
+  const keep = [0, 1, 2].map((i) => members.map((m) => m[i]));
+  const deleted = await run(db, DELETE_GROUP_MEMBERS, [groups.org, groups.name, ...keep]);
+  const inserted = await run(db, INSERT_GROUP_MEMBERS, keep);
+  return (deleted.rowCount ?? 0) + (inserted.rowCount ?? 0);
+}
+
+const DELETE_GROUP_GRANTS = statement(
+  'delete-group-grants',
+  `DELETE FROM group_grants gg USING unnest($1::text[], $2::text[]) AS x(org, name), organizations o
+    WHERE o.name = x.org AND gg.org_id = o.org_id AND gg.group_name = x.name`,
+);
+const INSERT_GROUP_GRANTS = statement(
+  'insert-group-grants',
+  `INSERT INTO group_grants (org_id, group_name, resource_type, resource_name, role)
+   SELECT o.org_id, x.name, x.type, x.resource, x.role
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS x(org, name, type, resource, role)
+     JOIN organizations o ON o.name = x.org`,
+);
+/** Sets the grants of these groups to exactly the given ones. */
+export async function replaceGroupGrants(
+  db: Queryable,
+  groups: { org: Column<string>; name: Column<string> },
+  grants: readonly { org: string; name: string; type: string; resource: string; role: string }[],
+): Promise<number> {
+  const deleted = await run(db, DELETE_GROUP_GRANTS, [groups.org, groups.name]);
+  const inserted = await run(db, INSERT_GROUP_GRANTS, [
+    grants.map((g) => g.org),
+    grants.map((g) => g.name),
+    grants.map((g) => g.type),
+    grants.map((g) => g.resource),
+    grants.map((g) => g.role),
+  ]);
+  return (deleted.rowCount ?? 0) + (inserted.rowCount ?? 0);
+}
+
+const DELETE_GROUPS = statement(
+  'delete-groups',
+  `DELETE FROM groups gr USING unnest($1::text[], $2::text[]) AS x(org, name), organizations o
+    WHERE o.name = x.org AND gr.org_id = o.org_id AND gr.name = x.name`,
+);
+/** Deletes groups (their people and grants go with them). */
+export async function deleteGroups(
+  db: Queryable,
+  r: { org: Column<string>; name: Column<string> },
+): Promise<number> {
+  return (await run(db, DELETE_GROUPS, [r.org, r.name])).rowCount ?? 0;
+}
+
+const REVOKE_GROUP_INVITATIONS = statement(
+  'revoke-group-invitations',
+  // Someone who left their last group of an organization before accepting: the link stops working.
+  `UPDATE invitations i SET status = 'revoked'
+     FROM organizations o
+    WHERE o.name = ANY($1::text[]) AND i.org_id = o.org_id AND i.subject = 'group'
+      AND i.status = 'pending'
+      AND NOT EXISTS (SELECT 1 FROM group_members gm WHERE gm.org_id = i.org_id AND gm.user_id = i.user_id)`,
+);
+/** Revokes the pending group invitations of people no longer in any group of these organizations. */
+export async function revokeGroupInvitations(db: Queryable, orgs: Column<string>): Promise<number> {
+  return (await run(db, REVOKE_GROUP_INVITATIONS, [orgs])).rowCount ?? 0;
+}
