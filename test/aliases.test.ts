@@ -102,6 +102,34 @@ describe('aliases', () => {
     expect((await ws.rosterAsync(['plan', '-f', '.', '--detailed-exitcode'])).status).toBe(0);
   });
 
+  it('count a person once against seats, whatever address a group names them by', async () => {
+    // Two paid seats (the owner and Sophie): Sophie in a group under another of her addresses.
+    ws.write(
+      'nord.yaml',
+      NORD.replace(
+        `"members":[{"user":"s.lambert@nord.eu","role":"billing"}]`,
+        `"members":[{"user":"s.lambert@nord.eu","role":"billing"}],"groups":[{"name":"compta","members":["compta@nord.eu"]}]`,
+      ),
+    );
+    const valid = ws.roster(['validate', '-f', '.']);
+    expect(valid.stderr).toBe('');
+    expect(valid.status).toBe(0);
+    // Someone else in the group would take a third seat.
+    ws.write(
+      'nord.yaml',
+      NORD.replace(
+        `"members":[{"user":"s.lambert@nord.eu","role":"billing"}]`,
+        `"members":[{"user":"s.lambert@nord.eu","role":"billing"}],"groups":[{"name":"compta","members":["compta@nord.eu","paul@nord.eu"]}]`,
+      ),
+    );
+    const over = ws.roster(['validate', '-f', '.']);
+    ws.write('nord.yaml', NORD);
+    expect(over.status).toBe(1);
+    expect(over.stderr).toMatch(
+      /organization "nord" uses 3 paid seats \(the owner's included\) but plan "duo" has 2/,
+    );
+  });
+
   it('are read by every incremental plan, and a change of aliases plans every organization', async () => {
     ws.write('other.yaml', doc('Organization', 'other', { plan: 'duo', owner: 'o@other.io' }));
     expect((await ws.rosterAsync(['apply', '-f', '.', '--yes', '--no-deliver'])).status).toBe(0);

@@ -52,21 +52,21 @@ describe('apply, then plan', () => {
     expect(first.stderr).toBe('');
     expect(first.status).toBe(0);
     expect(first.stdout).toMatch(
-      /^Apply complete: \d+ added, 0 changed, 0 destroyed \(\d+ rows written\); 28 invitations queued\.$/m,
+      /^Apply complete: \d+ added, 0 changed, 0 destroyed \(\d+ rows written\); 29 invitations queued\.$/m,
     );
     const counts = await tableCounts(db.pool);
     expect(counts).toMatchObject({
       organizations: 6,
       plans: 6,
       roles: 3,
-      invitations: 28,
-      outbox: 28,
+      invitations: 29,
+      outbox: 29,
     });
 
     const plan = ws.roster(['plan', '-f', 'examples/', '--detailed-exitcode']);
     expect(plan.status).toBe(0);
     expect(plan.stdout).toBe(
-      'No changes. The access database matches the input.\n23 members and 4 grant holders have not accepted their invitation yet (roster invitations list).\n',
+      'No changes. The access database matches the input.\n24 members and 4 grant holders have not accepted their invitation yet (roster invitations list).\n',
     );
 
     const again = ws.roster(['apply', '-f', 'examples/', '--yes']);

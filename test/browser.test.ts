@@ -54,7 +54,7 @@ describe.runIf(existsSync(CHROMIUM) || Boolean(process.env.CI))('accepting in a 
     expect(apply.status).toBe(0);
     const outbox = join(dir, '.roster', 'outbox');
     const files = readdirSync(outbox).filter((f) => f.endsWith('.eml'));
-    expect(files).toHaveLength(28);
+    expect(files).toHaveLength(29);
 
     const mails = await Promise.all(
       files.map(async (f) => simpleParser(readFileSync(join(outbox, f)))),
@@ -107,7 +107,7 @@ describe.runIf(existsSync(CHROMIUM) || Boolean(process.env.CI))('accepting in a 
 
     const plan = await roster(['plan', '-f', 'examples/']);
     expect(plan.stdout).toBe(
-      'No changes. The access database matches the input.\n22 members and 4 grant holders have not accepted their invitation yet (roster invitations list).\n',
+      'No changes. The access database matches the input.\n23 members and 4 grant holders have not accepted their invitation yet (roster invitations list).\n',
     );
     const list = JSON.parse(
       (await roster(['invitations', 'list', '--user', 'priya@brightlane.app', '--format', 'json']))

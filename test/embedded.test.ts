@@ -37,7 +37,7 @@ describe('embedded PostgreSQL default', () => {
 
     const plan = roster(['plan', '-f', 'examples/', '--detailed-exitcode']);
     expect(plan.stdout).toBe(
-      'No changes. The access database matches the input.\n23 members and 4 grant holders have not accepted their invitation yet (roster invitations list).\n',
+      'No changes. The access database matches the input.\n24 members and 4 grant holders have not accepted their invitation yet (roster invitations list).\n',
     );
     expect(plan.status).toBe(0);
     expect(roster(['db', 'migrate']).stdout).toMatch(

@@ -84,7 +84,7 @@ describe('the operator', () => {
     const lines = await eventually('every membership Ready', async () => {
       const table = await kubectl('get', 'memberships');
       const rows = table.stdout.trim().split('\n').slice(1);
-      return rows.length === 7 && rows.every((l) => /\sinvited\s+True\s/.test(l))
+      return rows.length === 8 && rows.every((l) => /\sinvited\s+True\s/.test(l))
         ? rows
         : undefined;
     });
@@ -93,8 +93,8 @@ describe('the operator', () => {
       `SELECT o.name AS org, u.email, m.role, m.managed_by FROM memberships m
          JOIN organizations o USING (org_id) JOIN users u USING (user_id)`,
     );
-    // 7 Membership resources and the 3 owners of the Organizations.
-    expect(members).toHaveLength(10);
+    // 8 Membership resources and the 3 owners of the Organizations.
+    expect(members).toHaveLength(11);
     expect(new Set(members.map((m) => m.managed_by))).toEqual(new Set(['operator:test/default']));
     const grants = await query(`SELECT count(*)::int AS n FROM grants`);
     expect(grants[0]?.n).toBe(3);
@@ -114,7 +114,7 @@ describe('the operator', () => {
       observedGeneration: 1,
     });
     const org = await statusOf('organization/pixel-forge');
-    expect(org?.status?.members).toBe(5);
+    expect(org?.status?.members).toBe(6);
     const reasons = await eventually('invitation events', async () => {
       const events = await kubectl('get', 'events', '-o', 'json');
       const items = JSON.parse(events.stdout).items as {
@@ -356,6 +356,45 @@ describe('the operator', () => {
     expect(condition(s, 'Ready')?.reason).toBe('Applied');
     await kubectl('delete', 'group', 'durand-assistants', '--timeout=20s');
     expect(await query(`SELECT 1 FROM groups WHERE name = 'durand-assistants'`)).toEqual([]);
+  });
+
+  it('reconciles a Delegation: applied when its delegate is an administrator, Invalid otherwise', async () => {
+    const expires = new Date(Date.now() + 5 * 86_400_000).toISOString();
+    const delegation = (name: string, delegate: string, member: string) =>
+      `apiVersion: roster.dev/v1alpha1\nkind: Delegation\nmetadata: { name: ${name} }\nspec: { org: pixel-forge, delegate: ${delegate}, onBehalfOf: ${member}, expires: '${expires}', reason: cover }\n`;
+    expect(
+      (
+        await apply(
+          delegation(
+            'hugo-for-client',
+            'hugo.bernard@pixelforge.studio',
+            'contact@boulangerie-martin.fr',
+          ),
+        )
+      ).status,
+    ).toBe(0);
+    await eventually(
+      'the delegation in the database',
+      async () =>
+        (await query(`SELECT 1 FROM delegations WHERE name = 'hugo-for-client'`)).length === 1,
+    );
+    await apply(
+      delegation(
+        'samir-for-client',
+        'samir.haddad@pixelforge.studio',
+        'contact@boulangerie-martin.fr',
+      ),
+    );
+    const s = await eventually('Invalid', async () => {
+      const status = await statusOf('delegation/samir-for-client');
+      return condition(status, 'Ready')?.reason === 'Invalid' ? status : undefined;
+    });
+    expect(condition(s, 'Ready')?.message).toMatch(
+      /samir\.haddad@pixelforge\.studio is release-manager of "pixel-forge": a delegate must be its owner or hold members\.manage/,
+    );
+    await kubectl('delete', 'delegation', 'samir-for-client', '--timeout=20s');
+    await kubectl('delete', 'delegation', 'hugo-for-client', '--timeout=20s');
+    expect(await query(`SELECT 1 FROM delegations WHERE name = 'hugo-for-client'`)).toEqual([]);
   });
 
   it('pauses an organization with the annotation, and resumes', async () => {

@@ -161,6 +161,7 @@ describe('pulumi-resource-roster over gRPC', () => {
       'roster:index:Membership',
       'roster:index:Grant',
       'roster:index:Group',
+      'roster:index:Delegation',
       'roster:index:Contact',
     ]);
     expect(schema.config.variables.databaseUrl.secret).toBe(true);
@@ -531,6 +532,63 @@ describe('pulumi-resource-roster over gRPC', () => {
     expect(await diff('Group', 'tiny-ops', group.inputs, back.inputs)).toMatchObject({ diffs: [] });
     await remove('Group', 'tiny-ops', group.id, group.inputs);
     expect(await q(`SELECT count(*)::int AS n FROM groups`)).toEqual([{ n: 0 }]);
+  });
+
+  it('creates a Delegation on a plan with the feature, refused for a delegate who is not an administrator', async () => {
+    await create('Plan', 'deleg', {
+      name: 'deleg',
+      seats: { paid: 5 },
+      features: ['members', 'delegation'],
+    });
+    await create('Organization', 'delegco', {
+      name: 'delegco',
+      plan: 'deleg',
+      owner: 'o@deleg.co',
+    });
+    await create('Membership', 'deleg-a', {
+      org: 'delegco',
+      user: 'a@deleg.co',
+      role: 'administrator',
+    });
+    await create('Membership', 'deleg-m', {
+      org: 'delegco',
+      user: 'm@deleg.co',
+      role: 'developer',
+    });
+    const expires = new Date(Date.now() + 5 * 86_400_000).toISOString();
+    const inputs = {
+      name: 'a-for-m',
+      org: 'delegco',
+      delegate: 'a@deleg.co',
+      onBehalfOf: 'm@deleg.co',
+      expires,
+      reason: 'cover',
+    };
+    await expect(
+      create('Delegation', 'm-for-a', {
+        ...inputs,
+        name: 'm-for-a',
+        delegate: 'm@deleg.co',
+        onBehalfOf: 'a@deleg.co',
+      }),
+    ).rejects.toMatchObject({
+      code: grpc.status.FAILED_PRECONDITION,
+      details: expect.stringContaining(
+        'm@deleg.co is developer of "delegco"; a delegate must be its owner or hold members.manage',
+      ),
+    });
+    const created = await create('Delegation', 'a-for-m', inputs);
+    expect(created.id).toBe('delegco/a-for-m');
+    expect(
+      await q(`SELECT name, expires_at = $1::timestamptz AS same FROM delegations`, [expires]),
+    ).toEqual([{ name: 'a-for-m', same: true }]);
+    const back = await read('Delegation', 'a-for-m', created.id, created.inputs);
+    expect(back.inputs).toMatchObject({ delegate: 'a@deleg.co', onBehalfOf: 'm@deleg.co' });
+    expect(await diff('Delegation', 'a-for-m', created.inputs, back.inputs)).toMatchObject({
+      diffs: [],
+    });
+    await remove('Delegation', 'a-for-m', created.id, created.inputs);
+    expect(await q(`SELECT count(*)::int AS n FROM delegations`)).toEqual([{ n: 0 }]);
   });
 
   it('imports an existing record by id (pulumi import)', async () => {

@@ -515,5 +515,6 @@ const EMPTY_STATE: DesiredState = {
   memberships: [],
   grants: [],
   groups: [],
+  delegations: [],
   contacts: [],
 };

@@ -55,7 +55,13 @@ export type AccessReason =
   | 'unknown-organization'
   | 'unknown-resource'
   | 'unknown-permission'
-  | 'feature-not-in-plan';
+  | 'feature-not-in-plan'
+  | 'delegation'
+  | 'no-delegation'
+  | 'delegation-expired'
+  | 'delegation-not-started'
+  | 'permission-not-delegated'
+  | 'delegate-not-administrator';
 
 /** The answer of `check`. */
 export interface AccessDecision {
@@ -65,6 +71,74 @@ export interface AccessDecision {
   readonly role?: string;
   /** The group that gave that role (reason `group`). */
   readonly group?: string;
+  /** Acting for whom (a check with `actingAs`). */
+  readonly actingAs?: string;
+  /** The delegation that allowed it, or was considered. */
+  readonly delegation?: string;
+}
+
+/** What the database knows of a delegate acting for a member in an organization. */
+export interface DelegationFacts {
+  /** The delegate's own membership there (the owner's has role `owner`). */
+  readonly delegate: { role: string; status: string; permissions: readonly string[] | null } | null;
+  /** The delegation that covers the pair: for that member, or for every member. */
+  readonly delegation: {
+    name: string;
+    permissions: readonly string[] | null;
+    startsAt: Date | null;
+    expiresAt: Date;
+  } | null;
+  readonly planFeatures?: readonly string[] | null;
+}
+
+/**
+ * `check(user, permission, org, actingAs)`: allowed with reason `delegation` only while the
+ * delegate still manages members there (or owns it), the plan has the `delegation` feature, an
+ * unexpired delegation covers the pair, it delegates the permission (when it names some), and
+ * the member may do it themselves (`member`: the member's own decision).
+ */
+export function decideDelegatedAccess(
+  facts: DelegationFacts,
+  member: AccessDecision,
+  permission: string,
+  actingAs: string,
+  now: Date,
+): AccessDecision {
+  const base = { actingAs };
+  if (member.reason === 'unknown-permission' || member.reason === 'unknown-organization') {
+    return { ...member, ...base };
+  }
+  const d = facts.delegate;
+  const manages =
+    d !== null &&
+    (d.role === OWNER_ROLE ||
+      (d.status === 'active' && permissionsOf(d.role, d.permissions).includes('members.manage')));
+  if (!manages) {
+    return { allowed: false, reason: 'delegate-not-administrator', ...base };
+  }
+  const features = facts.planFeatures;
+  if (features !== null && features !== undefined && !features.includes('delegation')) {
+    return { allowed: false, reason: 'feature-not-in-plan', ...base };
+  }
+  const delegation = facts.delegation;
+  if (delegation === null) return { allowed: false, reason: 'no-delegation', ...base };
+  const named = { ...base, delegation: delegation.name };
+  if (delegation.expiresAt <= now) {
+    return { allowed: false, reason: 'delegation-expired', ...named };
+  }
+  if (delegation.startsAt !== null && delegation.startsAt > now) {
+    return { allowed: false, reason: 'delegation-not-started', ...named };
+  }
+  if (delegation.permissions !== null && !delegation.permissions.includes(permission)) {
+    return { allowed: false, reason: 'permission-not-delegated', ...named };
+  }
+  if (!member.allowed) return { ...member, ...named };
+  return {
+    allowed: true,
+    reason: 'delegation',
+    ...(member.role !== undefined && { role: member.role }),
+    ...named,
+  };
 }
 
 const isResourcePermission = (p: string) => (RESOURCE_PERMISSIONS as readonly string[]).includes(p);

@@ -76,7 +76,9 @@ export const BUILT_IN_ROLES: ReadonlyMap<string, RoleDefinition> = new Map(
 );
 
 /** Plan features that gate parts of the format. */
-export const PLAN_FEATURES = ['members', 'resourceGrants', 'customRoles'] as const;
+export const PLAN_FEATURES = ['members', 'resourceGrants', 'customRoles', 'delegation'] as const;
+/** How long a delegation may last on a plan that does not say (Plan.spec.maxDelegationDays). */
+export const DEFAULT_MAX_DELEGATION_DAYS = 30;
 /** A plan feature. */
 export type PlanFeature = (typeof PLAN_FEATURES)[number];
 

@@ -69,7 +69,7 @@ describe('checkDocument', () => {
     );
     expect(findings.map((f) => f.message)).toEqual([
       'apiVersion "roster.dev/v1" is not supported: write "roster.dev/v1alpha1"',
-      'unknown kind "Grnat": expected one of Plan, Role, User, Organization, Membership, Grant, Group, Contact. Did you mean "Grant"?',
+      'unknown kind "Grnat": expected one of Plan, Role, User, Organization, Membership, Grant, Group, Delegation, Contact. Did you mean "Grant"?',
     ]);
   });
 

@@ -10,11 +10,13 @@ import { formatLocation, type Finding, type SourceLocation } from './findings.js
 import { kindOfDocument } from './kinds/index.js';
 import {
   contactKey,
+  delegationKey,
   grantKey,
   groupKey,
   locate,
   membershipKey,
   type ContactRecord,
+  type DelegationRecord,
   type DesiredState,
   type GrantRecord,
   type GroupRecord,
@@ -43,6 +45,7 @@ export interface CollectContext {
   addGrant(record: GrantRecord): void;
   addContact(record: ContactRecord): void;
   addGroup(record: GroupRecord): void;
+  addDelegation(record: DelegationRecord): void;
   /** The normalised address, or undefined after reporting why it is not one. */
   email(source: SourceRef, field: PathSegment[], raw: string): string | undefined;
   /** The person an address names: its User's primary address when it is an alias. */
@@ -67,6 +70,7 @@ export function buildDesiredState(documents: readonly CheckedDocument[]): {
   const grants = new Map<string, GrantRecord>();
   const contacts = new Map<string, ContactRecord>();
   const groups = new Map<string, GroupRecord>();
+  const delegations = new Map<string, DelegationRecord>();
   const documentNames = new Map<string, SourceRef>();
   const users = new Map<string, UserRecord>();
   /** Every address a User declares: whose it is, and where. */
@@ -109,6 +113,8 @@ export function buildDesiredState(documents: readonly CheckedDocument[]): {
       context.claim(grants, grantKey(g), g, `grant of ${g.resource} in ${g.org} to ${g.user}`),
     addContact: (c) => context.claim(contacts, contactKey(c), c, `contact ${c.email} of ${c.org}`),
     addGroup: (g) => context.claim(groups, groupKey(g), g, `group ${g.name} of ${g.org}`),
+    addDelegation: (d) =>
+      context.claim(delegations, delegationKey(d), d, `delegation ${d.name} of ${d.org}`),
     error(source, field, code, message) {
       findings.push({ severity: 'error', code, message, location: locate(source, field) });
     },
@@ -181,6 +187,7 @@ export function buildDesiredState(documents: readonly CheckedDocument[]): {
       memberships: [...memberships.values()],
       grants: [...grants.values()],
       groups: [...groups.values()],
+      delegations: [...delegations.values()],
       contacts: [...contacts.values()],
     },
     findings,

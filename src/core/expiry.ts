@@ -1,4 +1,4 @@
-/** When a grant lapses, from the date or instant a person wrote. */
+/** When a grant lapses, or a delegation starts and lapses, from the date or instant a person wrote. */
 /**
  * The instant a grant lapses, as an ISO timestamp: a date means the end of that day (UTC), so
  * `2027-06-30` lapses at `2027-07-01T00:00:00.000Z`. Undefined for a date that does not exist.
@@ -17,4 +17,14 @@ export function expiryInstant(expires: string): string | undefined {
   const probe = new Date(Date.UTC(year, (month ?? 1) - 1, day));
   if (probe.getUTCMonth() !== (month ?? 1) - 1) return undefined;
   return instant.toISOString();
+}
+
+/**
+ * The instant something starts, as an ISO timestamp: a date means the start of that day (UTC).
+ * Undefined for a date that does not exist.
+ */
+export function startInstant(starts: string): string | undefined {
+  const end = expiryInstant(starts);
+  if (end === undefined || !/^\d{4}-\d{2}-\d{2}$/.test(starts)) return end;
+  return new Date(Date.parse(end) - 86_400_000).toISOString();
 }

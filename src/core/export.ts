@@ -94,6 +94,9 @@ export function exportManifests(
         ),
       );
     }
+    for (const d of of(records, 'delegation').sort((a, b) => a.id.name.localeCompare(b.id.name))) {
+      docs.push(document('Delegation', d.id.name, KIND_TABLE.delegation.document.spec(d)));
+    }
     files.set(`${name}.yaml`, documents(docs));
   }
   return files;

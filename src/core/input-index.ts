@@ -158,6 +158,7 @@ export function indexInput(
       if (role !== undefined && state.roles.has(role)) uses(g.org, `role:${role}`);
     }
   }
+  for (const d of state.delegations) inOrganization(d.org, d.source);
   for (const c of state.contacts) inOrganization(c.org, c.source);
   for (const finding of findings) {
     const file = finding.location?.file;

@@ -47,7 +47,7 @@ export function emptyUsage(): OrganizationUsage {
     free: 0,
     owners: 0,
     resources: 0,
-    features: { members: 0, resourceGrants: 0, customRoles: 0 },
+    features: { members: 0, resourceGrants: 0, customRoles: 0, delegation: 0 },
   };
 }
 
@@ -140,4 +140,5 @@ export const FEATURE_PURPOSE: Record<PlanFeature, string> = {
   members: 'having members besides the owner',
   resourceGrants: 'granting access to single resources',
   customRoles: 'using custom roles',
+  delegation: 'delegated access (an administrator acting for a member)',
 };

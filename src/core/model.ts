@@ -36,6 +36,8 @@ export interface PlanRecord {
   readonly maxResources?: number;
   readonly features: ReadonlySet<PlanFeature>;
   readonly invitations: InvitationPolicy;
+  /** How long a delegation may last on the plan, in days. */
+  readonly maxDelegationDays?: number;
   readonly source: SourceRef;
 }
 
@@ -116,6 +118,27 @@ export interface GroupRecord {
   readonly source: SourceRef;
 }
 
+/**
+ * An administrator allowed to act for a member (or every member) of an organization, until an
+ * expiry; keyed by (org, name).
+ */
+export interface DelegationRecord {
+  readonly org: string;
+  readonly name: string;
+  /** Who acts, by primary address. */
+  readonly delegate: string;
+  /** For whom: a member's primary address, or `*` for every member. */
+  readonly onBehalfOf: string;
+  /** The permissions delegated, at most the member's own; absent: all of the member's. */
+  readonly permissions?: readonly string[];
+  /** When it starts, as an ISO instant; absent: at once. */
+  readonly starts?: string;
+  /** When it lapses, as an ISO instant. */
+  readonly expires: string;
+  readonly reason: string;
+  readonly source: SourceRef;
+}
+
 /** A contact of an organization; keyed by (org, email). */
 export interface ContactRecord {
   readonly org: string;
@@ -136,6 +159,7 @@ export interface DesiredState {
   readonly memberships: readonly MembershipRecord[];
   readonly grants: readonly GrantRecord[];
   readonly groups: readonly GroupRecord[];
+  readonly delegations: readonly DelegationRecord[];
   readonly contacts: readonly ContactRecord[];
 }
 
@@ -152,6 +176,11 @@ export function grantKey(g: { org: string; user: string; resource: string }): st
 /** The key of a group: one per (org, name). */
 export function groupKey(g: { org: string; name: string }): string {
   return [g.org, g.name].join('\u0000');
+}
+
+/** The key of a delegation: one per (org, name). */
+export function delegationKey(d: { org: string; name: string }): string {
+  return [d.org, d.name].join('\u0000');
 }
 
 /** The key of a contact: one per (org, email). */

@@ -3,7 +3,8 @@
  * I/O, no clock (the caller passes "now"). Every rule that could refuse a change runs here, at plan
  * time, so an apply never stops half-way for a reason a plan could have known.
  */
-import { BUILT_IN_ROLES, OWNER_ROLE } from './catalog.js';
+import { BUILT_IN_ROLES, DEFAULT_MAX_DELEGATION_DAYS, OWNER_ROLE } from './catalog.js';
+import { EVERY_MEMBER, type DelegationFields, type DelegationId } from './kinds/delegation.js';
 import type { SourceLocation } from './findings.js';
 import { planLimits, type PlanFields } from './kinds/plan.js';
 import { parseGroupGrant, type GroupFields, type GroupId } from './kinds/group.js';
@@ -212,6 +213,10 @@ function awaitingAcceptance(
     awaitingAcceptanceBy: { memberships, grants },
   };
 }
+
+/** The permission a delegate must hold (besides the owner): managing members. */
+export const DELEGATE_PERMISSION = 'members.manage';
+const DAY_MS = 86_400_000;
 
 /** Parents before children: the order of `RECORD_KINDS`. */
 const APPLY_ORDER: readonly RecordKind[] = RECORD_KINDS;
@@ -617,6 +622,8 @@ function checkResultingState(
       const role = String(fields.role);
       countGrant(tally(id.org ?? '').usage, role);
       useRole(role, id.org ?? '');
+    } else if (id.kind === 'delegation') {
+      tally(id.org ?? '').usage.features.delegation += 1;
     } else if (id.kind === 'group') {
       const group = groupUsage.get(id.org ?? '') ?? [];
       group.push(fields as GroupFields);
@@ -784,6 +791,67 @@ function checkResultingState(
         null,
         `role "${c.id.name}" cannot change its scope from ${String(scope.before)} to ${String(scope.after)} while ${users.length === 1 ? 'organization' : 'organizations'} ${users.slice(0, 5).join(', ')}${users.length > 5 ? `, … (${users.length} in all)` : ''} use it: declare a new role and move them to it`,
       );
+    }
+  }
+
+  // A delegation: its delegate manages members there, it is for a member, and it lapses within
+  // the plan's bound. Checked on the resulting state, so that removing the delegate's role (or
+  // the member) in the same plan is caught, whatever the driver.
+  const delegated = changes.filter(
+    (c): c is PlannedChange & { id: DelegationId } =>
+      c.id.kind === 'delegation' && c.after !== null,
+  );
+  if (delegated.length > 0) {
+    const roleOf = new Map<string, string>();
+    for (const [key, id] of ids) {
+      if (id.kind === 'membership') {
+        roleOf.set(`${id.org}\u0000${id.user}`, String(result.get(key)?.role));
+      }
+    }
+    for (const c of delegated) {
+      const d = c.after as DelegationFields;
+      const org = c.id.org;
+      const role = roleOf.get(`${org}\u0000${d.delegate}`);
+      const permissions =
+        role === undefined
+          ? []
+          : (BUILT_IN_ROLES.get(role)?.permissions ??
+            (roles.get(role)?.permissions as readonly string[] | undefined) ??
+            []);
+      if (role !== OWNER_ROLE && !permissions.includes(DELEGATE_PERMISSION)) {
+        refuse(
+          'delegate-not-administrator',
+          org,
+          `${describeRecord(c.id)}: ${d.delegate} ${role === undefined ? 'is not a member' : `is ${role}`} of "${org}"; a delegate must be its owner or hold ${DELEGATE_PERMISSION} (administrator)`,
+        );
+      }
+      if (d.onBehalfOf !== EVERY_MEMBER) {
+        const member = roleOf.get(`${org}\u0000${d.onBehalfOf}`);
+        if (member === undefined || member === OWNER_ROLE) {
+          refuse(
+            'delegation-member',
+            org,
+            `${describeRecord(c.id)} is on behalf of ${d.onBehalfOf}, ${member === undefined ? 'not a member' : 'the owner'} of "${org}"`,
+          );
+        }
+      }
+      const planName = orgs.get(org)?.plan ?? null;
+      const maxDays =
+        (planName === null
+          ? undefined
+          : (plans.get(planName)?.maxDelegationDays as number | null)) ??
+        DEFAULT_MAX_DELEGATION_DAYS;
+      const ends = Date.parse(d.expires);
+      const from = Math.max(options.now.getTime(), d.starts === null ? 0 : Date.parse(d.starts));
+      if (ends <= options.now.getTime()) {
+        refuse('delegation-expired', org, `${describeRecord(c.id)} expired at ${d.expires}`);
+      } else if (ends - from > maxDays * DAY_MS) {
+        refuse(
+          'delegation-too-long',
+          org,
+          `${describeRecord(c.id)} lasts until ${d.expires}, more than the ${maxDays} days plan "${planName ?? '(none)'}" allows`,
+        );
+      }
     }
   }
 

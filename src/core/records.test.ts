@@ -23,6 +23,7 @@ describe('desiredRecords', () => {
       memberships,
       grants: [],
       groups: [],
+      delegations: [],
       contacts: [],
     };
     const records = desiredRecords(state);

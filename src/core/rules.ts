@@ -5,6 +5,7 @@
  */
 import {
   BUILT_IN_ROLES,
+  DEFAULT_MAX_DELEGATION_DAYS,
   ORGANIZATION_PERMISSIONS,
   OWNER_ROLE,
   RESOURCE_PERMISSIONS,
@@ -391,6 +392,82 @@ export function checkRules(state: DesiredState, context: RuleContext): Finding[]
       if (people === undefined || people.has(person)) continue;
       people.add(person);
       use.paid += 1;
+    }
+  }
+
+  // Delegations: the delegate manages members there, for a member, within the plan's bound.
+  const roleIn = new Map<string, string>();
+  for (const m of state.memberships) roleIn.set(`${m.org}\u0000${m.user}`, m.role);
+  for (const d of state.delegations) {
+    const org = organizationNamed(d.source, d.org, false);
+    const perms = (d.permissions ?? []).filter(
+      (p) =>
+        !ORGANIZATION_PERMISSIONS.includes(p as never) &&
+        !RESOURCE_PERMISSIONS.includes(p as never),
+    );
+    for (const p of perms) {
+      const all = [...ORGANIZATION_PERMISSIONS, ...RESOURCE_PERMISSIONS];
+      error(
+        'unknown-permission',
+        d.source,
+        ['permissions', (d.permissions ?? []).indexOf(p)],
+        `"${p}" is not a permission.${didYouMean(p, all)}`,
+      );
+    }
+    const plan = org?.plan === undefined ? undefined : state.plans.get(org.plan);
+    const maxDays = plan?.maxDelegationDays ?? DEFAULT_MAX_DELEGATION_DAYS;
+    const ends = Date.parse(d.expires);
+    // The bound runs from its start (a planned absence), or from now.
+    const from = Math.max(context.now.getTime(), d.starts === undefined ? 0 : Date.parse(d.starts));
+    if (ends <= context.now.getTime()) {
+      error(
+        'delegation-expired',
+        d.source,
+        ['expires'],
+        `the delegation expired at ${d.expires}: remove it, or set a later date`,
+      );
+    } else if (d.starts !== undefined && Date.parse(d.starts) >= ends) {
+      error('invalid-date', d.source, ['starts'], 'the delegation starts after it expires');
+    } else if (ends - from > maxDays * 86_400_000) {
+      report(
+        'error',
+        'delegation-too-long',
+        d.source,
+        ['expires'],
+        `the delegation lasts until ${d.expires}, more than the ${maxDays} days ${plan === undefined ? 'Roster allows by default' : `plan "${plan.name}" allows (spec.maxDelegationDays)`} from ${d.starts === undefined ? 'now' : 'its start'}: set an earlier date`,
+        plan?.source,
+      );
+    }
+    if (org === undefined) continue;
+    useFeature(d.org, 'delegation', d.source);
+    const use = usage.get(org.name);
+    if (use !== undefined) use.features.delegation += 1;
+    const role = d.delegate === org.owner ? OWNER_ROLE : roleIn.get(`${d.org}\u0000${d.delegate}`);
+    const held = role === undefined ? [] : (roleNamed(role)?.permissions ?? []);
+    if (role !== OWNER_ROLE && !held.includes('members.manage')) {
+      error(
+        'delegate-not-administrator',
+        d.source,
+        ['delegate'],
+        `${d.delegate} ${role === undefined ? 'is not a member' : `is ${role}`} of "${org.name}": a delegate must be its owner or hold members.manage (administrator)`,
+      );
+    }
+    if (d.onBehalfOf !== '*') {
+      if (d.onBehalfOf === org.owner || d.onBehalfOf === d.delegate) {
+        error(
+          'delegation-member',
+          d.source,
+          ['onBehalfOf'],
+          `${d.onBehalfOf} is ${d.onBehalfOf === org.owner ? 'the owner' : 'the delegate'}: a delegation is for another member`,
+        );
+      } else if (!roleIn.has(`${d.org}\u0000${d.onBehalfOf}`)) {
+        error(
+          'delegation-member',
+          d.source,
+          ['onBehalfOf'],
+          `${d.onBehalfOf} is not a member of "${org.name}": a delegation is for one of its members, or "*" for all`,
+        );
+      }
     }
   }
 

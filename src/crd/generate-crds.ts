@@ -97,6 +97,17 @@ const PRESENTATION: Record<Kind, { shortNames: string[]; columns: PrinterColumn[
       AGE,
     ],
   },
+  Delegation: {
+    shortNames: ['rdelegation'],
+    columns: [
+      { name: 'Org', type: 'string', jsonPath: '.spec.org' },
+      { name: 'Delegate', type: 'string', jsonPath: '.spec.delegate' },
+      { name: 'On-Behalf-Of', type: 'string', jsonPath: '.spec.onBehalfOf' },
+      { name: 'Expires', type: 'string', jsonPath: '.spec.expires' },
+      READY,
+      AGE,
+    ],
+  },
   Contact: {
     shortNames: ['rcontact'],
     columns: [

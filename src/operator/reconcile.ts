@@ -130,7 +130,14 @@ function failed(
   };
 }
 
-const KIND_ORDER: readonly Kind[] = ['Organization', 'Membership', 'Grant', 'Group', 'Contact'];
+const KIND_ORDER: readonly Kind[] = [
+  'Organization',
+  'Membership',
+  'Grant',
+  'Group',
+  'Delegation',
+  'Contact',
+];
 
 export class Reconciler {
   constructor(

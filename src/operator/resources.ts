@@ -32,7 +32,14 @@ export interface RosterObject {
 }
 
 /** Kinds whose records belong to an organization (reconciled by organization). */
-export const ORG_KINDS = ['Organization', 'Membership', 'Grant', 'Group', 'Contact'] as const;
+export const ORG_KINDS = [
+  'Organization',
+  'Membership',
+  'Grant',
+  'Group',
+  'Delegation',
+  'Contact',
+] as const;
 /** Kinds of the catalog, shared by organizations (reconciled one by one). */
 export const CATALOG_KINDS = ['Plan', 'Role', 'User'] as const;
 

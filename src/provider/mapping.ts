@@ -5,6 +5,7 @@
 import type { LeastPrivilegePolicy } from '../core/least-privilege.js';
 import { checkDocument } from '../core/check-document.js';
 import { buildDesiredState, expiryInstant } from '../core/desired-state.js';
+import { startInstant } from '../core/expiry.js';
 import type { Finding } from '../core/findings.js';
 import { kindOfDocument, orgOf as orgOfRecord } from '../core/kinds/index.js';
 import { inMemoryDocument } from '../core/parse.js';
@@ -154,7 +155,8 @@ function canonical(key: string, value: unknown): string {
   if (Array.isArray(value)) return JSON.stringify(value.map((v) => canonical(key, v)).sort());
   if (typeof value === 'string') {
     if (key === 'expires') return expiryInstant(value) ?? value;
-    if (['user', 'email', 'owner', 'members', 'aliases'].includes(key)) {
+    if (key === 'starts') return startInstant(value) ?? value;
+    if (['user', 'email', 'owner', 'members', 'aliases', 'delegate', 'onBehalfOf'].includes(key)) {
       return emailIdentity(value);
     }
   }

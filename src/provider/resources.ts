@@ -101,6 +101,16 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
       'A group of an organization: its people share an organization role and grants on its resources. Someone not yet a member is invited once.',
   },
   {
+    kind: 'Delegation',
+    token: 'roster:index:Delegation',
+    hasName: true,
+    omitted: [],
+    replaceOnChanges: ['org', 'name', 'delegate'],
+    outputs: {},
+    description:
+      "An administrator allowed to act for a member (or every member) of an organization, within the member's permissions, until an expiry the plan bounds.",
+  },
+  {
     kind: 'Contact',
     token: 'roster:index:Contact',
     hasName: false,

@@ -53,6 +53,14 @@ export const OPENAPI_DOCUMENT = {
             required: false,
             schema: { type: 'string', examples: ['site/shop'] },
           },
+          {
+            name: 'actingAs',
+            in: 'query',
+            required: false,
+            description:
+              "Check `user` acting for this member under a Delegation: allowed (reason delegation) only within its expiry, its permissions and the member's own. Every such check is written to the audit log (action act-as) before it is answered, and never answered from memory.",
+            schema: { type: 'string', format: 'email' },
+          },
         ],
         responses: {
           '200': {
@@ -78,12 +86,23 @@ export const OPENAPI_DOCUMENT = {
                     'unknown-resource',
                     'unknown-permission',
                     'feature-not-in-plan',
+                    'delegation',
+                    'no-delegation',
+                    'delegation-expired',
+                    'delegation-not-started',
+                    'permission-not-delegated',
+                    'delegate-not-administrator',
                   ],
                 },
                 role: { type: 'string' },
                 group: {
                   type: 'string',
                   description: 'The group that gave the role (reason group), or was considered.',
+                },
+                actingAs: { type: 'string', description: 'The member acted for (actingAs).' },
+                delegation: {
+                  type: 'string',
+                  description: 'The delegation that allowed it, or was considered.',
                 },
               },
             }),

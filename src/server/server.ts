@@ -14,7 +14,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type pg from 'pg';
 import { CONTACT_CATEGORIES } from '../core/catalog.js';
 import { emailIdentity } from '../core/email.js';
-import { checkAccess, checkAccessUntil, contactsOf, organizationsOfUser } from '../store/access.js';
+import {
+  checkAccess,
+  checkAccessUntil,
+  checkDelegatedAccess,
+  contactsOf,
+  organizationsOfUser,
+} from '../store/access.js';
 import type { AccessCache } from './access-cache.js';
 import { isDatabaseUnavailable } from '../store/errors.js';
 import { acceptInvitation, viewInvitation } from '../store/accept-invitation.js';
@@ -238,6 +244,16 @@ export function createRosterService(options: ServerOptions): RosterServer {
           resource: url.searchParams.get('resource'),
         };
         requireScope(scope, org);
+        const actingAs = url.searchParams.get('actingAs');
+        if (actingAs !== null) {
+          // Delegated: audited before it is answered, never from memory.
+          const source = { via: 'api', apiKey: scope.name };
+          return sendJson(
+            res,
+            200,
+            await checkDelegatedAccess(pool, { ...query, actingAs }, source),
+          );
+        }
         const cache = options.accessCache;
         if (cache === undefined) return sendJson(res, 200, await checkAccess(pool, query));
         const key = [org, emailIdentity(query.user), query.permission, query.resource ?? ''].join(

@@ -1,9 +1,9 @@
 /** The access API's reads: one query per question, set-based, parameterized. */
 import type pg from 'pg';
-import { decideAccess, type AccessDecision } from '../core/access.js';
+import { decideAccess, decideDelegatedAccess, type AccessDecision } from '../core/access.js';
 import { OWNER_ROLE } from '../core/catalog.js';
 import { emailIdentity } from '../core/email.js';
-import { run, statement } from './sql/statement.js';
+import { run, statement, type Queryable } from './sql/statement.js';
 
 /** The person an address names: the user an alias points at, else the user of that address. */
 const PERSON = (address: string) =>
@@ -67,7 +67,7 @@ export async function checkAccess(
  * changes the answer at its expiry, with no write to announce it.
  */
 export async function checkAccessUntil(
-  pool: pg.Pool,
+  pool: Queryable,
   query: AccessQuery,
   now = new Date(),
 ): Promise<{ decision: AccessDecision; validUntil: Date | null }> {
@@ -204,4 +204,98 @@ export async function contactsOf(
   return rows
     .filter((r) => r.email !== null)
     .map((r) => ({ email: r.email, name: r.name, categories: r.categories, via: r.via }));
+}
+
+const DELEGATION_FACTS = statement(
+  'delegation-facts',
+  `SELECT o.org_id,
+          (SELECT json_build_object('role', m.role, 'status', m.status,
+                    'permissions', (SELECT array_agg(rp.permission) FROM role_permissions rp JOIN roles r ON r.name = rp.role
+                                     WHERE rp.role = m.role AND (r.org IS NULL OR r.org = o.name)))
+             FROM memberships m WHERE m.org_id = o.org_id AND m.user_id = ${PERSON('$2')}) AS delegate,
+          -- The member's own delegation before one for every member; an unexpired one first.
+          (SELECT json_build_object('name', d.name, 'permissions', d.permissions,
+                    'startsAt', d.starts_at, 'expiresAt', d.expires_at)
+             FROM delegations d
+            WHERE d.org_id = o.org_id AND d.delegate_id = ${PERSON('$2')}
+              AND (d.on_behalf_of_id = ${PERSON('$3')} OR d.on_behalf_of_id IS NULL)
+            ORDER BY d.expires_at > $4 AND coalesce(d.starts_at <= $4, true) DESC,
+                     d.on_behalf_of_id IS NULL, d.expires_at DESC
+            LIMIT 1) AS delegation,
+          (SELECT p.features FROM plans p WHERE p.name = o.plan) AS plan_features
+     FROM organizations o WHERE o.name = $1`,
+);
+
+const AUDIT_ACT_AS = statement(
+  'audit-act-as',
+  `INSERT INTO audit_log (org_id, actor, action, record, record_key, after, source)
+   VALUES ($1, $2, 'act-as', 'delegation', $3, $4::jsonb, $5::jsonb)`,
+);
+
+/** What `checkDelegatedAccess` asks: may `user` do this acting as `actingAs`? */
+export interface DelegatedAccessQuery extends AccessQuery {
+  readonly actingAs: string;
+}
+
+/**
+ * `check(user, permission, org[, resource], actingAs)`, audited: the decision and its audit
+ * entry (action `act-as`, the delegate as actor) are written in one transaction, and the answer
+ * is given only once it committed: an unaudited use is never answered. Never cached.
+ */
+export async function checkDelegatedAccess(
+  pool: pg.Pool,
+  query: DelegatedAccessQuery,
+  source: Readonly<Record<string, string>>,
+  now = new Date(),
+): Promise<AccessDecision> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const delegate = emailIdentity(query.user);
+    const actingAs = emailIdentity(query.actingAs);
+    const member = await checkAccessUntil(client, { ...query, user: actingAs }, now);
+    const { rows } = await run(client, DELEGATION_FACTS, [query.org, delegate, actingAs, now]);
+    const row = rows[0];
+    const delegation = row?.delegation ?? null;
+    const decision = decideDelegatedAccess(
+      {
+        delegate: row?.delegate ?? null,
+        delegation:
+          delegation === null
+            ? null
+            : {
+                ...delegation,
+                startsAt: delegation.startsAt === null ? null : new Date(delegation.startsAt),
+                expiresAt: new Date(delegation.expiresAt),
+              },
+        planFeatures: row?.plan_features ?? null,
+      },
+      member.decision,
+      query.permission,
+      actingAs,
+      now,
+    );
+    if (row !== undefined) {
+      await run(client, AUDIT_ACT_AS, [
+        row.org_id,
+        delegate,
+        JSON.stringify({ org: query.org, delegation: decision.delegation ?? null }),
+        JSON.stringify({
+          actingAs,
+          permission: query.permission,
+          resource: query.resource,
+          allowed: decision.allowed,
+          reason: decision.reason,
+        }),
+        JSON.stringify(source),
+      ]);
+    }
+    await client.query('COMMIT');
+    return decision;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
 }

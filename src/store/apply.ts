@@ -6,6 +6,7 @@
  */
 import type pg from 'pg';
 import { personByAlias, resolvePerson } from '../core/aliases.js';
+import { EVERY_MEMBER } from '../core/kinds/delegation.js';
 import { parseGroupGrant } from '../core/kinds/group.js';
 import { RosterError } from '../core/errors.js';
 import {
@@ -37,12 +38,14 @@ import {
   deletePlans,
   deleteResources,
   deleteRoles,
+  deleteDelegations,
   deleteGroups,
   insertAliases,
   insertUsers,
   replaceGroupGrants,
   replaceGroupMembers,
   revokeGroupInvitations,
+  upsertDelegations,
   upsertGroups,
   queueInvitations,
   releaseAliases,
@@ -374,6 +377,11 @@ export async function executePlan(
           ...upserts('user').map((c) => c.id.email),
           ...access.map((c) => c.id.user),
           ...upserts('group').flatMap((c) => (after(c, 'members') ?? []) as string[]),
+          ...upserts('delegation').flatMap((c) =>
+            [after(c, 'delegate'), after(c, 'onBehalfOf')].filter(
+              (a): a is string => typeof a === 'string' && a !== EVERY_MEMBER,
+            ),
+          ),
         ]),
       ],
       copyFrom,
@@ -398,6 +406,7 @@ export async function executePlan(
         lastApplied: b.map(lastApplied),
         expiryDays: b.map((c) => after(c, 'invitationExpiryDays')),
         maxResends: b.map((c) => after(c, 'invitationMaxResends')),
+        maxDelegationDays: b.map((c) => after(c, 'maxDelegationDays')),
       }),
     ),
     batched('roles', upserts('role'), async (b) => {
@@ -513,6 +522,20 @@ export async function executePlan(
         (await replaceGroupGrants(client, groups, grants))
       );
     }),
+    batched('delegations', upserts('delegation'), (b) =>
+      upsertDelegations(client, {
+        org: b.map((c) => c.id.org),
+        name: b.map((c) => c.id.name),
+        delegate: b.map((c) => after(c, 'delegate')),
+        onBehalfOf: b.map((c) => after(c, 'onBehalfOf')),
+        permissions: b.map((c) => json(after(c, 'permissions'))),
+        starts: b.map((c) => after(c, 'starts')),
+        expires: b.map((c) => after(c, 'expires')),
+        reason: b.map((c) => after(c, 'reason')),
+        managedBy: b.map(managedBy),
+        lastApplied: b.map(lastApplied),
+      }),
+    ),
     batched('invitations revoked', revoked, (b) =>
       revokePendingInvitations(client, {
         org: b.map((c) => c.id.org),
@@ -580,6 +603,9 @@ export async function executePlan(
         client,
         b.map((c) => c.id.email),
       ),
+    ),
+    batched('delegations removed', deletes('delegation'), (b) =>
+      deleteDelegations(client, { org: b.map((c) => c.id.org), name: b.map((c) => c.id.name) }),
     ),
     batched('groups removed', deletes('group'), (b) =>
       deleteGroups(client, { org: b.map((c) => c.id.org), name: b.map((c) => c.id.name) }),

@@ -64,7 +64,13 @@ const ORGANIZATION_STATES = statement(
             FROM group_members gm JOIN scope USING (org_id) GROUP BY gm.org_id
           UNION ALL
           SELECT gg.org_id, 'x', count(*), sum(hashtextextended(gg.xmin::text, 0)), 0, 0, 0, 0
-            FROM group_grants gg JOIN scope USING (org_id) GROUP BY gg.org_id)
+            FROM group_grants gg JOIN scope USING (org_id) GROUP BY gg.org_id
+          UNION ALL
+          -- A delegation that lapsed must be planned again (the rules refuse it): like a grant.
+          SELECT d.org_id, 'd', count(*), sum(hashtextextended(d.xmin::text, 0)),
+                 count(*) FILTER (WHERE d.managed_by IS DISTINCT FROM $2),
+                 count(*) FILTER (WHERE d.expires_at <= $3), 0, 0
+            FROM delegations d JOIN scope USING (org_id) GROUP BY d.org_id)
    SELECT s.name, md5(string_agg(p.t || ':' || p.n || ':' || p.h, ',' ORDER BY p.t)) AS digest,
           sum(p.foreign_rows) > 0 AS foreign, sum(p.expired) > 0 AS expired,
           sum(p.invited_m)::int AS invited_memberships, sum(p.invited_g)::int AS invited_grants

@@ -7,6 +7,7 @@ import { BUILT_IN_ROLES } from '../core/catalog.js';
 import type { ActualState, OutsideUsage } from '../core/plan.js';
 import type {
   ContactFields,
+  DelegationFields,
   GrantFields,
   GroupFields,
   MembershipFields,
@@ -83,6 +84,7 @@ export async function readSnapshot(
     () => readMemberships(db, orgFilter, factsOf),
     () => readGrants(db, orgFilter, factsOf),
     () => readGroups(db, orgFilter),
+    () => readDelegations(db, orgFilter),
     () => readContacts(db, orgFilter),
   ]) {
     for (const record of await read()) records.push(record);
@@ -95,7 +97,7 @@ type FactsOf = ReturnType<typeof memberFactsCache>;
 const READ_PLANS = statement(
   'read-plans',
   `SELECT name, display_name, paid_seats, free_seats, max_resources, features,
-          invitation_expiry_days, invitation_max_resends, managed_by, last_applied
+          invitation_expiry_days, invitation_max_resends, max_delegation_days, managed_by, last_applied
      FROM plans`,
 );
 /** Every plan. */
@@ -110,6 +112,7 @@ export async function readPlans(db: Queryable): Promise<ActualRecord[]> {
       features: [...r.features].sort(),
       invitationExpiryDays: r.invitation_expiry_days,
       invitationMaxResends: r.invitation_max_resends,
+      maxDelegationDays: r.max_delegation_days,
     };
     return {
       id: { kind: 'plan', name: r.name },
@@ -336,6 +339,39 @@ export async function readGroups(
   });
 }
 
+const READ_DELEGATIONS = statement(
+  'read-delegations',
+  `SELECT o.name AS org, d.name, du.email AS delegate, coalesce(mu.email, '*') AS on_behalf_of,
+          d.permissions, d.starts_at, d.expires_at, d.reason, d.managed_by, d.last_applied
+     FROM delegations d JOIN organizations o USING (org_id)
+     JOIN users du ON du.user_id = d.delegate_id
+     LEFT JOIN users mu ON mu.user_id = d.on_behalf_of_id
+    WHERE ${SCOPED}`,
+);
+/** The delegations of the named organizations, or of every one. */
+export async function readDelegations(
+  db: Queryable,
+  orgs: readonly string[] | null,
+): Promise<ActualRecord[]> {
+  const { rows } = await run(db, READ_DELEGATIONS, [orgs]);
+  return rows.map((r) => {
+    const fields: DelegationFields = {
+      delegate: r.delegate,
+      onBehalfOf: r.on_behalf_of,
+      permissions: r.permissions === null ? null : [...r.permissions].sort(),
+      starts: iso(r.starts_at),
+      expires: r.expires_at.toISOString(),
+      reason: r.reason,
+    };
+    return {
+      id: { kind: 'delegation', org: r.org, name: r.name },
+      fields,
+      managedBy: r.managed_by,
+      lastApplied: appliedOrSame(fieldsOf(r.last_applied), fields),
+    };
+  });
+}
+
 /**
  * `snapshot` with what organizations outside `scope` use, when a plan made against it changes a
  * plan or a role (only then can they break a rule): counted in SQL, not read record by record, so
@@ -382,15 +418,18 @@ const READ_USAGE_OUTSIDE = statement(
                       SELECT org_id, role FROM groups WHERE NOT (role = ANY($2::text[]))
                       UNION ALL
                       SELECT org_id, role FROM group_grants WHERE NOT (role = ANY($2::text[]))) x
-                JOIN outside USING (org_id) GROUP BY x.org_id)
+                JOIN outside USING (org_id) GROUP BY x.org_id),
+     dl AS (SELECT d.org_id, count(*)::int AS delegations
+              FROM delegations d JOIN outside USING (org_id) GROUP BY d.org_id)
      SELECT o.name, o.plan, coalesce(m.paid, 0) + coalesce(gp.paid, 0) AS paid, coalesce(m.free, 0) AS free,
+            coalesce(dl.delegations, 0) AS delegations,
             coalesce(m.owners, 0) AS owners, coalesce(m.members, 0) + coalesce(gp.groups, 0) AS members,
             coalesce(m.custom, 0) + coalesce(g.custom, 0) AS custom,
             coalesce(g.grants, 0) AS grants, coalesce(r.resources, 0) AS resources,
             coalesce(used.roles, '{}') AS roles
        FROM outside o
        LEFT JOIN m USING (org_id) LEFT JOIN g USING (org_id) LEFT JOIN r USING (org_id)
-       LEFT JOIN gp USING (org_id)
+       LEFT JOIN gp USING (org_id) LEFT JOIN dl USING (org_id)
        LEFT JOIN used USING (org_id)`,
 );
 
@@ -413,7 +452,12 @@ async function readUsageOutside(
         free: row.free,
         owners: row.owners,
         resources: row.resources,
-        features: { members: row.members, resourceGrants: row.grants, customRoles: row.custom },
+        features: {
+          members: row.members,
+          resourceGrants: row.grants,
+          customRoles: row.custom,
+          delegation: row.delegations,
+        },
       },
     });
   }

@@ -5,6 +5,7 @@
  */
 import type { Kind } from '../schema/index.js';
 import { contactKind, type ContactFields, type ContactId } from './contact.js';
+import { delegationKind, type DelegationFields, type DelegationId } from './delegation.js';
 import { grantKind, type GrantFields, type GrantId } from './grant.js';
 import { groupKind, type GroupFields, type GroupId } from './group.js';
 import type { DocumentPart, Fields, KindDescriptor } from './kind.js';
@@ -19,6 +20,8 @@ export type { DocumentPart, FieldValue, Fields, KindDescriptor } from './kind.js
 export type {
   ContactFields,
   ContactId,
+  DelegationFields,
+  DelegationId,
   GrantFields,
   GrantId,
   GroupFields,
@@ -47,6 +50,7 @@ export type RecordId =
   | MembershipId
   | GrantId
   | GroupId
+  | DelegationId
   | ContactId;
 
 /** A kind of record. */
@@ -65,6 +69,7 @@ export interface FieldsByKind {
   membership: MembershipFields;
   grant: GrantFields;
   group: GroupFields;
+  delegation: DelegationFields;
   contact: ContactFields;
 }
 
@@ -78,6 +83,7 @@ export const KIND_TABLE = {
   membership: membershipKind,
   grant: grantKind,
   group: groupKind,
+  delegation: delegationKind,
   contact: contactKind,
 } as const satisfies { readonly [K in RecordKind]: KindDescriptor<IdOf<K>, FieldsByKind[K]> };
 

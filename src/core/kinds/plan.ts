@@ -18,6 +18,7 @@ export type PlanFields = {
   readonly features: readonly string[];
   readonly invitationExpiryDays: number | null;
   readonly invitationMaxResends: number | null;
+  readonly maxDelegationDays: number | null;
 };
 
 export const planKind = {
@@ -33,6 +34,7 @@ export const planKind = {
     'features',
     'invitationExpiryDays',
     'invitationMaxResends',
+    'maxDelegationDays',
   ],
   *desired(state) {
     for (const plan of state.plans.values()) {
@@ -58,6 +60,7 @@ export const planKind = {
         ...(spec.maxResources !== undefined && { maxResources: spec.maxResources }),
         features: new Set<PlanFeature>(spec.features),
         invitations: spec.invitations ?? {},
+        ...(spec.maxDelegationDays !== undefined && { maxDelegationDays: spec.maxDelegationDays }),
         source: { document: parsed, path: [] },
       });
     },
@@ -67,6 +70,7 @@ export const planKind = {
       ...optional('maxResources', f.maxResources),
       features: f.features,
       ...optional('invitations', invitationPolicy(f)),
+      ...optional('maxDelegationDays', f.maxDelegationDays),
     }),
   },
 } satisfies KindDescriptor<PlanId, PlanFields>;
@@ -81,6 +85,7 @@ export function planFields(plan: PlanRecord): PlanFields {
     features: sorted(plan.features),
     invitationExpiryDays: plan.invitations.expiresInDays ?? null,
     invitationMaxResends: plan.invitations.maxResends ?? null,
+    maxDelegationDays: plan.maxDelegationDays ?? null,
   };
 }
 

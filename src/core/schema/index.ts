@@ -4,6 +4,7 @@
  */
 import type { FromSchema } from 'json-schema-to-ts';
 import { contactSchema, contactStatusSchema } from './contact.js';
+import { delegationSchema, delegationStatusSchema } from './delegation.js';
 import { grantSchema, grantStatusSchema } from './grant.js';
 import { groupSchema, groupStatusSchema } from './group.js';
 import { membershipSchema, membershipStatusSchema } from './membership.js';
@@ -28,6 +29,8 @@ export type MembershipDocument = FromSchema<typeof membershipSchema>;
 export type GrantDocument = FromSchema<typeof grantSchema>;
 /** A `Group` document. */
 export type GroupDocument = FromSchema<typeof groupSchema>;
+/** A `Delegation` document. */
+export type DelegationDocument = FromSchema<typeof delegationSchema>;
 /** A `Contact` document. */
 export type ContactDocument = FromSchema<typeof contactSchema>;
 
@@ -40,6 +43,7 @@ export type RosterDocument =
   | MembershipDocument
   | GrantDocument
   | GroupDocument
+  | DelegationDocument
   | ContactDocument;
 
 /** A kind of Roster document. */
@@ -72,6 +76,12 @@ export const KINDS: readonly KindDefinition[] = [
   },
   { kind: 'Grant', plural: 'grants', schema: grantSchema, statusSchema: grantStatusSchema },
   { kind: 'Group', plural: 'groups', schema: groupSchema, statusSchema: groupStatusSchema },
+  {
+    kind: 'Delegation',
+    plural: 'delegations',
+    schema: delegationSchema,
+    statusSchema: delegationStatusSchema,
+  },
   { kind: 'Contact', plural: 'contacts', schema: contactSchema, statusSchema: contactStatusSchema },
 ];
 

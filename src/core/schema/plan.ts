@@ -27,13 +27,21 @@ export const planSpecSchema = {
       description: 'How many resources an organization on this plan may have; no limit if absent.',
     },
     invitations: invitationPolicySchema,
+    maxDelegationDays: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 366,
+      description:
+        'How long a Delegation on this plan may last, from when it is planned (default 30 days).',
+    },
     features: {
       type: 'array',
       uniqueItems: true,
       maxItems: PLAN_FEATURES.length,
       items: { type: 'string', enum: PLAN_FEATURES },
       default: [],
-      description: 'A plan without `members` allows the owner only.',
+      description:
+        'A plan without `members` allows the owner only; `delegation` allows Delegations (an administrator acting for a member).',
     },
   },
   'x-kubernetes-validations': [

@@ -30,15 +30,17 @@ export async function insertUsers(
 const UPSERT_PLANS = statement(
   'upsert-plans',
   `INSERT INTO plans AS p (name, display_name, paid_seats, free_seats, max_resources, features,
-          invitation_expiry_days, invitation_max_resends, managed_by, last_applied)
+          invitation_expiry_days, invitation_max_resends, max_delegation_days, managed_by, last_applied)
    SELECT x.name, x.display_name, x.paid, x.free, x.max_resources,
-          ARRAY(SELECT jsonb_array_elements_text(x.features)), x.expiry, x.resends, x.managed_by, x.last_applied
-     FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::int[], $6::jsonb[], $7::text[], $8::jsonb[], $9::int[], $10::int[])
-          AS x(name, display_name, paid, free, max_resources, features, managed_by, last_applied, expiry, resends)
+          ARRAY(SELECT jsonb_array_elements_text(x.features)), x.expiry, x.resends, x.delegation_days,
+          x.managed_by, x.last_applied
+     FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::int[], $6::jsonb[], $7::text[], $8::jsonb[], $9::int[], $10::int[], $11::int[])
+          AS x(name, display_name, paid, free, max_resources, features, managed_by, last_applied, expiry, resends, delegation_days)
    ON CONFLICT (name) DO UPDATE SET display_name = EXCLUDED.display_name, paid_seats = EXCLUDED.paid_seats,
           free_seats = EXCLUDED.free_seats, max_resources = EXCLUDED.max_resources, features = EXCLUDED.features,
           invitation_expiry_days = EXCLUDED.invitation_expiry_days,
           invitation_max_resends = EXCLUDED.invitation_max_resends,
+          max_delegation_days = EXCLUDED.max_delegation_days,
           managed_by = EXCLUDED.managed_by, last_applied = EXCLUDED.last_applied, updated_at = now()`,
 );
 /** Creates or updates plans. */
@@ -55,6 +57,7 @@ export async function upsertPlans(
     lastApplied: Column<string | null>;
     expiryDays: Column<unknown>;
     maxResends: Column<unknown>;
+    maxDelegationDays: Column<unknown>;
   },
 ): Promise<number> {
   const r = rows;
@@ -69,6 +72,7 @@ export async function upsertPlans(
     r.lastApplied,
     r.expiryDays,
     r.maxResends,
+    r.maxDelegationDays,
   ];
   return (await run(db, UPSERT_PLANS, values)).rowCount ?? 0;
 }
@@ -627,4 +631,66 @@ const REVOKE_GROUP_INVITATIONS = statement(
 /** Revokes the pending group invitations of people no longer in any group of these organizations. */
 export async function revokeGroupInvitations(db: Queryable, orgs: Column<string>): Promise<number> {
   return (await run(db, REVOKE_GROUP_INVITATIONS, [orgs])).rowCount ?? 0;
+}
+
+const UPSERT_DELEGATIONS = statement(
+  'upsert-delegations',
+  `INSERT INTO delegations AS d (org_id, name, delegate_id, on_behalf_of_id, permissions, starts_at,
+          expires_at, reason, managed_by, last_applied)
+   SELECT o.org_id, x.name, du.user_id, mu.user_id,
+          CASE WHEN x.permissions IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(x.permissions)) END,
+          x.starts, x.expires, x.reason, x.managed_by, x.last_applied
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::timestamptz[],
+                 $7::text[], $8::text[], $9::jsonb[], $10::timestamptz[])
+          AS x(org, name, delegate, on_behalf_of, permissions, expires, reason, managed_by, last_applied, starts)
+     JOIN organizations o ON o.name = x.org
+     JOIN users du ON du.email = x.delegate
+     LEFT JOIN users mu ON mu.email = x.on_behalf_of AND x.on_behalf_of <> '*'
+   ON CONFLICT (org_id, name) DO UPDATE SET delegate_id = EXCLUDED.delegate_id,
+          on_behalf_of_id = EXCLUDED.on_behalf_of_id, permissions = EXCLUDED.permissions,
+          starts_at = EXCLUDED.starts_at, expires_at = EXCLUDED.expires_at, reason = EXCLUDED.reason,
+          managed_by = EXCLUDED.managed_by, last_applied = EXCLUDED.last_applied, updated_at = now()`,
+);
+/** Creates or updates delegations (`*`: every member). */
+export async function upsertDelegations(
+  db: Queryable,
+  r: {
+    org: Column<string>;
+    name: Column<string>;
+    delegate: Column<unknown>;
+    onBehalfOf: Column<unknown>;
+    permissions: Column<string | null>;
+    expires: Column<unknown>;
+    reason: Column<unknown>;
+    managedBy: Column<string | null>;
+    lastApplied: Column<string | null>;
+    starts: Column<unknown>;
+  },
+): Promise<number> {
+  const values = [
+    r.org,
+    r.name,
+    r.delegate,
+    r.onBehalfOf,
+    r.permissions,
+    r.expires,
+    r.reason,
+    r.managedBy,
+    r.lastApplied,
+    r.starts,
+  ];
+  return (await run(db, UPSERT_DELEGATIONS, values)).rowCount ?? 0;
+}
+
+const DELETE_DELEGATIONS = statement(
+  'delete-delegations',
+  `DELETE FROM delegations d USING unnest($1::text[], $2::text[]) AS x(org, name), organizations o
+    WHERE o.name = x.org AND d.org_id = o.org_id AND d.name = x.name`,
+);
+/** Deletes delegations. */
+export async function deleteDelegations(
+  db: Queryable,
+  r: { org: Column<string>; name: Column<string> },
+): Promise<number> {
+  return (await run(db, DELETE_DELEGATIONS, [r.org, r.name])).rowCount ?? 0;
 }
