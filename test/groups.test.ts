@@ -171,6 +171,10 @@ describe('groups', () => {
       });
       expect(response.status).toBe(303);
     };
+    const lea = smtp.messages.find((m) => recipientOf(m) === 'lea@nord.eu');
+    expect(lea?.text).toContain('to join nord in the group compta as billing.');
+    const page = await (await fetch(linkOf(lea!))).text();
+    expect(page).toContain('to join this organization in the group <strong>compta</strong>');
     await accept('lea@nord.eu');
     await accept('marc@nord.eu');
     expect(await check('lea@nord.eu', 'billing.manage')).toEqual({

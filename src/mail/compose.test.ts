@@ -36,4 +36,14 @@ describe('composeInvitation', () => {
       'You are invited to work on site/shop of Acme <Agency> & Co as developer.',
     );
   });
+
+  it('names the group of a group invitation, and its role when it gives one', () => {
+    const billing = composeInvitation({ ...details, resource: 'group/compta', role: 'billing' });
+    expect(billing.subject).toBe('Invitation to join Acme <Agency> & Co');
+    expect(billing.text).toContain(
+      'alice@acme.io invites you to join Acme <Agency> & Co in the group compta as billing.',
+    );
+    const plain = composeInvitation({ ...details, resource: 'group/support', role: 'member' });
+    expect(plain.text).toContain('to join Acme <Agency> & Co in the group support.');
+  });
 });

@@ -1,4 +1,5 @@
 /** The invitation e-mail: readable as text and as HTML. Pure. */
+import { invitationTarget } from '../core/invitation-target.js';
 
 /** What an invitation e-mail says. */
 export interface InvitationMailDetails {
@@ -6,7 +7,7 @@ export interface InvitationMailDetails {
   readonly orgName: string;
   readonly orgDisplayName: string | null;
   readonly role: string;
-  /** `site/shop` for a grant on one resource. */
+  /** `site/shop` for a grant on one resource; `group/NAME` for a group. */
   readonly resource: string | null;
   /** Who invites: the organization's owner. */
   readonly inviter: string | null;
@@ -38,19 +39,25 @@ export function formatExpiry(date: Date): string {
   return `${day} at ${time} UTC`;
 }
 
+/** The role of a group invitation when the group gives no organization role. */
+const GROUP_WITHOUT_ROLE = 'member';
+
 /** Composes the e-mail of an invitation. */
 export function composeInvitation(details: InvitationMailDetails): ComposedMail {
   const org = details.orgDisplayName ?? details.orgName;
+  const target = invitationTarget(details.resource);
   const what =
-    details.resource === null
+    target.kind === 'organization'
       ? `to join ${org} as ${details.role}`
-      : `to work on ${details.resource} of ${org} as ${details.role}`;
+      : target.kind === 'group'
+        ? `to join ${org} in the group ${target.group}${details.role === GROUP_WITHOUT_ROLE ? '' : ` as ${details.role}`}`
+        : `to work on ${target.resource} of ${org} as ${details.role}`;
   const who = details.inviter === null ? 'You are invited' : `${details.inviter} invites you`;
   const expires = formatExpiry(details.expiresAt);
   const subject =
-    details.resource === null
-      ? `Invitation to join ${org}`
-      : `Invitation to ${details.resource} of ${org}`;
+    target.kind === 'resource'
+      ? `Invitation to ${target.resource} of ${org}`
+      : `Invitation to join ${org}`;
   const text = [
     `Hello,`,
     ``,

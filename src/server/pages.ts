@@ -1,4 +1,5 @@
 /** The invitation pages: plain HTML, no script, a form that POSTs. Pure. */
+import { invitationTarget } from '../core/invitation-target.js';
 import { formatExpiry } from '../mail/compose.js';
 import type { InvitationView } from '../store/accept-invitation.js';
 
@@ -36,16 +37,17 @@ export function invitationPage(
 ): { status: number; html: string } {
   if (view.state !== 'pending') return unusablePage(view.state);
   const org = view.orgDisplayName ?? view.org;
+  const target = invitationTarget(view.resource);
   return {
     status: 200,
     html: page(
       `Invitation to ${org}`,
       `<h1>Join ${escape(org)}</h1>
-<p>${view.inviter === null ? 'You are invited' : `${escape(view.inviter)} invites you`} ${view.resource === null ? 'to join this organization' : `to work on <strong>${escape(view.resource)}</strong>`}.</p>
+<p>${view.inviter === null ? 'You are invited' : `${escape(view.inviter)} invites you`} ${target.kind === 'organization' ? 'to join this organization' : target.kind === 'group' ? `to join this organization in the group <strong>${escape(target.group)}</strong>` : `to work on <strong>${escape(target.resource)}</strong>`}.</p>
 <dl>
 <dt>Organization</dt><dd>${escape(org)}</dd>
 <dt>Role</dt><dd>${escape(view.role)}</dd>
-${view.resource === null ? '' : `<dt>Resource</dt><dd>${escape(view.resource)}</dd>\n`}<dt>Invited</dt><dd>${escape(view.email)}</dd>
+${target.kind === 'resource' ? `<dt>Resource</dt><dd>${escape(target.resource)}</dd>\n` : target.kind === 'group' ? `<dt>Group</dt><dd>${escape(target.group)}</dd>\n` : ''}<dt>Invited</dt><dd>${escape(view.email)}</dd>
 <dt>Expires</dt><dd>${escape(formatExpiry(view.expiresAt))}</dd>
 </dl>
 <form method="post" action="${escape(acceptPath)}">
