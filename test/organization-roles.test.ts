@@ -92,7 +92,12 @@ describe('a role of one organization', () => {
     const roles = ws.roster(['validate', '-f', 'out']);
     expect(roles.status, roles.stderr).toBe(0);
     ws.remove('out');
-    // Only globex's file changes: the role's file is read (roles always are), acme's is not.
+    // The role of acme is indexed with acme, not with the roles every plan reads.
+    const indexed = await db.pool.query(
+      `SELECT organizations, roles FROM input_files WHERE path = 'acme.yaml'`,
+    );
+    expect(indexed.rows).toEqual([{ organizations: ['acme'], roles: [] }]);
+    // Only globex's file changes.
     ws.write('globex.yaml', org('globex', [{ user: 'carol@globex.io', role: 'administrator' }]));
     const now = new Date();
     const incremental = await prepare(db.pool, ws.dir, { full: false, now, io: memoryIo(ws.dir) });
@@ -105,5 +110,15 @@ describe('a role of one organization', () => {
     ].map((p) => ({ ...JSON.parse(JSON.stringify(p)), createdAt: null }));
     expect(a).toEqual(b);
     expect(a.changes).toHaveLength(1);
+  });
+
+  it('is found, and refused, when a record of another organization names it', async () => {
+    expect(ws.roster(['apply', '-f', '.', '--yes', '--no-deliver']).status).toBe(0);
+    ws.write('globex.yaml', org('globex', [{ user: 'carol@globex.io', role: 'intern' }]));
+    const run = ws.roster(['plan', '-f', '.']);
+    expect(run.stderr).toMatch(
+      /^globex\.yaml:\d+:\d+: error: role "intern" belongs to organization "acme" and cannot be used in "globex"/m,
+    );
+    expect(run.status).toBe(1);
   });
 });

@@ -12,6 +12,7 @@
  * whole organization. The plan of the rest would be empty: it is left out, and the plan is the
  * same as a full plan's (test/incremental-plan.test.ts compares them over random edits).
  */
+import { BUILT_IN_ROLES } from '../core/catalog.js';
 import type pg from 'pg';
 import {
   catalogDigests,
@@ -227,7 +228,10 @@ export async function prepareInput(
     }
     filesOf = filesByOrganization(declares);
     await observe([...filesOf.keys()]);
-    // The rules see both places of a document name declared twice.
+    // The rules see both places of a document name declared twice, and the roles the records
+    // read name: a role of one organization is read with that organization only (its file is
+    // indexed there), so a record of another naming it finds it here and is told whose it is.
+    for (const role of namedRoles(loaded.state)) readDocuments.add(`Role//${role}`);
     for (const path of await readFilesDeclaring(pool, manager, [...readDocuments])) {
       if (unchanged.has(path)) load.add(path);
     }
@@ -284,6 +288,21 @@ export async function prepareInput(
     },
     incremental: true,
   };
+}
+
+/** The custom roles the records of a state name that it does not declare. */
+function namedRoles(state: DesiredState): Set<string> {
+  const named = new Set<string>();
+  const name = (role: string | undefined) => {
+    if (role !== undefined && !state.roles.has(role) && !BUILT_IN_ROLES.has(role)) named.add(role);
+  };
+  for (const m of state.memberships) name(m.role);
+  for (const g of state.grants) name(g.role);
+  for (const g of state.groups) {
+    name(g.role);
+    for (const grant of g.grants) name(grant.role);
+  }
+  return named;
 }
 
 /** What the database and the index say of some organizations. */

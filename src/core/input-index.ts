@@ -136,7 +136,16 @@ export function indexInput(
   };
 
   for (const plan of state.plans.values()) declared(plan.source)?.plans.add(plan.name);
-  for (const role of state.roles.values()) declared(role.source)?.roles.add(role.name);
+  // A role of one organization the input declares is indexed with it (read when it is planned,
+  // or when a record names it), not with the plans and roles every plan reads. One naming an
+  // organization not read is read every time, so that the rules see whether it exists.
+  for (const role of state.roles.values()) {
+    if (role.org !== undefined && state.organizations.has(role.org)) {
+      inOrganization(role.org, role.source);
+    } else {
+      declared(role.source)?.roles.add(role.name);
+    }
+  }
   // A file declaring Users is read by every plan (`declaresUsers`): its documents say so.
   for (const user of state.users.values()) declared(user.source);
   for (const org of state.organizations.values()) {
