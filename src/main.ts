@@ -7,6 +7,18 @@ import { apiKeysCommand, API_KEYS_HELP } from './cli/commands/api-keys.js';
 import { applyCommand, APPLY_HELP } from './cli/commands/apply.js';
 import { deliverCommand, DELIVER_HELP } from './cli/commands/deliver.js';
 import { invitationsCommand, INVITATIONS_HELP } from './cli/commands/invitations.js';
+import {
+  auditCommand,
+  AUDIT_HELP,
+  checkCommand,
+  CHECK_HELP,
+  contactsCommand,
+  CONTACTS_HELP,
+  membersCommand,
+  MEMBERS_HELP,
+  orgsCommand,
+  ORGS_HELP,
+} from './cli/commands/views.js';
 import { operatorCommand, OPERATOR_HELP } from './operator/command.js';
 import { serveCommand, SERVE_HELP } from './server/command.js';
 import { dbCommand, DB_HELP } from './cli/commands/db.js';
@@ -30,6 +42,12 @@ Commands:
   deliver               send queued invitation e-mails
   invitations list|resend|revoke
                         see and act on invitations
+  members --org ORG     an organization's members: status, joined, invited by, last change
+  orgs --user EMAIL     the organizations a person can switch to
+  contacts --org ORG    who receives an organization's mail (of a category)
+  check USER PERMISSION --org ORG
+                        may USER do it? the decision and its reason (exit 3 when denied)
+  audit                 who changed what, when, from where (--org, --user, --since, --until)
   serve [--port N]      invitation pages, access API, health and metrics
   api-keys create|list|revoke
                         keys for the access API
@@ -42,7 +60,8 @@ PostgreSQL is kept in .roster/ of the working directory. SMTP_URL selects the ma
 without it, invitations are written as .eml files under .roster/outbox/.
 
 Run "roster COMMAND --help" for a command's options.
-Exit codes: 0 success, 1 error or refusal, 2 changes present (with --detailed-exitcode).
+Exit codes: 0 success, 1 error or refusal, 2 changes present (with --detailed-exitcode),
+3 access denied (check).
 `;
 
 type Command = (args: string[], io: CliIo) => Promise<number>;
@@ -55,6 +74,11 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   db: { run: dbCommand, help: DB_HELP },
   deliver: { run: deliverCommand, help: DELIVER_HELP },
   invitations: { run: invitationsCommand, help: INVITATIONS_HELP },
+  members: { run: membersCommand, help: MEMBERS_HELP },
+  orgs: { run: orgsCommand, help: ORGS_HELP },
+  contacts: { run: contactsCommand, help: CONTACTS_HELP },
+  check: { run: checkCommand, help: CHECK_HELP },
+  audit: { run: auditCommand, help: AUDIT_HELP },
   serve: { run: serveCommand, help: SERVE_HELP },
   'api-keys': { run: apiKeysCommand, help: API_KEYS_HELP },
   operator: { run: operatorCommand, help: OPERATOR_HELP },

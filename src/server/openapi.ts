@@ -12,6 +12,21 @@ const outOfScope = {
     "The organization is outside the API key's scope (whether it exists or not); on the switch-account list, organizations outside the scope are left out instead.",
   ...json(error),
 };
+const paging = [
+  {
+    name: 'limit',
+    in: 'query',
+    required: false,
+    schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+  },
+  {
+    name: 'after',
+    in: 'query',
+    required: false,
+    description: 'The `next` cursor of the previous page.',
+    schema: { type: 'string' },
+  },
+] as const;
 const unavailable = {
   description:
     'The access database is down, or no connection freed in time: retry after the number of seconds in Retry-After.',
@@ -217,6 +232,121 @@ export const OPENAPI_DOCUMENT = {
           '401': { description: 'No valid API key (unknown, revoked or expired).', ...json(error) },
           '403': outOfScope,
           '404': { description: 'No such organization.', ...json(error) },
+          '503': unavailable,
+        },
+      },
+    },
+    '/api/v1/organizations/{org}/members': {
+      get: {
+        summary: 'The members of an organization: status, joined, invited by, last change.',
+        parameters: [
+          { name: 'org', in: 'path', required: true, schema: { type: 'string' } },
+          ...paging,
+        ],
+        responses: {
+          '200': {
+            description: 'A page of members, by address; `next` is the cursor of the next page.',
+            ...json({
+              type: 'object',
+              required: ['members', 'next'],
+              properties: {
+                members: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    required: [
+                      'user',
+                      'role',
+                      'seat',
+                      'status',
+                      'joinedAt',
+                      'invitedBy',
+                      'managedBy',
+                      'lastChange',
+                    ],
+                    properties: {
+                      user: { type: 'string' },
+                      role: { type: 'string' },
+                      seat: { type: 'string', enum: ['paid', 'free'] },
+                      status: { type: 'string', enum: ['invited', 'active', 'suspended'] },
+                      joinedAt: { type: ['string', 'null'], format: 'date-time' },
+                      invitedBy: { type: ['string', 'null'] },
+                      managedBy: { type: ['string', 'null'] },
+                      lastChange: {
+                        type: ['object', 'null'],
+                        properties: {
+                          at: { type: 'string', format: 'date-time' },
+                          action: { type: 'string' },
+                          actor: { type: 'string' },
+                          source: { type: ['object', 'null'] },
+                        },
+                      },
+                    },
+                  },
+                },
+                next: { type: ['string', 'null'] },
+              },
+            }),
+          },
+          '400': badPath,
+          '401': { description: 'No valid API key (unknown, revoked or expired).', ...json(error) },
+          '403': outOfScope,
+          '404': { description: 'No such organization.', ...json(error) },
+          '503': unavailable,
+        },
+      },
+    },
+    '/api/v1/audit': {
+      get: {
+        summary: 'Who changed what, when and from where, newest first.',
+        description:
+          'Changes applied (their actor and source) and delegated access checks (act-as). A key scoped to organizations reads their entries only.',
+        parameters: [
+          { name: 'org', in: 'query', required: false, schema: { type: 'string' } },
+          {
+            name: 'user',
+            in: 'query',
+            required: false,
+            description: 'Entries about this person.',
+            schema: { type: 'string', format: 'email' },
+          },
+          { name: 'since', in: 'query', required: false, schema: { type: 'string' } },
+          { name: 'until', in: 'query', required: false, schema: { type: 'string' } },
+          ...paging,
+        ],
+        responses: {
+          '200': {
+            description: 'A page of entries; `next` is the cursor of the next page.',
+            ...json({
+              type: 'object',
+              required: ['entries', 'next'],
+              properties: {
+                entries: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    required: ['id', 'at', 'org', 'actor', 'action', 'record', 'key'],
+                    properties: {
+                      id: { type: 'string' },
+                      at: { type: 'string', format: 'date-time' },
+                      org: { type: ['string', 'null'] },
+                      actor: { type: 'string' },
+                      action: { type: 'string', enum: ['create', 'update', 'delete', 'act-as'] },
+                      record: { type: 'string' },
+                      key: { type: 'object' },
+                      before: {},
+                      after: {},
+                      source: { type: ['object', 'null'] },
+                    },
+                  },
+                },
+                next: { type: ['string', 'null'] },
+              },
+            }),
+          },
+          '400': { description: 'A parameter is malformed.', ...json(error) },
+          '401': { description: 'No valid API key (unknown, revoked or expired).', ...json(error) },
+          '403': outOfScope,
           '503': unavailable,
         },
       },

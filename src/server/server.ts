@@ -21,8 +21,10 @@ import {
   contactsOf,
   organizationsOfUser,
 } from '../store/access.js';
+import { listAudit, listMembers, MAX_VIEW_PAGE } from '../store/views.js';
 import type { AccessCache } from './access-cache.js';
 import { isDatabaseUnavailable } from '../store/errors.js';
+import { UsageError } from '../core/errors.js';
 import { acceptInvitation, viewInvitation } from '../store/accept-invitation.js';
 import { ApiKeyVerifier, keyCovers, type ApiKeyScope } from '../store/api-keys.js';
 import type { ServerMetrics } from '../telemetry/metrics.js';
@@ -302,6 +304,47 @@ export function createRosterService(options: ServerOptions): RosterServer {
         sendJson(res, 200, { contacts });
       },
     },
+    {
+      name: '/api/v1/organizations/:org/members',
+      pattern: /^\/api\/v1\/organizations\/([^/]+)\/members$/,
+      methods: ['GET', 'HEAD'],
+      audience: 'api',
+      async handle({ req, res, url, params: [org = ''] }) {
+        const scope = await authenticate(req);
+        requireScope(scope, org);
+        const page = await listMembers(pool, org, pageOf(url));
+        if (page === null) throw new HttpError(404, 'no such organization');
+        sendJson(res, 200, { members: page.items, next: page.next });
+      },
+    },
+    {
+      name: '/api/v1/audit',
+      pattern: /^\/api\/v1\/audit$/,
+      methods: ['GET', 'HEAD'],
+      audience: 'api',
+      async handle({ req, res, url }) {
+        const scope = await authenticate(req);
+        const org = url.searchParams.get('org');
+        if (org !== null) requireScope(scope, org);
+        const user = url.searchParams.get('user');
+        const since = timeOf(url, 'since');
+        const until = timeOf(url, 'until');
+        // A scoped key reads the entries of its organizations only (platform-wide entries, such
+        // as plans and roles, need a key for every organization).
+        const page = await listAudit(
+          pool,
+          {
+            ...(org !== null && { org }),
+            ...(scope.organizations !== 'all' && { orgs: [...scope.organizations] }),
+            ...(user !== null && { user }),
+            ...(since !== undefined && { since }),
+            ...(until !== undefined && { until }),
+          },
+          pageOf(url),
+        );
+        sendJson(res, 200, { entries: page.items, next: page.next });
+      },
+    },
   ];
 
   const answerFailure = (res: ServerResponse, audience: Audience, error: unknown) => {
@@ -384,6 +427,30 @@ export function createRosterService(options: ServerOptions): RosterServer {
   };
 }
 
+/** `limit` and `after` of a paginated route. */
+function pageOf(url: URL): { limit?: number; after?: string } {
+  const limit = url.searchParams.get('limit');
+  const after = url.searchParams.get('after');
+  if (limit !== null && (!/^\d+$/.test(limit) || +limit < 1 || +limit > MAX_VIEW_PAGE)) {
+    throw new HttpError(400, `limit must be a whole number from 1 to ${MAX_VIEW_PAGE}`);
+  }
+  return {
+    ...(limit !== null && { limit: Number(limit) }),
+    ...(after !== null && { after }),
+  };
+}
+
+/** A date or an RFC 3339 time parameter, or undefined. */
+function timeOf(url: URL, name: string): Date | undefined {
+  const text = url.searchParams.get(name);
+  if (text === null) return undefined;
+  const date = /^\d{4}-\d{2}-\d{2}$/.test(text) ? new Date(`${text}T00:00:00Z`) : new Date(text);
+  if (Number.isNaN(date.getTime()) || !/^\d{4}-\d{2}-\d{2}/.test(text)) {
+    throw new HttpError(400, `${name} must be a date or an RFC 3339 time`);
+  }
+  return date;
+}
+
 /** The request's URL; a target that is not a path answers 400. */
 function parseRequestUrl(target: string | undefined): URL {
   if (target === undefined || !target.startsWith('/')) {
@@ -431,6 +498,7 @@ function describeFailure(
   if (error instanceof HttpError) {
     return { status: error.status, message: error.message, headers: error.headers };
   }
+  if (error instanceof UsageError) return { status: 400, message: error.message, headers: {} };
   if (isDatabaseUnavailable(error)) {
     return {
       status: 503,

@@ -279,7 +279,8 @@ export async function checkDelegatedAccess(
       await run(client, AUDIT_ACT_AS, [
         row.org_id,
         delegate,
-        JSON.stringify({ org: query.org, delegation: decision.delegation ?? null }),
+        // `user`: the person acted for, as every record about a person names them.
+        JSON.stringify({ org: query.org, delegation: decision.delegation ?? null, user: actingAs }),
         JSON.stringify({
           actingAs,
           permission: query.permission,

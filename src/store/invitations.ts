@@ -8,7 +8,8 @@ import { UsageError } from '../core/errors.js';
 export interface InvitationRow {
   readonly org: string;
   readonly user: string;
-  readonly subject: 'membership' | 'grant';
+  readonly subject: 'membership' | 'grant' | 'group';
+  /** A grant's resource, or a group's `group/NAME`. */
   readonly resource: string | null;
   readonly role: string;
   readonly status: 'pending' | 'accepted' | 'revoked' | 'expired';

@@ -37,18 +37,21 @@ export async function planWithHistory(
 
 const AUDIT_OF_CREATES = statement(
   'audit-of-creates',
-  `SELECT DISTINCT ON (k.key) k.key, a.action, a.at, a.actor
-       FROM unnest($2::text[]) AS k(key)
-       JOIN audit_log a ON a.record_key::jsonb = k.key::jsonb
-       JOIN organizations o ON o.org_id = a.org_id
-      WHERE o.name = ANY($1::text[])
-      ORDER BY k.key, a.audit_id DESC`,
+  // Each key's latest entry by index (audit_log_record): keys are written as JSON.stringify
+  // writes them, so they are compared as text.
+  `SELECT k.key, a.action, a.at, a.actor
+       FROM unnest($1::text[], $2::text[]) AS k(org, key)
+       JOIN organizations o ON o.name = k.org
+       CROSS JOIN LATERAL (
+         SELECT a.action, a.at, a.actor FROM audit_log a
+          WHERE a.org_id = o.org_id AND a.record_key = k.key
+          ORDER BY a.audit_id DESC LIMIT 1) a`,
 );
 
 /**
  * Of the records the plan creates in organizations that already exist, those whose last audit
- * entry is a create or an update (Roster wrote them, and never deleted them). Only the audit
- * entries of those organizations are read (the log is indexed by organization).
+ * entry is a create or an update (Roster wrote them, and never deleted them): one index lookup
+ * per record (audit_log_record), however long the log.
  */
 async function findDeletedOutside(
   db: Queryable,
@@ -69,7 +72,7 @@ async function findDeletedOutside(
   const { rows } = await run<{ key: string; action: string; at: Date; actor: string }>(
     db,
     AUDIT_OF_CREATES,
-    [[...new Set(creates.map((c) => c.org))], creates.map((c) => JSON.stringify(c.id))],
+    [creates.map((c) => c.org), creates.map((c) => JSON.stringify(c.id))],
   );
   const found = new Map<string, { lastAppliedAt: string; by: string }>();
   for (const row of rows) {

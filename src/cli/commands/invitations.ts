@@ -10,6 +10,7 @@ import {
 } from '../../store/invitations.js';
 import type { CliIo } from '../../command/io.js';
 import { parseFormat } from '../../command/options.js';
+import { renderTable } from '../../command/table.js';
 import { whoAmI } from '../../command/session.js';
 import { deliverAndReport } from './deliver.js';
 
@@ -84,18 +85,7 @@ export async function invitationsCommand(args: string[], io: CliIo): Promise<num
             r.delivery,
           ]),
         );
-        const widths =
-          table[0]?.map((_, i) => Math.max(...table.map((row) => (row[i] ?? '').length))) ?? [];
-        io.stdout.write(
-          table
-            .map((row) =>
-              row
-                .map((c, i) => c.padEnd(widths[i] ?? 0))
-                .join('  ')
-                .trimEnd(),
-            )
-            .join('\n') + '\n',
-        );
+        io.stdout.write(renderTable(table));
         if (page.next !== null) {
           io.stdout.write(`More: the same command with --after ${page.next}\n`);
         }
