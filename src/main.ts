@@ -24,6 +24,7 @@ import { serveCommand, SERVE_HELP } from './server/command.js';
 import { dbCommand, DB_HELP } from './cli/commands/db.js';
 import { exportCommand, EXPORT_HELP } from './cli/commands/export.js';
 import { planCommand, PLAN_HELP } from './cli/commands/plan.js';
+import { testCommand, TEST_HELP } from './cli/commands/test.js';
 import { validateCommand, VALIDATE_HELP } from './cli/commands/validate.js';
 import type { CliIo } from './command/io.js';
 import { ROSTER_VERSION } from './version.js';
@@ -34,6 +35,7 @@ Usage: roster COMMAND [options]
 
 Commands:
   validate -f PATH...   check manifests: schema, references, ownership, plan limits
+  test -f PATH...       run the access tests (kind AccessTest) against the declared state
   plan -f PATH...       show what an apply would change (text, markdown, json)
   apply -f PATH... --yes
                         apply the manifests to the access database (dry run without --yes)
@@ -68,6 +70,7 @@ type Command = (args: string[], io: CliIo) => Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; help: string }> = {
   validate: { run: validateCommand, help: VALIDATE_HELP },
+  test: { run: testCommand, help: TEST_HELP },
   plan: { run: planCommand, help: PLAN_HELP },
   apply: { run: applyCommand, help: APPLY_HELP },
   export: { run: exportCommand, help: EXPORT_HELP },

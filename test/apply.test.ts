@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { copyFileSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { signPlan } from '../src/store/plan-signature.js';
@@ -35,13 +35,11 @@ beforeEach(async () => {
 });
 
 const copyExamples = () => {
-  for (const example of readdirSync(join(ROOT, 'examples'))) {
-    for (const file of readdirSync(join(ROOT, 'examples', example))) {
-      ws.write(
-        `examples/${example}/${file}`,
-        readFileSync(join(ROOT, 'examples', example, file), 'utf8'),
-      );
-    }
+  const files = readdirSync(join(ROOT, 'examples'), { recursive: true, withFileTypes: true });
+  for (const entry of files) {
+    const path = join(entry.parentPath, entry.name);
+    if (!entry.isFile() || path.includes('node_modules')) continue;
+    ws.write(relative(ROOT, path), readFileSync(path, 'utf8'));
   }
 };
 

@@ -571,6 +571,8 @@ describe('the access API', () => {
       '/api/v1/check',
       '/api/v1/users/{email}/organizations',
       '/api/v1/organizations/{org}/contacts',
+      '/api/v1/organizations/{org}/members',
+      '/api/v1/audit',
     ]);
   });
 

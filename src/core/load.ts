@@ -3,6 +3,7 @@
  * build the records, run the rules. Pure; all findings of all sources are collected, so one run
  * reports every problem.
  */
+import { isAccessTest, readAccessTest, type AccessExpectation } from './access-test.js';
 import { checkDocument, declaredName, type CheckedDocument } from './check-document.js';
 import { buildDesiredState } from './desired-state.js';
 import { compareFindings, countFindings, type Finding } from './findings.js';
@@ -31,6 +32,8 @@ export interface LoadResult {
   readonly documents: number;
   readonly errors: number;
   readonly warnings: number;
+  /** The expectations of the AccessTest documents among the sources (`roster test`). */
+  readonly accessTests: readonly AccessExpectation[];
 }
 
 /** Parses, checks and builds the desired state of a set of sources. */
@@ -46,12 +49,22 @@ export class DocumentChecker {
   private readonly findings: Finding[] = [];
   private readonly checked: CheckedDocument[] = [];
   private readonly unchecked = new Set<string>();
+  private readonly accessTests: AccessExpectation[] = [];
   private documents = 0;
 
   add(parsed: ParsedSource): void {
     this.findings.push(...parsed.findings);
     for (const document of parsed.documents) {
       this.documents++;
+      // Access tests sit next to the manifests; they declare no record.
+      if (isAccessTest(document)) {
+        const read = readAccessTest(document);
+        for (const item of read) {
+          if ('severity' in item) this.findings.push(item);
+          else this.accessTests.push(item);
+        }
+        continue;
+      }
       const result = checkDocument(document);
       if (Array.isArray(result)) {
         this.findings.push(...result);
@@ -80,6 +93,12 @@ export class DocumentChecker {
       findings.push(f);
     }
     findings.sort(compareFindings);
-    return { state, findings, documents: this.documents, ...countFindings(findings) };
+    return {
+      state,
+      findings,
+      documents: this.documents,
+      ...countFindings(findings),
+      accessTests: this.accessTests,
+    };
   }
 }
