@@ -97,6 +97,10 @@ export function explainDatabaseError(error: unknown): RosterError {
         'the change would leave an organization with more than one owner; nothing was changed',
         { cause: error },
       );
+    case 'RA002':
+      return new DatabaseError('audit-append-only', `${message}; nothing was changed`, {
+        cause: error,
+      });
     case 'RA001': {
       // Raised by migration 000010's trigger: an address is one person.
       const hint = (error as { hint?: string }).hint;

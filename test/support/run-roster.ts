@@ -2,6 +2,12 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
+/**
+ * The CI variables that change the audit log's actor (`ciContext`): cleared, so that tests see
+ * the same actor on a laptop and in CI; a test that means to set them passes them.
+ */
+const NOT_IN_CI = { GITHUB_ACTIONS: '', GITLAB_CI: '' };
+
 /** The repository root. */
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -20,7 +26,7 @@ export function runRoster(
   const result = spawnSync(process.execPath, [`${ROOT}bin/roster.js`, ...args], {
     cwd: options.cwd ?? ROOT,
     input: options.input ?? '',
-    env: { ...process.env, ROSTER_DEBUG: '', ...options.env },
+    env: { ...process.env, ...NOT_IN_CI, ROSTER_DEBUG: '', ...options.env },
     encoding: 'utf8',
     timeout: 60_000,
   });
@@ -43,7 +49,7 @@ export function runRosterAsync(
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [`${ROOT}bin/roster.js`, ...args], {
       cwd: options.cwd ?? ROOT,
-      env: { ...process.env, ROSTER_DEBUG: '', ...options.env },
+      env: { ...process.env, ...NOT_IN_CI, ROSTER_DEBUG: '', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

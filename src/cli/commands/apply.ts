@@ -13,7 +13,7 @@ import { verifyPlanSignature } from '../../store/plan-signature.js';
 import type { CliIo } from '../../command/io.js';
 import { completePlan, prepareInput, recorder, type PreparedInput } from '../plan-input.js';
 import { parseDuration, parseFormat } from '../../command/options.js';
-import { currentCommit, whoAmI } from '../../command/session.js';
+import { ciContext, currentCommit, whoAmI } from '../../command/session.js';
 import type pg from 'pg';
 import { countQueued } from '../../mail/deliver.js';
 import { deliverAndReport, describeQueued } from './deliver.js';
@@ -111,9 +111,11 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
 
     const commit = currentCommit(io);
     const progress = progressLine(io);
+    // The person behind a CI run where the CI says, the machine's user otherwise.
+    const ci = ciContext(io.env);
     const context: ApplyContext = {
-      actor: `roster-cli ${whoAmI()}`,
-      ...(commit !== undefined && { source: { commit } }),
+      actor: ci.actor ?? `roster-cli ${whoAmI()}`,
+      source: { ...ci.source, ...(commit !== undefined && { commit }) },
       ...(progress !== undefined && { onProgress: progress.update }),
       ...(lockWaitMs !== undefined && { lockWaitMs }),
       ...testPause(io),
