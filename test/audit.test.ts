@@ -3,7 +3,10 @@
  * CI announce them, recorded with each change; and entries that no connection can change or
  * delete.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { acceptInvitation } from '../src/store/accept-invitation.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { createWorkspace, TEAM_PLAN, tenant, type Workspace } from './support/workspace.js';
 
@@ -90,5 +93,118 @@ describe('the audit log', () => {
     });
     await expect(db.pool.query(`DELETE FROM audit_log`)).rejects.toMatchObject({ code: 'RA002' });
     expect((await entries()).length).toBe(4);
+  });
+
+  it('records invitations re-sent and revoked, and API keys created, used (once a day) and revoked', async () => {
+    const smtpless = { ROSTER_PUBLIC_URL: 'http://127.0.0.1:9' };
+    const resent = await ws.rosterAsync(
+      ['invitations', 'resend', '--org', 'acme', '--user', 'bob@acme.io'],
+      { ...smtpless, GITHUB_ACTIONS: 'true', GITHUB_ACTOR: 'octocat' },
+    );
+    expect(resent.status, resent.stderr).toBe(0);
+    const revoked = await ws.rosterAsync([
+      'invitations',
+      'revoke',
+      '--org',
+      'acme',
+      '--user',
+      'bob@acme.io',
+    ]);
+    expect(revoked.status, revoked.stderr).toBe(0);
+    const created = await ws.rosterAsync(['api-keys', 'create', 'acme-app', '--org', 'acme']);
+    expect(created.status, created.stderr).toBe(0);
+    const key = created.stdout.trim();
+    const { startTestServer } = await import('./support/http-server.js');
+    const server = await startTestServer(db.pool);
+    try {
+      for (let i = 0; i < 2; i++) {
+        const answer = await fetch(
+          `${server.base}/api/v1/check?user=bob%40acme.io&permission=billing.view&org=acme`,
+          { headers: { authorization: `Bearer ${key}` } },
+        );
+        expect(answer.status).toBe(200);
+      }
+    } finally {
+      await server.close();
+    }
+    expect((await ws.rosterAsync(['api-keys', 'revoke', 'acme-app'])).status).toBe(0);
+    // The invitation of alice (the owner) is accepted through its token, as from the e-mail.
+    const { rows: events } = await db.pool.query(
+      `SELECT action, actor, record_key::jsonb AS key FROM audit_log
+        WHERE action LIKE 'invitation-%' OR action LIKE 'api-key-%' ORDER BY audit_id`,
+    );
+    expect(events).toEqual([
+      {
+        action: 'invitation-resent',
+        actor: 'octocat via GitHub Actions',
+        key: {
+          kind: 'invitation',
+          org: 'acme',
+          user: 'bob@acme.io',
+          subject: 'membership',
+          resource: null,
+        },
+      },
+      {
+        action: 'invitation-revoked',
+        actor: expect.stringMatching(/^roster-cli /),
+        key: {
+          kind: 'invitation',
+          org: 'acme',
+          user: 'bob@acme.io',
+          subject: 'membership',
+          resource: null,
+        },
+      },
+      {
+        action: 'api-key-created',
+        actor: expect.stringMatching(/^roster-cli /),
+        key: { kind: 'api-key', name: 'acme-app' },
+      },
+      // Once a day, however many requests.
+      { action: 'api-key-used', actor: 'acme-app', key: { kind: 'api-key', name: 'acme-app' } },
+      {
+        action: 'api-key-revoked',
+        actor: expect.stringMatching(/^roster-cli /),
+        key: { kind: 'api-key', name: 'acme-app' },
+      },
+    ]);
+    const history = JSON.parse(
+      (await ws.rosterAsync(['audit', '--user', 'bob@acme.io', '--format', 'json'])).stdout,
+    );
+    expect(history.entries.map((e: { action: string }) => e.action).slice(0, 2)).toEqual([
+      'invitation-revoked',
+      'invitation-resent',
+    ]);
+  });
+
+  it('records an invitation accepted, by the person who accepted it', async () => {
+    // Delivered as .eml files (no SMTP_URL); alice follows the link of hers.
+    const delivered = await ws.rosterAsync(['deliver'], {
+      ROSTER_PUBLIC_URL: 'http://127.0.0.1:9',
+    });
+    expect(delivered.status, delivered.stderr).toBe(0);
+    const outbox = join(ws.dir, '.roster', 'outbox');
+    const mail = readdirSync(outbox)
+      .map((f) => readFileSync(join(outbox, f), 'utf8'))
+      .find((text) => /^To: alice@acme\.io/m.test(text));
+    const token = /\/invitations\/([A-Za-z0-9_-]{20,})/.exec(mail ?? '')?.[1];
+    expect(token).toBeDefined();
+    expect(await acceptInvitation(db.pool, token ?? '')).toMatchObject({ accepted: true });
+    const { rows } = await db.pool.query(
+      `SELECT actor, record_key::jsonb AS key FROM audit_log WHERE action = 'invitation-accepted'`,
+    );
+    expect(rows).toEqual([
+      {
+        actor: 'alice@acme.io',
+        key: {
+          kind: 'invitation',
+          org: 'acme',
+          user: 'alice@acme.io',
+          subject: 'membership',
+          resource: null,
+        },
+      },
+    ]);
   });
 });

@@ -214,7 +214,11 @@ describe('the views', () => {
     const page = await api('/api/v1/audit?limit=2', every);
     expect((page.body.entries as unknown[]).length).toBe(2);
     const rest = await api(`/api/v1/audit?limit=1000&after=${String(page.body.next)}`, every);
-    expect((rest.body.entries as unknown[]).length).toBe(all.entries.length - 2);
+    // The key's use today is itself an entry (written once, before the first page).
+    const whole = await api('/api/v1/audit?limit=1000', every);
+    expect((rest.body.entries as unknown[]).length).toBe(
+      (whole.body.entries as unknown[]).length - 2,
+    );
     expect((await api('/api/v1/audit?since=soon', every)).status).toBe(400);
     expect((await api('/api/v1/audit?after=x', every)).status).toBe(400);
   });

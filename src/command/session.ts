@@ -68,3 +68,8 @@ export function ciContext(env: NodeJS.ProcessEnv): CiContext {
   }
   return { source: {} };
 }
+
+/** Who runs a command, for the audit log: the person behind a CI run, or `roster-cli user@host`. */
+export function cliActor(io: CliIo): string {
+  return ciContext(io.env).actor ?? `roster-cli ${whoAmI()}`;
+}

@@ -6,6 +6,7 @@
 import type pg from 'pg';
 import { hashToken, looksLikeToken } from '../core/tokens.js';
 import { run, statement } from './sql/statement.js';
+import { INVITATION_KEY } from './invitations.js';
 
 /** The channel on which accepted invitations are announced. */
 export const INVITATION_CHANNEL = 'roster_invitations';
@@ -75,7 +76,13 @@ const ACCEPT_INVITATION = statement(
          FROM accepted a
         WHERE a.subject IN ('membership', 'group') AND gm.org_id = a.org_id
           AND gm.user_id = a.user_id AND gm.status = 'invited'
-        RETURNING gm.org_id)
+        RETURNING gm.org_id),
+     -- The person accepting is the actor: a token stands for them.
+     audited AS (
+       INSERT INTO audit_log (org_id, actor, action, record, record_key)
+       SELECT i.org_id, u.email, 'invitation-accepted', 'invitation', ${INVITATION_KEY}
+         FROM accepted i JOIN organizations o ON o.org_id = i.org_id
+         JOIN users u ON u.user_id = i.user_id)
      SELECT o.name AS org, o.display_name, u.email,
             pg_notify($2, json_build_object(
               'event', 'accepted', 'org', o.name, 'user', u.email, 'subject', a.subject,

@@ -23,15 +23,29 @@ export function keyCovers(scope: ApiKeyScope, org: string): boolean {
   return scope.organizations === 'all' || scope.organizations.has(org);
 }
 
+const API_KEY_KEY = `jsonb_build_object('kind', 'api-key', 'name', k.name)::text`;
+
 const CREATE_API_KEY = statement(
   'create-api-key',
-  `INSERT INTO api_keys (name, key_hash, all_organizations, organizations, expires_at)
-       VALUES ($1, $2, $3, $4, $5)`,
+  `WITH k AS (
+       INSERT INTO api_keys (name, key_hash, all_organizations, organizations, expires_at)
+       VALUES ($1, $2, $3, $4, $5)
+       RETURNING name, all_organizations, organizations, expires_at)
+   INSERT INTO audit_log (actor, action, record, record_key, after)
+   SELECT $6, 'api-key-created', 'api-key', ${API_KEY_KEY},
+          jsonb_build_object('organizations', CASE WHEN k.all_organizations THEN to_jsonb('all'::text)
+                                                   ELSE to_jsonb(k.organizations) END,
+                             'expiresAt', k.expires_at)
+     FROM k`,
 );
 
 const REVOKE_API_KEY = statement(
   'revoke-api-key',
-  'UPDATE api_keys SET revoked_at = now() WHERE name = $1 AND revoked_at IS NULL',
+  `WITH k AS (
+       UPDATE api_keys SET revoked_at = now() WHERE name = $1 AND revoked_at IS NULL
+       RETURNING name)
+   INSERT INTO audit_log (actor, action, record, record_key)
+   SELECT $2, 'api-key-revoked', 'api-key', ${API_KEY_KEY} FROM k`,
 );
 
 const LIST_API_KEYS = statement(
@@ -49,14 +63,26 @@ const LOOK_UP_API_KEY = statement(
 
 const NOTE_API_KEY_USE = statement(
   'note-api-key-use',
-  'UPDATE api_keys SET last_used_at = now() WHERE key_id = $1',
+  // The first use of a day is audited: how often a key is used, not each request.
+  `WITH before AS (SELECT last_used_at FROM api_keys WHERE key_id = $1),
+        k AS (UPDATE api_keys SET last_used_at = now() WHERE key_id = $1 RETURNING name)
+   INSERT INTO audit_log (actor, action, record, record_key)
+   SELECT k.name, 'api-key-used', 'api-key', ${API_KEY_KEY}
+     FROM k, before
+    WHERE before.last_used_at IS NULL
+       OR date_trunc('day', before.last_used_at AT TIME ZONE 'UTC') < date_trunc('day', now() AT TIME ZONE 'UTC')`,
 );
 
 /** Creates a key; the returned text is the only copy. */
 export async function createApiKey(
   pool: pg.Pool,
   name: string,
-  options: { readonly organizations: KeyOrganizations; readonly expiresAt?: Date },
+  options: {
+    readonly organizations: KeyOrganizations;
+    readonly expiresAt?: Date;
+    /** Who creates it, for the audit log. */
+    readonly actor?: string;
+  },
 ): Promise<string> {
   if (!/^[a-z0-9][a-z0-9._-]{0,62}$/.test(name)) {
     throw new RosterError(
@@ -78,6 +104,7 @@ export async function createApiKey(
       options.organizations === 'all',
       options.organizations === 'all' ? [] : [...new Set(options.organizations)].sort(),
       options.expiresAt ?? null,
+      options.actor ?? 'roster',
     ]);
   } catch (error) {
     if ((error as { code?: string }).code === '23505') {
@@ -92,8 +119,12 @@ export async function createApiKey(
 }
 
 /** Revokes a key by name; returns whether one was revoked. */
-export async function revokeApiKey(pool: pg.Pool, name: string): Promise<boolean> {
-  const { rowCount } = await run(pool, REVOKE_API_KEY, [name]);
+export async function revokeApiKey(
+  pool: pg.Pool,
+  name: string,
+  actor = 'roster',
+): Promise<boolean> {
+  const { rowCount } = await run(pool, REVOKE_API_KEY, [name, actor]);
   return (rowCount ?? 0) > 0;
 }
 

@@ -62,6 +62,14 @@ const LIST_INVITATIONS = statement(
 /** The most invitations one page holds. */
 export const MAX_PAGE = 1000;
 
+/**
+ * The audit key of an invitation (`i`, with its organization `o` and user `u`): its person is
+ * `user`, as in every record about a person, so that `roster audit --user` finds it.
+ */
+export const INVITATION_KEY = `jsonb_build_object('kind', 'invitation', 'org', o.name, 'user', u.email,
+    'subject', i.subject, 'resource', CASE WHEN i.resource_type IS NULL THEN NULL
+                                      ELSE i.resource_type || '/' || i.resource_name END)::text`;
+
 const RESEND_INVITATION = statement(
   'resend-invitation',
   `WITH target AS (
@@ -76,7 +84,12 @@ const RESEND_INVITATION = statement(
        RETURNING i.org_id, i.invitation_id),
      dead AS (
        DELETE FROM invitation_tokens t USING reset
-        WHERE t.org_id = reset.org_id AND t.invitation_id = reset.invitation_id)
+        WHERE t.org_id = reset.org_id AND t.invitation_id = reset.invitation_id),
+     audited AS (
+       INSERT INTO audit_log (org_id, actor, action, record, record_key)
+       SELECT i.org_id, $4, 'invitation-resent', 'invitation', ${INVITATION_KEY}
+         FROM reset JOIN invitations i USING (org_id, invitation_id)
+         JOIN organizations o ON o.org_id = i.org_id JOIN users u ON u.user_id = i.user_id)
      INSERT INTO outbox (org_id, kind, idempotency_key, payload)
      SELECT org_id, 'invitation',
             'invitation:' || org_id || ':' || invitation_id || ':manual:' || gen_random_uuid(),
@@ -86,11 +99,19 @@ const RESEND_INVITATION = statement(
 
 const REVOKE_INVITATION = statement(
   'revoke-invitation',
-  `UPDATE invitations i SET status = 'revoked'
-       FROM organizations o, users u
-      WHERE o.org_id = i.org_id AND u.user_id = i.user_id AND o.name = $1 AND u.email = $2
-        AND i.status = 'pending'
-        AND ($3::text IS NULL OR i.resource_type || '/' || i.resource_name = $3)`,
+  `WITH revoked AS (
+       UPDATE invitations i SET status = 'revoked'
+         FROM organizations o, users u
+        WHERE o.org_id = i.org_id AND u.user_id = i.user_id AND o.name = $1 AND u.email = $2
+          AND i.status = 'pending'
+          AND ($3::text IS NULL OR i.resource_type || '/' || i.resource_name = $3)
+       RETURNING i.org_id, i.user_id, i.subject, i.resource_type, i.resource_name),
+     audited AS (
+       INSERT INTO audit_log (org_id, actor, action, record, record_key)
+       SELECT i.org_id, $4, 'invitation-revoked', 'invitation', ${INVITATION_KEY}
+         FROM revoked i JOIN organizations o ON o.org_id = i.org_id
+         JOIN users u ON u.user_id = i.user_id)
+   SELECT count(*)::int AS revoked FROM revoked`,
 );
 
 /** A page of invitations, and where the next one starts (null after the last). */
@@ -150,11 +171,13 @@ export async function listInvitations(
 export async function resendInvitation(
   pool: pg.Pool,
   target: { org: string; user: string; resource?: string },
+  actor = 'roster',
 ): Promise<number> {
   const { rowCount } = await run(pool, RESEND_INVITATION, [
     target.org,
     emailIdentity(target.user),
     target.resource ?? null,
+    actor,
   ]);
   return rowCount ?? 0;
 }
@@ -163,13 +186,15 @@ export async function resendInvitation(
 export async function revokeInvitation(
   pool: pg.Pool,
   target: { org: string; user: string; resource?: string },
+  actor = 'roster',
 ): Promise<number> {
-  const { rowCount } = await run(pool, REVOKE_INVITATION, [
+  const { rows } = await run(pool, REVOKE_INVITATION, [
     target.org,
     emailIdentity(target.user),
     target.resource ?? null,
+    actor,
   ]);
-  return rowCount ?? 0;
+  return rows[0]?.revoked ?? 0;
 }
 
 /** An invitation e-mailed since some instant. */

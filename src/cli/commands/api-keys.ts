@@ -6,6 +6,7 @@ import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyRow } from '../../s
 import type { CliIo } from '../../command/io.js';
 import { parseExpiry, parseFormat } from '../../command/options.js';
 import { whoAmI } from '../../command/session.js';
+import { cliActor } from '../../command/session.js';
 
 /** Help text of the command. */
 export const API_KEYS_HELP = `Usage: roster api-keys create NAME --org ORG... [--expires WHEN]
@@ -76,6 +77,7 @@ export async function apiKeysCommand(args: string[], io: CliIo): Promise<number>
       const key = await createApiKey(database.pool, name ?? '', {
         organizations: all ? 'all' : orgs,
         ...(expiresAt !== undefined && { expiresAt }),
+        actor: cliActor(io),
       });
       io.stdout.write(`${key}\n`);
       io.stderr.write(
@@ -84,7 +86,7 @@ export async function apiKeysCommand(args: string[], io: CliIo): Promise<number>
       return 0;
     }
     if (action === 'revoke') {
-      const revoked = await revokeApiKey(database.pool, name ?? '');
+      const revoked = await revokeApiKey(database.pool, name ?? '', cliActor(io));
       io.stdout.write(
         revoked ? `Revoked API key "${name}".\n` : `No active API key named "${name}".\n`,
       );

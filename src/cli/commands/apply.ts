@@ -13,7 +13,7 @@ import { verifyPlanSignature } from '../../store/plan-signature.js';
 import type { CliIo } from '../../command/io.js';
 import { completePlan, prepareInput, recorder, type PreparedInput } from '../plan-input.js';
 import { parseDuration, parseFormat } from '../../command/options.js';
-import { ciContext, currentCommit, whoAmI } from '../../command/session.js';
+import { ciContext, cliActor, currentCommit } from '../../command/session.js';
 import type pg from 'pg';
 import { countQueued } from '../../mail/deliver.js';
 import { deliverAndReport, describeQueued } from './deliver.js';
@@ -114,7 +114,7 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
     // The person behind a CI run where the CI says, the machine's user otherwise.
     const ci = ciContext(io.env);
     const context: ApplyContext = {
-      actor: ci.actor ?? `roster-cli ${whoAmI()}`,
+      actor: cliActor(io),
       source: { ...ci.source, ...(commit !== undefined && { commit }) },
       ...(progress !== undefined && { onProgress: progress.update }),
       ...(lockWaitMs !== undefined && { lockWaitMs }),

@@ -11,7 +11,7 @@ import {
 import type { CliIo } from '../../command/io.js';
 import { parseFormat } from '../../command/options.js';
 import { renderTable } from '../../command/table.js';
-import { whoAmI } from '../../command/session.js';
+import { cliActor, whoAmI } from '../../command/session.js';
 import { deliverAndReport } from './deliver.js';
 
 /** Help text of the command. */
@@ -101,7 +101,7 @@ export async function invitationsCommand(args: string[], io: CliIo): Promise<num
       ...(values.resource !== undefined && { resource: values.resource }),
     };
     if (action === 'revoke') {
-      const revoked = await revokeInvitation(database.pool, target);
+      const revoked = await revokeInvitation(database.pool, target, cliActor(io));
       io.stdout.write(
         revoked === 0
           ? `No pending invitation of ${values.user} in ${values.org}.\n`
@@ -109,7 +109,7 @@ export async function invitationsCommand(args: string[], io: CliIo): Promise<num
       );
       return revoked === 0 ? 1 : 0;
     }
-    const queued = await resendInvitation(database.pool, target);
+    const queued = await resendInvitation(database.pool, target, cliActor(io));
     if (queued === 0) {
       io.stdout.write(
         `No pending or expired invitation of ${values.user} in ${values.org} to re-send.\n`,
