@@ -2,8 +2,10 @@
  * `roster test`: access tests run as the real process against declared manifests, without a
  * database: the examples' passing and failing tests, positions, JSON, and what makes a run fail.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runRoster } from './support/run-roster.js';
+import { ROOT, runRoster } from './support/run-roster.js';
 import { createWorkspace, doc, TEAM_PLAN, type Workspace } from './support/workspace.js';
 
 let ws: Workspace;
@@ -131,5 +133,57 @@ describe('roster test', () => {
     const none = runRoster(['test', '-f', '.'], { cwd: ws.dir });
     expect(none.status).toBe(1);
     expect(none.stderr).toContain('no AccessTest document in the input: nothing was tested');
+  });
+});
+
+describe('roster plan --test and apply --test', () => {
+  it('plan and apply only when the access tests hold on the planned state', async () => {
+    const { createTestDatabase } = await import('./support/database.js');
+    const db = await createTestDatabase();
+    const repo = createWorkspace(db.url);
+    try {
+      const agency = (file: string) =>
+        readFileSync(join(ROOT, 'examples/hosting-agency', file), 'utf8');
+      for (const file of readdirSync(join(ROOT, 'examples/hosting-agency'))) {
+        repo.write(`tenants/${file}`, agency(file));
+      }
+      repo.write(
+        'tests/agency.yaml',
+        readFileSync(join(ROOT, 'examples/access-tests/agency-promises.yaml'), 'utf8'),
+      );
+      const plan = await repo.rosterAsync(['plan', '-f', 'tenants', '-f', 'tests', '--test']);
+      expect(plan.status, plan.stderr).toBe(0);
+      expect(plan.stdout).toMatch(/^Plan: \d+ to add/m);
+      // Samir becomes an accountant: two promises (he ships sites, never sees invoices) break.
+      repo.write(
+        'tenants/pixel-forge.yaml',
+        agency('pixel-forge.yaml').replace(
+          'user: samir.haddad@pixelforge.studio\n  role: release-manager',
+          'user: samir.haddad@pixelforge.studio\n  role: accountant',
+        ),
+      );
+      const apply = await repo.rosterAsync([
+        'apply',
+        '-f',
+        'tenants',
+        '-f',
+        'tests',
+        '--test',
+        '--yes',
+        '--no-deliver',
+      ]);
+      expect(apply.status).toBe(1);
+      expect(apply.stderr).toMatch(
+        /^tests\/agency\.yaml:\d+:\d+: error: expected "samir\.haddad@pixelforge\.studio cannot billing\.view in pixel-forge \(permission-not-granted\)", but the declared state says allowed: role, role accountant \[access-test\]$/m,
+      );
+      expect(apply.stderr).toContain(
+        'roster: 2 of 9 access expectations fail on the planned state; nothing was planned',
+      );
+      const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM organizations');
+      expect(rows).toEqual([{ n: 0 }]);
+    } finally {
+      repo.dispose();
+      await db.drop();
+    }
   });
 });

@@ -12,6 +12,7 @@
  * whole organization. The plan of the rest would be empty: it is left out, and the plan is the
  * same as a full plan's (test/incremental-plan.test.ts compares them over random edits).
  */
+import { runAccessTests } from '../core/access-test.js';
 import { BUILT_IN_ROLES } from '../core/catalog.js';
 import type pg from 'pg';
 import {
@@ -88,6 +89,8 @@ export interface InputRequest {
   readonly strict: boolean;
   /** Plan everything (`--full`). */
   readonly full: boolean;
+  /** Run the access tests of the input against the planned state (`--test`); implies full. */
+  readonly test?: boolean;
   /** The options of a full plan; the scope is narrowed here when planning incrementally. */
   readonly options: (state: DesiredState) => PlanOptions;
   /** `--lint-rules FILE` (else `ROSTER_LINT_RULES`, else Roster's rules). */
@@ -113,6 +116,7 @@ export async function prepareInput(
   const probe = request.options(EMPTY_STATE);
   const incremental =
     !request.full &&
+    request.test !== true &&
     probe.pruneAbsent !== true &&
     listed.stdinAt === undefined &&
     listed.findings.length === 0 &&
@@ -389,6 +393,7 @@ async function prepareFull(
   ) {
     return undefined;
   }
+  if (request.test === true && !passesAccessTests(io, loaded)) return undefined;
   const options = request.options(loaded.state);
   let record: InputRecord | undefined;
   if (listed.stdinAt === undefined) {
@@ -426,6 +431,27 @@ async function loadFiles(
 }
 
 /** Prints the findings; false when the input cannot be planned. */
+/**
+ * `--test`: the access tests among the input, against the state the plan leaves (the declared
+ * one: what Roster manages is made to match it). False, after saying why, when one fails or
+ * there is none.
+ */
+function passesAccessTests(io: CliIo, loaded: LoadResult): boolean {
+  if (loaded.accessTests.length === 0) {
+    io.stderr.write(
+      'roster: --test, but no AccessTest document in the input; nothing was planned\n',
+    );
+    return false;
+  }
+  const failures = runAccessTests(loaded.state, loaded.accessTests, new Date());
+  if (failures.length === 0) return true;
+  io.stderr.write(renderFindingsText(failures));
+  io.stderr.write(
+    `roster: ${failures.length} of ${loaded.accessTests.length} access expectations fail on the planned state; nothing was planned\n`,
+  );
+  return false;
+}
+
 function reportFindings(
   io: CliIo,
   loaded: Pick<LoadResult, 'findings' | 'errors' | 'warnings'>,

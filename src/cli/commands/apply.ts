@@ -91,6 +91,7 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
         io,
         strict: values.strict === true,
         full: values.full === true,
+        test: values.test === true,
         ...(values['lint-rules'] !== undefined && { lintRules: values['lint-rules'] }),
         options: (state) => planOptionsFrom(values, state, now),
       });

@@ -15,6 +15,7 @@ export const PLAN_ARG_OPTIONS = {
   'detailed-exitcode': { type: 'boolean', default: false },
   strict: { type: 'boolean', default: false },
   full: { type: 'boolean', default: false },
+  test: { type: 'boolean', default: false },
   'lint-rules': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -30,6 +31,9 @@ export const GUARD_HELP = `      --prune                      also delete, in th
       --strict                     warnings in the input fail the command too
       --full                       read every file and plan every organization (by default,
                                    only what changed since the last apply is read and planned)
+      --test                       also run the access tests among the input (kind AccessTest)
+                                   against the state the plan leaves; a failure stops it (reads
+                                   the whole input, as --full)
 ${LINT_RULES_HELP}`;
 
 /** Builds the planner's options from the flags and the input. */

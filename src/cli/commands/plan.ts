@@ -129,6 +129,7 @@ export async function planCommand(args: string[], io: CliIo): Promise<number> {
       io,
       strict: values.strict === true,
       full: values.full === true,
+      test: values.test === true,
       ...(values['lint-rules'] !== undefined && { lintRules: values['lint-rules'] }),
       options: (state) => planOptionsFrom(values, state, now),
     });
