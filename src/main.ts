@@ -18,6 +18,8 @@ import {
   MEMBERS_HELP,
   orgsCommand,
   ORGS_HELP,
+  reviewCommand,
+  REVIEW_HELP,
 } from './cli/commands/views.js';
 import { operatorCommand, OPERATOR_HELP } from './operator/command.js';
 import { serveCommand, SERVE_HELP } from './server/command.js';
@@ -50,6 +52,7 @@ Commands:
   check USER PERMISSION --org ORG
                         may USER do it? the decision and its reason (exit 3 when denied)
   audit                 who changed what, when, from where (--org, --user, --since, --until)
+  review --org ORG      an access review: an HTML page and a CSV of who has access, via what
   serve [--port N]      invitation pages, access API, health and metrics
   api-keys create|list|revoke
                         keys for the access API
@@ -82,6 +85,7 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   contacts: { run: contactsCommand, help: CONTACTS_HELP },
   check: { run: checkCommand, help: CHECK_HELP },
   audit: { run: auditCommand, help: AUDIT_HELP },
+  review: { run: reviewCommand, help: REVIEW_HELP },
   serve: { run: serveCommand, help: SERVE_HELP },
   'api-keys': { run: apiKeysCommand, help: API_KEYS_HELP },
   operator: { run: operatorCommand, help: OPERATOR_HELP },

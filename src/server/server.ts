@@ -21,7 +21,8 @@ import {
   contactsOf,
   organizationsOfUser,
 } from '../store/access.js';
-import { listAudit, listMembers, MAX_VIEW_PAGE } from '../store/views.js';
+import { accessReview, listAudit, listMembers, MAX_VIEW_PAGE } from '../store/views.js';
+import { reviewHtml } from '../core/review.js';
 import type { AccessCache } from './access-cache.js';
 import { isDatabaseUnavailable } from '../store/errors.js';
 import { UsageError } from '../core/errors.js';
@@ -315,6 +316,26 @@ export function createRosterService(options: ServerOptions): RosterServer {
         const page = await listMembers(pool, org, pageOf(url));
         if (page === null) throw new HttpError(404, 'no such organization');
         sendJson(res, 200, { members: page.items, next: page.next });
+      },
+    },
+    {
+      // The access review as a page, for a holder of an API key for the organization.
+      name: '/review/:org',
+      pattern: /^\/review\/([^/]+)$/,
+      methods: ['GET', 'HEAD'],
+      audience: 'api',
+      async handle({ req, res, params: [org = ''] }) {
+        const scope = await authenticate(req);
+        requireScope(scope, org);
+        const review = await accessReview(pool, org);
+        if (review === null) throw new HttpError(404, 'no such organization');
+        const html = reviewHtml(org, review.lines, new Date(), review.cut);
+        res.writeHead(200, {
+          'content-type': 'text/html; charset=utf-8',
+          'cache-control': 'no-store',
+          'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
+        });
+        res.end(req.method === 'HEAD' ? undefined : html);
       },
     },
     {

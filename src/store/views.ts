@@ -173,3 +173,88 @@ export async function listAudit(
 function pageLimit(limit: number | undefined): number {
   return Math.min(MAX_VIEW_PAGE, Math.max(1, Math.floor(limit ?? 100)));
 }
+
+/** One line of an access review: a person's access through one path. */
+export interface ReviewLine {
+  readonly user: string;
+  /** owner, membership, grant, group, or delegation. */
+  readonly via: string;
+  readonly role: string | null;
+  readonly resource: string | null;
+  /** The group (via group), or for whom (via delegation). */
+  readonly detail: string | null;
+  readonly status: string;
+  /** Since when: joined, or created when not joined yet; a delegation's start. */
+  readonly since: string;
+  /** When it lapses (a grant's or a delegation's expiry). */
+  readonly until: string | null;
+  /** Who manages it; null: made in the application, outside Roster (flagged in a review). */
+  readonly managedBy: string | null;
+}
+
+/** The most lines a review holds; a larger organization's is cut, and says so. */
+export const MAX_REVIEW_LINES = 50_000;
+
+const ACCESS_REVIEW = statement(
+  'access-review',
+  `WITH o AS (SELECT org_id FROM organizations WHERE name = $1)
+   SELECT * FROM (
+     SELECT u.email AS user, CASE WHEN m.role = 'owner' THEN 'owner' ELSE 'membership' END AS via,
+            m.role, NULL AS resource, NULL AS detail, m.status,
+            coalesce(m.joined_at, m.created_at) AS since, NULL::timestamptz AS until, m.managed_by
+       FROM memberships m JOIN o USING (org_id) JOIN users u USING (user_id)
+     UNION ALL
+     SELECT u.email, 'grant', g.role, g.resource_type || '/' || g.resource_name, NULL, g.status,
+            coalesce(g.joined_at, g.created_at), g.expires_at, g.managed_by
+       FROM grants g JOIN o USING (org_id) JOIN users u USING (user_id)
+     UNION ALL
+     SELECT u.email, 'group', gr.role, NULL, gm.group_name, gm.status,
+            coalesce(gm.joined_at, gm.created_at), NULL, gr.managed_by
+       FROM group_members gm JOIN o USING (org_id)
+       JOIN groups gr ON gr.org_id = gm.org_id AND gr.name = gm.group_name
+       JOIN users u ON u.user_id = gm.user_id
+     UNION ALL
+     SELECT u.email, 'group', gg.role, gg.resource_type || '/' || gg.resource_name, gg.group_name,
+            gm.status, coalesce(gm.joined_at, gm.created_at), NULL, gr.managed_by
+       FROM group_grants gg JOIN o USING (org_id)
+       JOIN groups gr ON gr.org_id = gg.org_id AND gr.name = gg.group_name
+       JOIN group_members gm ON gm.org_id = gg.org_id AND gm.group_name = gg.group_name
+       JOIN users u ON u.user_id = gm.user_id
+     UNION ALL
+     SELECT du.email, 'delegation', NULL, NULL, coalesce(mu.email, 'every member'), 'active',
+            coalesce(d.starts_at, d.created_at), d.expires_at, d.managed_by
+       FROM delegations d JOIN o USING (org_id)
+       JOIN users du ON du.user_id = d.delegate_id
+       LEFT JOIN users mu ON mu.user_id = d.on_behalf_of_id) x
+   ORDER BY x.user, x.via, x.resource NULLS FIRST, x.detail NULLS FIRST
+   LIMIT $2`,
+);
+
+/**
+ * Who has access to an organization and through what, for an access review; null when there is
+ * no such organization. At most `MAX_REVIEW_LINES` lines (`cut` says when there were more).
+ */
+export async function accessReview(
+  db: Queryable,
+  org: string,
+): Promise<{ lines: ReviewLine[]; cut: boolean } | null> {
+  const { rows } = await run(db, ACCESS_REVIEW, [org, MAX_REVIEW_LINES + 1]);
+  if (rows.length === 0 && (await run(db, ORGANIZATION_EXISTS, [org])).rows.length === 0) {
+    return null;
+  }
+  const cut = rows.length > MAX_REVIEW_LINES;
+  return {
+    cut,
+    lines: rows.slice(0, MAX_REVIEW_LINES).map((r) => ({
+      user: r.user,
+      via: r.via,
+      role: r.role,
+      resource: r.resource,
+      detail: r.detail,
+      status: r.status,
+      since: r.since.toISOString(),
+      until: r.until?.toISOString() ?? null,
+      managedBy: r.managed_by,
+    })),
+  };
+}

@@ -16,7 +16,10 @@ import {
   organizationsOfUser,
 } from '../../store/access.js';
 import { openAccessDatabase } from '../../store/connect.js';
-import { listAudit, listMembers, MAX_VIEW_PAGE } from '../../store/views.js';
+import { accessReview, listAudit, listMembers, MAX_VIEW_PAGE } from '../../store/views.js';
+import { reviewCsv, reviewHtml } from '../../core/review.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 
 const PAGING = `--limit N (default 100, at most ${MAX_VIEW_PAGE}) rows at a time; the next page is --after
 the cursor it prints (JSON: "next").`;
@@ -55,6 +58,16 @@ export const AUDIT_HELP = `Usage: roster audit [--org ORG] [--user EMAIL] [--sin
 Who changed what and when, newest first: every change applied (its actor and source) and every
 delegated access check (act-as). --user selects the entries about that person; --since and
 --until take a date or an RFC 3339 time. ${PAGING}
+`;
+
+/** Help of `roster review`. */
+export const REVIEW_HELP = `Usage: roster review --org ORG [-o DIR]
+
+An access review of an organization: who has access, through what (owner, membership, grant,
+group, delegation), since when, until when, and whether Roster manages it (access made in the
+application is flagged UNMANAGED). Writes review-ORG.html and review-ORG.csv to DIR (default:
+the working directory). "roster serve" shows the same page at /review/ORG to a holder of an API
+key for that organization.
 `;
 
 /** The exit code of a denied `roster check`: distinct from errors (1) and changes (2). */
@@ -296,4 +309,30 @@ function describeKey(record: string, key: Readonly<Record<string, unknown>>): st
   return [record, subject, part('resource') === '' ? '' : `on ${part('resource')}`]
     .filter((p) => p !== '')
     .join(' ');
+}
+
+/** `roster review --org ORG [-o DIR]`: the review as HTML and CSV files. */
+export async function reviewCommand(args: string[], io: CliIo): Promise<number> {
+  const parsed = parseArgs({
+    args,
+    options: { org: { type: 'string' }, out: { type: 'string', short: 'o' } },
+  });
+  const values = parsed.values as Record<string, string | undefined>;
+  const org = needed(values, 'org', 'review');
+  const review = await withDatabase(io, 'review', (pool) => accessReview(pool, org));
+  if (review === null) throw new RosterError('not-found', `no organization "${org}"`);
+  const dir = resolve(io.cwd, values.out ?? '.');
+  mkdirSync(dir, { recursive: true });
+  const html = join(dir, `review-${org}.html`);
+  const csv = join(dir, `review-${org}.csv`);
+  writeFileSync(html, reviewHtml(org, review.lines, new Date(), review.cut));
+  writeFileSync(csv, reviewCsv(review.lines));
+  const unmanaged = review.lines.filter((l) => l.managedBy === null).length;
+  io.stdout.write(
+    `Wrote ${html} and ${csv}: ${review.lines.length} accesses, ${unmanaged} unmanaged.\n`,
+  );
+  if (review.cut) {
+    io.stderr.write(`roster: only the first ${review.lines.length} accesses are in the review\n`);
+  }
+  return 0;
 }
