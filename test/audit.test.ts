@@ -131,7 +131,8 @@ describe('the audit log', () => {
     // The invitation of alice (the owner) is accepted through its token, as from the e-mail.
     const { rows: events } = await db.pool.query(
       `SELECT action, actor, record_key::jsonb AS key FROM audit_log
-        WHERE action LIKE 'invitation-%' OR action LIKE 'api-key-%' ORDER BY audit_id`,
+        WHERE (action LIKE 'invitation-%' AND action <> 'invitation-sent') OR action LIKE 'api-key-%'
+        ORDER BY audit_id`,
     );
     expect(events).toEqual([
       {
@@ -172,18 +173,28 @@ describe('the audit log', () => {
     const history = JSON.parse(
       (await ws.rosterAsync(['audit', '--user', 'bob@acme.io', '--format', 'json'])).stdout,
     );
-    expect(history.entries.map((e: { action: string }) => e.action).slice(0, 2)).toEqual([
-      'invitation-revoked',
-      'invitation-resent',
-    ]);
+    // Newest first: the revocation; before it, the re-send and the e-mails it delivered.
+    const actions = history.entries.map((e: { action: string }) => e.action);
+    expect(actions[0]).toBe('invitation-revoked');
+    expect(new Set(actions)).toEqual(
+      new Set(['invitation-revoked', 'invitation-sent', 'invitation-resent', 'create']),
+    );
   });
 
-  it('records an invitation accepted, by the person who accepted it', async () => {
+  it('records an invitation e-mailed, and accepted by the person who accepted it', async () => {
     // Delivered as .eml files (no SMTP_URL); alice follows the link of hers.
     const delivered = await ws.rosterAsync(['deliver'], {
       ROSTER_PUBLIC_URL: 'http://127.0.0.1:9',
     });
     expect(delivered.status, delivered.stderr).toBe(0);
+    const sent = await db.pool.query(
+      `SELECT actor, record_key::jsonb ->> 'user' AS user FROM audit_log
+        WHERE action = 'invitation-sent' ORDER BY audit_id`,
+    );
+    // Alice's and bob's (delivered when bob's was re-sent: a delivery sends all that is queued).
+    expect(sent.rows).toContainEqual({ actor: 'roster delivery', user: 'alice@acme.io' });
+    expect(sent.rows).toContainEqual({ actor: 'roster delivery', user: 'bob@acme.io' });
+    expect(new Set(sent.rows.map((r) => r.actor))).toEqual(new Set(['roster delivery']));
     const outbox = join(ws.dir, '.roster', 'outbox');
     const mail = readdirSync(outbox)
       .map((f) => readFileSync(join(outbox, f), 'utf8'))
@@ -206,5 +217,21 @@ describe('the audit log', () => {
         },
       },
     ]);
+  });
+
+  it('records an invitation that expired for good', async () => {
+    ws.write('t.yaml', [TEAM_PLAN, tenant('acme', 'alice@acme.io', ['dan@acme.io'])].join('---\n'));
+    expect((await ws.rosterAsync(['apply', '-f', 't.yaml', '--yes'])).status).toBe(0);
+    // Its link lapsed, and no re-send is left.
+    await db.pool.query(
+      `UPDATE invitations SET expires_at = now() - interval '1 minute', resend_count = 99
+        WHERE user_id = (SELECT user_id FROM users WHERE email = 'dan@acme.io')`,
+    );
+    expect((await ws.rosterAsync(['deliver'])).status).toBe(0);
+    const { rows } = await db.pool.query(
+      `SELECT actor FROM audit_log WHERE action = 'invitation-expired'
+          AND record_key::jsonb ->> 'user' = 'dan@acme.io'`,
+    );
+    expect(rows).toEqual([{ actor: 'roster delivery' }]);
   });
 });

@@ -140,9 +140,15 @@ describe('the access review', () => {
         expect(await page.locator('tbody tr').count()).toBe(8);
         const flagged = page.locator('tr.unmanaged td').first();
         expect(await flagged.textContent()).toBe('=hyperlink(1)@evil.io');
-        expect(await flagged.evaluate((cell) => getComputedStyle(cell).backgroundColor)).toBe(
-          'rgb(255, 248, 197)',
-        );
+        expect(
+          await flagged.evaluate((cell) => {
+            // Runs in the page: the DOM's getComputedStyle.
+            const view = globalThis as unknown as {
+              getComputedStyle(element: unknown): { backgroundColor: string };
+            };
+            return view.getComputedStyle(cell).backgroundColor;
+          }),
+        ).toBe('rgb(255, 248, 197)');
         // ROSTER_UPDATE_SCREENSHOTS=1 refreshes the one kept in docs/.
         const dir =
           process.env.ROSTER_UPDATE_SCREENSHOTS === '1'

@@ -4,6 +4,7 @@
  * queued, and re-queuing expired invitations. `src/mail/deliver.ts` drives them.
  */
 import { run, statement, type Queryable } from './sql/statement.js';
+import { INVITATION_KEY } from './invitations.js';
 
 /** Defaults of the invitation policy when neither the organization nor its plan sets one. */
 export const DEFAULT_INVITATION_EXPIRY_DAYS = 7;
@@ -131,15 +132,23 @@ export async function storeTokens(
   return new Map(rows.map((r) => [`${r.org_id}/${r.invitation_id}`, r.expires_at]));
 }
 
+/** The actor of what delivery does by itself: e-mail, re-send an expired link, expire. */
+const DELIVERY_ACTOR = 'roster delivery';
+
 const MARK_DELIVERED = statement(
   'mark-delivered',
   `WITH delivered AS (
            UPDATE outbox SET delivered_at = now(), last_error = NULL, claimed_by = NULL
             WHERE outbox_id = ANY($1::bigint[])
-            RETURNING org_id, (payload->>'invitationId')::bigint AS invitation_id)
+            RETURNING org_id, (payload->>'invitationId')::bigint AS invitation_id),
+        sent AS (
          UPDATE invitations i SET sent_at = now()
            FROM delivered d
-          WHERE i.org_id = d.org_id AND i.invitation_id = d.invitation_id AND i.status = 'pending'`,
+          WHERE i.org_id = d.org_id AND i.invitation_id = d.invitation_id AND i.status = 'pending'
+         RETURNING i.org_id, i.user_id, i.subject, i.resource_type, i.resource_name)
+   INSERT INTO audit_log (org_id, actor, action, record, record_key)
+   SELECT i.org_id, '${DELIVERY_ACTOR}', 'invitation-sent', 'invitation', ${INVITATION_KEY}
+     FROM sent i JOIN organizations o ON o.org_id = i.org_id JOIN users u ON u.user_id = i.user_id`,
 );
 /** Records these outbox rows as delivered, and their invitations as sent. */
 export async function markDelivered(db: Queryable, ids: readonly string[]): Promise<void> {
@@ -208,10 +217,15 @@ const POLICY = 'coalesce(o.invitation_max_resends, p.invitation_max_resends, $1:
 
 const EXPIRE_INVITATIONS = statement(
   'expire-invitations',
-  `UPDATE invitations i SET status = 'expired'
-     FROM organizations o LEFT JOIN plans p ON p.name = o.plan
-    WHERE o.org_id = i.org_id AND i.status = 'pending' AND i.expires_at <= now()
-      AND i.resend_count >= ${POLICY}`,
+  `WITH expired AS (
+     UPDATE invitations i SET status = 'expired'
+       FROM organizations o LEFT JOIN plans p ON p.name = o.plan
+      WHERE o.org_id = i.org_id AND i.status = 'pending' AND i.expires_at <= now()
+        AND i.resend_count >= ${POLICY}
+      RETURNING i.org_id, i.user_id, i.subject, i.resource_type, i.resource_name)
+   INSERT INTO audit_log (org_id, actor, action, record, record_key)
+   SELECT i.org_id, '${DELIVERY_ACTOR}', 'invitation-expired', 'invitation', ${INVITATION_KEY}
+     FROM expired i JOIN organizations o ON o.org_id = i.org_id JOIN users u ON u.user_id = i.user_id`,
 );
 /** Pending invitations past their expiry with no resend left: marked expired. */
 export async function expireInvitations(db: Queryable): Promise<number> {
@@ -225,10 +239,15 @@ const REQUEUE_EXPIRED = statement(
        FROM organizations o LEFT JOIN plans p ON p.name = o.plan
       WHERE o.org_id = i.org_id AND i.status = 'pending' AND i.expires_at <= now()
         AND i.resend_count < ${POLICY}
-      RETURNING i.org_id, i.invitation_id, i.resend_count),
+      RETURNING i.org_id, i.invitation_id, i.resend_count, i.user_id, i.subject, i.resource_type,
+                i.resource_name),
    dead AS (
      DELETE FROM invitation_tokens t USING due
-      WHERE t.org_id = due.org_id AND t.invitation_id = due.invitation_id)
+      WHERE t.org_id = due.org_id AND t.invitation_id = due.invitation_id),
+   audited AS (
+     INSERT INTO audit_log (org_id, actor, action, record, record_key)
+     SELECT i.org_id, '${DELIVERY_ACTOR}', 'invitation-resent', 'invitation', ${INVITATION_KEY}
+       FROM due i JOIN organizations o ON o.org_id = i.org_id JOIN users u ON u.user_id = i.user_id)
    INSERT INTO outbox (org_id, kind, idempotency_key, payload)
    SELECT org_id, 'invitation', 'invitation:' || org_id || ':' || invitation_id || ':resend:' || resend_count,
           jsonb_build_object('orgId', org_id, 'invitationId', invitation_id)
