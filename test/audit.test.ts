@@ -49,7 +49,9 @@ describe('the audit log', () => {
         run: 'https://github.com/acme/access/actions/runs/1234',
         pullRequest: 'https://github.com/acme/access/pull/42',
         commit: 'a'.repeat(40),
+        // A plan of a reviewable size says the line too: the owner's, the Organization's spec.
         file: 't.yaml',
+        line: 9,
       },
     });
   });

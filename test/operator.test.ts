@@ -397,6 +397,31 @@ describe('the operator', () => {
     expect(await query(`SELECT 1 FROM delegations WHERE name = 'hugo-for-client'`)).toEqual([]);
   });
 
+  it('records who changed a resource: the changed-by annotation, and the field manager', async () => {
+    const annotated = `apiVersion: roster.dev/v1alpha1\nkind: Membership\nmetadata:\n  name: durand-jane\n  annotations: { roster.dev/changed-by: jane@agency.example }\nspec: { org: cabinet-durand, user: jane@durand.fr, role: developer }\n`;
+    // Server-side apply: the stand-in API server keeps managedFields for applies (the real one
+    // for every write).
+    const applied = await cluster.kubectl(
+      ['apply', '--server-side', '--validate=false', '-n', 'default', '-f', '-'],
+      annotated,
+    );
+    expect(applied.status, applied.stderr).toBe(0);
+    const entry = await eventually('the audit entry', async () => {
+      const rows = await query(
+        `SELECT actor, source FROM audit_log
+          WHERE action = 'create' AND record_key::jsonb ->> 'user' = 'jane@durand.fr'`,
+      );
+      return rows[0] as { actor: string; source: Record<string, string> } | undefined;
+    });
+    expect(entry.actor).toBe('jane@agency.example via Kubernetes');
+    expect(entry.source).toMatchObject({
+      operator: 'test',
+      namespace: 'default',
+      fieldManager: expect.stringMatching(/^kubectl/),
+    });
+    await kubectl('delete', 'membership', 'durand-jane', '--timeout=20s');
+  });
+
   it('pauses an organization with the annotation, and resumes', async () => {
     await kubectl('annotate', 'organization', 'boulangerie-martin', 'roster.dev/paused=true');
     await kubectl(

@@ -206,12 +206,16 @@ export class Reconciler {
     let rowsWritten = 0;
     try {
       if (plan.changes.length > 0 || plan.refusals.length > 0) {
-        const result = await this.apply(namespace, {
-          ...records,
-          releases: [...decision.releases],
-          narrowSnapshot: true,
-          options: planOptions,
-        });
+        const result = await this.apply(
+          namespace,
+          {
+            ...records,
+            releases: [...decision.releases],
+            narrowSnapshot: true,
+            options: planOptions,
+          },
+          entries,
+        );
         plan = result.plan;
         rowsWritten = result.rowsWritten;
       }
@@ -264,12 +268,11 @@ export class Reconciler {
       object,
     ).map((org) => ({ namespace, kind: 'Organization' as const, name: org }));
     const apply = (records: DesiredRecord[], removals: RecordId[], releases: RecordId[]) =>
-      this.apply(namespace, {
-        records,
-        removals,
-        releases,
-        options: this.planOptions(namespace, { scope: [] }),
-      });
+      this.apply(
+        namespace,
+        { records, removals, releases, options: this.planOptions(namespace, { scope: [] }) },
+        object === undefined ? [] : [entryOf(kind, object)],
+      );
     if (object === undefined) {
       // Deleted without the finalizer's help (or never here): remove what this namespace wrote.
       const snapshot = await this.snapshot([]);
@@ -349,10 +352,16 @@ export class Reconciler {
     };
   }
 
-  private apply(namespace: string, input: Parameters<typeof applyChanges>[1]) {
+  private apply(
+    namespace: string,
+    input: Parameters<typeof applyChanges>[1],
+    entries: readonly Entry[] = [],
+  ) {
+    const authors = new Map(entries.map((e) => [e.file, authorOf(e.object)]));
     return applyChanges(this.pool, input, {
       actor: managerOf(this.options.cluster, namespace),
       source: { operator: this.options.cluster, namespace },
+      changedBy: (file) => authors.get(file),
       ...(this.options.lockWaitMs !== undefined && { lockWaitMs: this.options.lockWaitMs }),
     });
   }
@@ -474,5 +483,30 @@ async function readFacts(
       }
       return {};
     },
+  };
+}
+
+/** The annotation a pipeline or a person sets on a resource to say who changed it. */
+export const CHANGED_BY_ANNOTATION = 'roster.dev/changed-by';
+
+/**
+ * Who changed a custom resource, for the audit log: the person its `roster.dev/changed-by`
+ * annotation names (the API server does not tell a controller who wrote an object), and the field
+ * manager of its latest write (`kubectl-client-side-apply`, `argocd-controller`, ...) from
+ * metadata.managedFields.
+ */
+function authorOf(
+  object: RosterObject,
+): { actor?: string; source?: Record<string, string> } | undefined {
+  const person = object.metadata.annotations?.[CHANGED_BY_ANNOTATION];
+  const fields = (object.metadata as { managedFields?: { manager?: string; time?: string }[] })
+    .managedFields;
+  const latest = [...(fields ?? [])]
+    .filter((f) => typeof f.manager === 'string' && f.manager !== '')
+    .sort((a, b) => String(b.time ?? '').localeCompare(String(a.time ?? '')))[0];
+  if (person === undefined && latest === undefined) return undefined;
+  return {
+    ...(person !== undefined && person !== '' && { actor: `${person} via Kubernetes` }),
+    ...(latest?.manager !== undefined && { source: { fieldManager: latest.manager } }),
   };
 }

@@ -88,6 +88,13 @@ export interface ApplyContext {
   readonly actor: string;
   /** The source recorded in the audit log, e.g. `{ commit }`. */
   readonly source?: Readonly<Record<string, string>>;
+  /**
+   * The person behind the changes declared in one source (a custom resource's author), and what
+   * to add to their audit source; the apply's `actor` otherwise.
+   */
+  readonly changedBy?: (
+    file: string,
+  ) => { readonly actor?: string; readonly source?: Readonly<Record<string, string>> } | undefined;
   /** Called per step on long applies (e.g. a progress line on a terminal). */
   readonly onProgress?: (done: number, total: number, what: string) => void;
   /**
@@ -319,10 +326,17 @@ const splitResource = (resource: string | undefined) => {
   return [type, rest.join('/')] as const;
 };
 
-/** The file (and line, when the plan already knows it) a change comes from, for the audit log. */
-function sourceOf(change: PlannedChange): { file?: string; line?: number } {
-  if (change.sourceFile !== undefined) return { file: change.sourceFile };
-  return change.source === undefined ? {} : { file: change.source.file, line: change.source.line };
+/**
+ * Up to this many changes, the audit log gets each one's line too: finding a line costs a walk of
+ * its document, fine for a pull request's plan, seconds for a first apply of a million records.
+ */
+const AUDIT_LINES_UP_TO = 10_000;
+
+/** The file (and line, for a plan of a reviewable size) a change comes from, for the audit log. */
+function sourceOf(change: PlannedChange, lines: boolean): { file?: string; line?: number } {
+  if (change.sourceFile !== undefined && !lines) return { file: change.sourceFile };
+  const at = change.source;
+  return at === undefined ? {} : { file: at.file, line: at.line };
 }
 
 /** Writes every change of the plan; returns the number of rows written. */
@@ -339,6 +353,7 @@ export async function executePlan(
   const after = (c: PlannedChange, field: string) => c.after?.[field] ?? null;
   const actor = context.actor;
   const copyFrom = context.copyFrom ?? COPY_FROM_ROWS;
+  const lines = plan.changes.length <= AUDIT_LINES_UP_TO;
   const reissued = new Set(
     plan.invitations
       .filter((i) => i.reason !== 'new')
@@ -571,7 +586,15 @@ export async function executePlan(
           record_key: (c) => JSON.stringify(c.id),
           before: (c) => json(c.before),
           after: (c) => json(c.after),
-          source: (c) => JSON.stringify({ ...context.source, ...sourceOf(c) }),
+          source: (c) => {
+            const from = sourceOf(c, lines);
+            const by = from.file === undefined ? undefined : context.changedBy?.(from.file);
+            return JSON.stringify({ ...context.source, ...from, ...by?.source });
+          },
+          actor: (c) => {
+            const file = c.sourceFile ?? c.source?.file;
+            return (file === undefined ? undefined : context.changedBy?.(file)?.actor) ?? null;
+          },
         },
         copyFrom,
       ),

@@ -349,21 +349,29 @@ const APPEND_AUDIT = rowsStatement(
     ['before', 'text'],
     ['after', 'text'],
     ['source', 'text'],
+    // The person behind one change, where known (a custom resource's author); else $1.
+    ['actor', 'text'],
   ]),
   1,
   (
     from,
   ) => `INSERT INTO audit_log (org_id, actor, action, record, record_key, before, after, source)
-   SELECT o.org_id, $1, x.action, x.record, x.record_key, x.before::jsonb, x.after::jsonb, x.source::jsonb
+   SELECT o.org_id, coalesce(x.actor, $1), x.action, x.record, x.record_key, x.before::jsonb, x.after::jsonb, x.source::jsonb
      FROM ${from}
      LEFT JOIN organizations o ON o.name = x.org`,
 );
-/** Appends audit entries (`before`, `after`, `source`: JSON text or null). */
+/**
+ * Appends audit entries (`before`, `after`, `source`: JSON text or null; `actor`: a change's own,
+ * or null for the apply's).
+ */
 export async function appendAudit<T>(
   db: Queryable,
   actor: string,
   items: readonly T[],
-  get: Getters<T, 'org' | 'action' | 'record' | 'record_key' | 'before' | 'after' | 'source'>,
+  get: Getters<
+    T,
+    'org' | 'action' | 'record' | 'record_key' | 'before' | 'after' | 'source' | 'actor'
+  >,
   copyFrom?: number,
 ): Promise<number> {
   return writeRows(db, APPEND_AUDIT, [actor], items, get, copyFrom);
