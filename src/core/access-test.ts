@@ -11,13 +11,19 @@ import {
   type AccessFacts,
   type GroupFact,
 } from './access.js';
-import { BUILT_IN_ROLES, OWNER_ROLE } from './catalog.js';
+import { OWNER_ROLE } from './catalog.js';
 import { compileSchema, describeSchemaErrors } from './check-document.js';
 import { emailIdentity } from './email.js';
 import type { Finding } from './findings.js';
 import { EVERY_MEMBER } from './kinds/delegation.js';
 import { ALL_PERMISSIONS } from './least-privilege.js';
-import type { DesiredState } from './model.js';
+import type {
+  DelegationRecord,
+  DesiredState,
+  GrantRecord,
+  GroupRecord,
+  MembershipRecord,
+} from './model.js';
 import type { ParsedDocument } from './parse.js';
 import {
   documentSchema,
@@ -146,16 +152,52 @@ export function readAccessTest(parsed: ParsedDocument): AccessExpectation[] | Fi
   return findings.length > 0 ? findings : expectations;
 }
 
-/** The person an address names in a state: an alias is its User's primary address. */
-function personOf(state: DesiredState, address: string): string {
+/**
+ * The declared state looked up by person: built once per run, so that each expectation costs a
+ * few map lookups, not a scan of every membership, grant and group of the input.
+ */
+interface StateIndex {
+  readonly state: DesiredState;
+  /** Each alias, to its person's primary address. */
+  readonly personOf: ReadonlyMap<string, string>;
+  /** `org\0user` -> membership. */
+  readonly memberships: ReadonlyMap<string, MembershipRecord>;
+  /** `org\0user\0resource` -> grant. */
+  readonly grants: ReadonlyMap<string, GrantRecord>;
+  /** `org\0user` -> the groups of that organization the person is in. */
+  readonly groups: ReadonlyMap<string, readonly GroupRecord[]>;
+  /** `org\0delegate` -> that delegate's delegations there. */
+  readonly delegations: ReadonlyMap<string, readonly DelegationRecord[]>;
+}
+
+const keyOf = (...parts: string[]) => parts.join('\u0000');
+
+/** The list under `key`, made empty if absent. */
+function listAt<T>(map: Map<string, T[]>, key: string): T[] {
+  let list = map.get(key);
+  if (list === undefined) map.set(key, (list = []));
+  return list;
+}
+
+function indexState(state: DesiredState): StateIndex {
+  const personOf = new Map<string, string>();
   for (const user of state.users.values()) {
-    if (user.aliases.includes(address)) return user.email;
+    for (const alias of user.aliases) personOf.set(alias, user.email);
   }
-  return address;
+  const memberships = new Map(state.memberships.map((m) => [keyOf(m.org, m.user), m]));
+  const grants = new Map(state.grants.map((g) => [keyOf(g.org, g.user, g.resource), g]));
+  const groups = new Map<string, GroupRecord[]>();
+  for (const g of state.groups) {
+    for (const person of g.members) listAt(groups, keyOf(g.org, person)).push(g);
+  }
+  const delegations = new Map<string, DelegationRecord[]>();
+  for (const d of state.delegations) listAt(delegations, keyOf(d.org, d.delegate)).push(d);
+  return { state, personOf, memberships, grants, groups, delegations };
 }
 
 /** What the declared state says of one person in one organization, as the database would. */
-function factsOf(state: DesiredState, user: string, orgName: string, resource: string | null) {
+function factsOf(index: StateIndex, user: string, orgName: string, resource: string | null) {
+  const { state } = index;
   const org = state.organizations.get(orgName);
   const permissionsOf = (role: string): string[] | null => {
     const custom = state.roles.get(role);
@@ -163,27 +205,23 @@ function factsOf(state: DesiredState, user: string, orgName: string, resource: s
     // A role of another organization grants nothing here.
     return custom.org === undefined || custom.org === orgName ? [...custom.permissions] : [];
   };
-  const person = personOf(state, user);
+  // An alias is its User's primary address.
+  const person = index.personOf.get(user) ?? user;
+  const m = index.memberships.get(keyOf(orgName, person));
   const membership =
     org === undefined
       ? null
       : org.owner === person
         ? { role: OWNER_ROLE, status: 'active', permissions: null }
-        : (() => {
-            const m = state.memberships.find((x) => x.org === orgName && x.user === person);
-            return m === undefined
-              ? null
-              : {
-                  role: m.role,
-                  status: m.suspended ? 'suspended' : 'active',
-                  permissions: permissionsOf(m.role),
-                };
-          })();
-  const grant =
-    resource === null
-      ? undefined
-      : state.grants.find((g) => g.org === orgName && g.user === person && g.resource === resource);
-  const groups = state.groups.filter((g) => g.org === orgName && g.members.includes(person));
+        : m === undefined
+          ? null
+          : {
+              role: m.role,
+              status: m.suspended ? 'suspended' : 'active',
+              permissions: permissionsOf(m.role),
+            };
+  const grant = resource === null ? undefined : index.grants.get(keyOf(orgName, person, resource));
+  const groups = index.groups.get(keyOf(orgName, person)) ?? [];
   const groupFacts: GroupFact[] = groups.map((g) => ({
     group: g.name,
     role: g.role ?? null,
@@ -224,49 +262,31 @@ function factsOf(state: DesiredState, user: string, orgName: string, resource: s
 }
 
 /** The decision the declared state gives an expectation. */
-export function decideExpectation(
-  state: DesiredState,
-  e: AccessExpectation,
-  now: Date,
-): AccessDecision {
+function decideExpectation(index: StateIndex, e: AccessExpectation, now: Date): AccessDecision {
   if (e.actingAs === null) {
     return decideAccess(
-      factsOf(state, e.user, e.org, e.resource).facts,
+      factsOf(index, e.user, e.org, e.resource).facts,
       e.permission,
       e.resource,
       now,
     );
   }
-  const member = factsOf(state, e.actingAs, e.org, e.resource);
-  const delegate = factsOf(state, e.user, e.org, null);
-  const delegations = state.delegations
-    .filter(
-      (d) =>
-        d.org === e.org &&
-        d.delegate === delegate.person &&
-        (d.onBehalfOf === member.person || d.onBehalfOf === EVERY_MEMBER),
-    )
-    .sort((a, b) => {
-      const current = (d: typeof a) =>
-        Date.parse(d.expires) > now.getTime() &&
-        (d.starts === undefined || Date.parse(d.starts) <= now.getTime());
-      return (
+  const member = factsOf(index, e.actingAs, e.org, e.resource);
+  const delegate = factsOf(index, e.user, e.org, null);
+  // As the access API picks: the member's own before one for every member, a current one first.
+  const current = (d: DelegationRecord) =>
+    Date.parse(d.expires) > now.getTime() &&
+    (d.starts === undefined || Date.parse(d.starts) <= now.getTime());
+  const d = (index.delegations.get(keyOf(e.org, delegate.person)) ?? [])
+    .filter((x) => x.onBehalfOf === member.person || x.onBehalfOf === EVERY_MEMBER)
+    .sort(
+      (a, b) =>
         Number(current(b)) - Number(current(a)) ||
-        Number(a.onBehalfOf === EVERY_MEMBER) - Number(b.onBehalfOf === EVERY_MEMBER)
-      );
-    });
-  const d = delegations[0];
+        Number(a.onBehalfOf === EVERY_MEMBER) - Number(b.onBehalfOf === EVERY_MEMBER),
+    )[0];
   return decideDelegatedAccess(
     {
-      delegate:
-        delegate.membership === null
-          ? null
-          : {
-              ...delegate.membership,
-              permissions:
-                BUILT_IN_ROLES.get(delegate.membership.role)?.permissions ??
-                delegate.membership.permissions,
-            },
+      delegate: delegate.membership,
       delegation:
         d === undefined
           ? null
@@ -292,8 +312,10 @@ export function runAccessTests(
   now: Date,
 ): Finding[] {
   const failures: Finding[] = [];
+  if (expectations.length === 0) return failures;
+  const index = indexState(state);
   for (const e of expectations) {
-    const decision = decideExpectation(state, e, now);
+    const decision = decideExpectation(index, e, now);
     const held =
       decision.allowed === e.allowed && (e.reason === null || e.reason === decision.reason);
     if (held) continue;
