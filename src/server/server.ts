@@ -26,6 +26,7 @@ import { reviewHtml } from '../core/review.js';
 import type { AccessCache } from './access-cache.js';
 import { isDatabaseUnavailable } from '../store/errors.js';
 import { UsageError } from '../core/errors.js';
+import { startInstant } from '../core/expiry.js';
 import { acceptInvitation, viewInvitation } from '../store/accept-invitation.js';
 import { ApiKeyVerifier, keyCovers, type ApiKeyScope } from '../store/api-keys.js';
 import type { ServerMetrics } from '../telemetry/metrics.js';
@@ -465,11 +466,9 @@ function pageOf(url: URL): { limit?: number; after?: string } {
 function timeOf(url: URL, name: string): Date | undefined {
   const text = url.searchParams.get(name);
   if (text === null) return undefined;
-  const date = /^\d{4}-\d{2}-\d{2}$/.test(text) ? new Date(`${text}T00:00:00Z`) : new Date(text);
-  if (Number.isNaN(date.getTime()) || !/^\d{4}-\d{2}-\d{2}/.test(text)) {
-    throw new HttpError(400, `${name} must be a date or an RFC 3339 time`);
-  }
-  return date;
+  const at = startInstant(text);
+  if (at === undefined) throw new HttpError(400, `${name} must be a date or an RFC 3339 time`);
+  return new Date(at);
 }
 
 /** The request's URL; a target that is not a path answers 400. */

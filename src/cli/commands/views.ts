@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { RosterError, UsageError } from '../../core/errors.js';
+import { startInstant } from '../../core/expiry.js';
 import type { CliIo } from '../../command/io.js';
 import { parseFormat } from '../../command/options.js';
 import { whoAmI } from '../../command/session.js';
@@ -279,11 +280,11 @@ export async function auditCommand(args: string[], io: CliIo): Promise<number> {
 
 /** A date (the start of that day, UTC) or an RFC 3339 time. */
 function instant(text: string, flag: string): Date {
-  const date = /^\d{4}-\d{2}-\d{2}$/.test(text) ? new Date(`${text}T00:00:00Z`) : new Date(text);
-  if (Number.isNaN(date.getTime()) || !/^\d{4}-\d{2}-\d{2}/.test(text)) {
+  const at = startInstant(text);
+  if (at === undefined) {
     throw new UsageError(`${flag} takes a date (2026-11-01) or an RFC 3339 time, not "${text}"`);
   }
-  return date;
+  return new Date(at);
 }
 
 /** `tenants/acme.yaml:12`, a custom resource, a Pulumi URN, or undefined. */
