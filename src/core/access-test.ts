@@ -5,6 +5,7 @@
  * the same CI job as `roster plan`. Pure.
  */
 import {
+  ACCESS_REASONS,
   decideAccess,
   decideDelegatedAccess,
   type AccessDecision,
@@ -33,29 +34,6 @@ import {
   RESOURCE_REF_PATTERN,
 } from './schema/common.js';
 
-/** The reasons a decision can give, for `reason:` in an expectation. */
-const REASONS = [
-  'owner',
-  'role',
-  'grant',
-  'group',
-  'delegation',
-  'suspended',
-  'expired-grant',
-  'invitation-pending',
-  'not-a-member',
-  'permission-not-granted',
-  'unknown-organization',
-  'unknown-resource',
-  'unknown-permission',
-  'feature-not-in-plan',
-  'no-delegation',
-  'delegation-expired',
-  'delegation-not-started',
-  'permission-not-delegated',
-  'delegate-not-administrator',
-] as const;
-
 const permission = { type: 'string', maxLength: 64, pattern: PERMISSION_PATTERN } as const;
 
 /** The JSON Schema of an `AccessTest`. */
@@ -80,7 +58,11 @@ export const accessTestSchema = documentSchema('AccessTest', {
           in: { ...nameSchema, description: 'The organization.' },
           resource: { type: 'string', maxLength: 127, pattern: RESOURCE_REF_PATTERN },
           actingAs: { ...emailSchema, description: 'Acting for this member (a Delegation).' },
-          reason: { type: 'string', enum: REASONS, description: 'The reason expected too.' },
+          reason: {
+            type: 'string',
+            enum: ACCESS_REASONS,
+            description: 'The reason expected too.',
+          },
         },
       },
     },

@@ -41,27 +41,31 @@ export interface GroupFact {
   readonly permissions: readonly string[] | null;
 }
 
+/** Every reason a decision can give: the API's enum, and what an access test may expect. */
+export const ACCESS_REASONS = [
+  'owner',
+  'role',
+  'grant',
+  'group',
+  'suspended',
+  'expired-grant',
+  'invitation-pending',
+  'not-a-member',
+  'permission-not-granted',
+  'unknown-organization',
+  'unknown-resource',
+  'unknown-permission',
+  'feature-not-in-plan',
+  'delegation',
+  'no-delegation',
+  'delegation-expired',
+  'delegation-not-started',
+  'permission-not-delegated',
+  'delegate-not-administrator',
+] as const;
+
 /** Why access is allowed or denied. */
-export type AccessReason =
-  | 'owner'
-  | 'role'
-  | 'grant'
-  | 'group'
-  | 'suspended'
-  | 'expired-grant'
-  | 'invitation-pending'
-  | 'not-a-member'
-  | 'permission-not-granted'
-  | 'unknown-organization'
-  | 'unknown-resource'
-  | 'unknown-permission'
-  | 'feature-not-in-plan'
-  | 'delegation'
-  | 'no-delegation'
-  | 'delegation-expired'
-  | 'delegation-not-started'
-  | 'permission-not-delegated'
-  | 'delegate-not-administrator';
+export type AccessReason = (typeof ACCESS_REASONS)[number];
 
 /** The answer of `check`. */
 export interface AccessDecision {

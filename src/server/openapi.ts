@@ -1,4 +1,5 @@
 /** The OpenAPI 3.1 document of the access API, served at /api/openapi.json. */
+import { ACCESS_REASONS } from '../core/access.js';
 import { ROSTER_VERSION } from '../version.js';
 
 const error = { $ref: '#/components/schemas/Error' };
@@ -85,30 +86,7 @@ export const OPENAPI_DOCUMENT = {
               required: ['allowed', 'reason'],
               properties: {
                 allowed: { type: 'boolean' },
-                reason: {
-                  type: 'string',
-                  enum: [
-                    'owner',
-                    'role',
-                    'grant',
-                    'group',
-                    'suspended',
-                    'expired-grant',
-                    'invitation-pending',
-                    'not-a-member',
-                    'permission-not-granted',
-                    'unknown-organization',
-                    'unknown-resource',
-                    'unknown-permission',
-                    'feature-not-in-plan',
-                    'delegation',
-                    'no-delegation',
-                    'delegation-expired',
-                    'delegation-not-started',
-                    'permission-not-delegated',
-                    'delegate-not-administrator',
-                  ],
-                },
+                reason: { type: 'string', enum: ACCESS_REASONS },
                 role: { type: 'string' },
                 group: {
                   type: 'string',
