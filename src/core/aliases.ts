@@ -6,11 +6,20 @@
 import { isKind, type RecordId } from './kinds/index.js';
 import type { ActualState } from './plan.js';
 
-/** Each alias of the snapshot's Users, to its person's primary address. */
-export function personByAlias(actual: ActualState): Map<string, string> {
-  const personOf = new Map<string, string>();
-  for (const r of actual.records) {
-    if (isKind(r, 'user')) for (const alias of r.fields.aliases) personOf.set(alias, r.id.email);
+const computed = new WeakMap<ActualState, ReadonlyMap<string, string>>();
+
+/**
+ * Each alias of the snapshot's Users, to its person's primary address; computed once per
+ * snapshot (the operator asks it for every resource of an organization).
+ */
+export function personByAlias(actual: ActualState): ReadonlyMap<string, string> {
+  let personOf = computed.get(actual);
+  if (personOf === undefined) {
+    const map = new Map<string, string>();
+    for (const r of actual.records) {
+      if (isKind(r, 'user')) for (const alias of r.fields.aliases) map.set(alias, r.id.email);
+    }
+    computed.set(actual, (personOf = map));
   }
   return personOf;
 }
