@@ -25,8 +25,8 @@ describe('roster test', () => {
     expect(failing.status).toBe(1);
     expect(failing.stdout).toBe('failed: 11 expectations, 2 failed\n');
     expect(failing.stderr.trim().split('\n')).toEqual([
-      'examples/access-tests/failing/broken-promise.yaml:11:7: error: expected "lea.petit@pixelforge.studio can members.manage in pixel-forge", but the declared state says denied: permission-not-granted, role developer [access-test]',
-      'examples/access-tests/failing/broken-promise.yaml:12:7: error: expected "nadia.roux@compta-conseil.fr can resources.view in pixel-forge", but the declared state says denied: permission-not-granted, role accountant [access-test]',
+      'examples/access-tests/failing/broken-promise.yaml:12:7: error: expected "lea.petit@pixelforge.studio can members.manage in pixel-forge", but the declared state says denied: permission-not-granted, role developer [access-test]',
+      'examples/access-tests/failing/broken-promise.yaml:13:7: error: expected "nadia.roux@compta-conseil.fr can resources.view in pixel-forge", but the declared state says denied: permission-not-granted, role accountant [access-test]',
     ]);
   });
 

@@ -35,8 +35,8 @@ const NAME = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 const PATTERN = '^[a-z]+(\\.[a-z]+)*(\\.\\*)?$|^[a-z]+\\*$';
 const patterns = { type: 'array', minItems: 1, items: { type: 'string', pattern: PATTERN } };
 
-/** The file's JSON Schema. */
-const LINT_RULES_SCHEMA = {
+/** The file's JSON Schema (also published for editors: schemas/lint-rules.json). */
+export const LINT_RULES_SCHEMA = {
   type: 'object',
   additionalProperties: false,
   required: ['apiVersion', 'kind'],
