@@ -72,7 +72,16 @@ async function checkThroughServe(url: string, n: number): Promise<Record<string,
   }
   const server = spawn(
     process.execPath,
-    [join(root, 'bin/roster.js'), 'serve', '--port', String(port), '--delivery-interval', '0'],
+    [
+      join(root, 'bin/roster.js'),
+      'serve',
+      '--port',
+      String(port),
+      '--delivery-interval',
+      '0',
+      '--rate-limit',
+      '0',
+    ],
     { env, stdio: ['ignore', 'pipe', 'ignore'] },
   );
   await new Promise<void>((resolve) =>

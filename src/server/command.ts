@@ -10,7 +10,7 @@ import { jsonLogger, type Logger } from '../telemetry/log.js';
 import { AccessCache, keepCacheFresh } from './access-cache.js';
 import { ServerMetrics } from '../telemetry/metrics.js';
 import { PoolHealth } from './pool-health.js';
-import { createRosterService, type RosterServer } from './server.js';
+import { createRosterService, DEFAULT_RATE_LIMITS, type RosterServer } from './server.js';
 import type { CliIo } from '../command/io.js';
 import { parseDuration } from '../command/options.js';
 import { deliveryOptionsFrom } from '../command/delivery-config.js';
@@ -31,6 +31,14 @@ Options:
       --shutdown-timeout DURATION
                                  on SIGTERM, how long requests in flight may take to finish
                                  before their connections are closed (default 20s)
+      --rate-limit N             API requests a minute per API key before 429 with Retry-After
+                                 (default 6000; without a valid key, per client address; 0: off)
+      --page-rate-limit N        invitation page requests a minute per client address
+                                 (default 300; 0: off)
+      --request-timeout DURATION time a client has to send a whole request (default 30s)
+
+Every response carries an x-request-id (the client's, when it sends one), which the request's
+log line names. Request bodies over 16 KiB answer 413.
 
 A request that finds no free database connection within 5 s, or a database that is down,
 answers 503 with Retry-After. /readyz answers 503 while every connection is busy with none
@@ -76,6 +84,9 @@ export async function serveCommand(
       'delivery-interval': { type: 'string', default: '10' },
       'db-connections': { type: 'string', default: '10' },
       'shutdown-timeout': { type: 'string', default: '20s' },
+      'rate-limit': { type: 'string', default: String(DEFAULT_RATE_LIMITS.perKey) },
+      'page-rate-limit': { type: 'string', default: String(DEFAULT_RATE_LIMITS.perAddress) },
+      'request-timeout': { type: 'string', default: '30s' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -96,6 +107,18 @@ export async function serveCommand(
     );
   }
   const graceMs = parseDuration(values['shutdown-timeout'], '--shutdown-timeout');
+  const requestTimeoutMs = parseDuration(values['request-timeout'], '--request-timeout');
+  const perMinute = (flag: 'rate-limit' | 'page-rate-limit') => {
+    const value = Number(values[flag]);
+    if (!Number.isInteger(value) || value < 0) {
+      throw new UsageError(
+        `--${flag} must be a whole number of requests a minute, not "${values[flag]}"`,
+      );
+    }
+    // 0 turns it off: as many as a minute could hold.
+    return value === 0 ? Number.MAX_SAFE_INTEGER : value;
+  };
+  const rateLimits = { perKey: perMinute('rate-limit'), perAddress: perMinute('page-rate-limit') };
   const limits = serveLimits(io.env, connections);
 
   const database = await openAccessDatabase({
@@ -114,13 +137,19 @@ export async function serveCommand(
   const accessCache = io.env.ROSTER_ACCESS_CACHE === 'off' ? undefined : new AccessCache();
   const stopCache =
     accessCache === undefined ? undefined : keepCacheFresh(database.pool, accessCache, log);
-  const service = createRosterService({
+  const service = await createRosterService({
     pool: database.pool,
     metrics,
     health,
     ...(accessCache !== undefined && { accessCache }),
     ...(io.env.ROSTER_APP_URL ? { appUrl: io.env.ROSTER_APP_URL } : {}),
     log,
+    rateLimits:
+      rateLimits.perKey === Number.MAX_SAFE_INTEGER &&
+      rateLimits.perAddress === Number.MAX_SAFE_INTEGER
+        ? null
+        : rateLimits,
+    requestTimeoutMs,
   });
   const { server } = service;
   server.listen(port, values.host);
@@ -181,8 +210,9 @@ async function shutDown(options: {
 }): Promise<void> {
   const { service, graceMs, log } = options;
   service.drain();
-  const closed = new Promise<void>((resolve) => service.server.close(() => resolve()));
-  service.server.closeIdleConnections();
+  // Fastify stops listening, closes idle connections, answers 503 to new requests on kept-alive
+  // ones, and resolves once those in flight are answered.
+  const closed = service.close();
   const finished = await within(graceMs, closed);
   options.stopDelivery.abort();
   if (!finished) {

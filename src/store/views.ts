@@ -92,13 +92,29 @@ export async function listMembers(
 }
 
 /** One entry of the audit log. */
+/** Every action of the audit log (its CHECK constraint, migration 000015). */
+export const AUDIT_ACTIONS = [
+  'create',
+  'update',
+  'delete',
+  'act-as',
+  'invitation-sent',
+  'invitation-accepted',
+  'invitation-resent',
+  'invitation-revoked',
+  'invitation-expired',
+  'api-key-created',
+  'api-key-used',
+  'api-key-revoked',
+] as const;
+
 export interface AuditEntry {
   readonly id: string;
   readonly at: string;
   readonly org: string | null;
   readonly actor: string;
-  /** create, update, delete, or act-as (a delegated access check). */
-  readonly action: string;
+  /** One of AUDIT_ACTIONS. */
+  readonly action: (typeof AUDIT_ACTIONS)[number];
   readonly record: string;
   readonly key: Readonly<Record<string, unknown>>;
   readonly before: unknown;

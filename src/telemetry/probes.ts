@@ -27,31 +27,41 @@ const text = (res: ServerResponse, status: number, body: string) => {
   res.end(body);
 };
 
-/** Answers one probe: 200 `ok`, or 503 with the reason; `/metrics` from the registry. */
-export async function answerProbe(
+/** A probe's answer: status, content type and body. */
+export interface ProbeAnswer {
+  readonly status: number;
+  readonly contentType: string;
+  readonly body: string;
+}
+
+/** One probe's answer: 200 `ok`, or 503 with the reason; `/metrics` from the registry. */
+export async function probeAnswer(
+  path: ProbePath,
+  probes: Probes | undefined,
+  registry: Registry | undefined,
+): Promise<ProbeAnswer> {
+  if (path === '/metrics') {
+    if (registry === undefined) throw new Error('no metrics registry');
+    return { status: 200, contentType: registry.contentType, body: await registry.metrics() };
+  }
+  if (probes === undefined) throw new Error('no probes');
+  const reason = await (path === '/healthz' ? probes.notAliveReason() : probes.notReadyReason());
+  const contentType = 'text/plain; charset=utf-8';
+  if (reason === null) return { status: 200, contentType, body: 'ok\n' };
+  const what = path === '/healthz' ? 'not alive' : 'not ready';
+  return { status: 503, contentType, body: `${what}: ${reason}\n` };
+}
+
+/** Answers one probe on a bare node:http response. */
+async function answerProbe(
   path: ProbePath,
   res: ServerResponse,
-  probes: Probes,
-  registry: Registry,
+  probes: Probes | undefined,
+  registry: Registry | undefined,
 ): Promise<void> {
-  if (path === '/metrics') await answerMetrics(res, registry);
-  else await answerHealth(path, res, probes);
-}
-
-async function answerMetrics(res: ServerResponse, registry: Registry): Promise<void> {
-  const body = await registry.metrics();
-  res.writeHead(200, { 'Content-Type': registry.contentType, 'Cache-Control': 'no-store' });
-  res.end(body);
-}
-
-async function answerHealth(
-  path: '/healthz' | '/readyz',
-  res: ServerResponse,
-  probes: Probes,
-): Promise<void> {
-  const reason = await (path === '/healthz' ? probes.notAliveReason() : probes.notReadyReason());
-  if (reason === null) text(res, 200, 'ok\n');
-  else text(res, 503, `${path === '/healthz' ? 'not alive' : 'not ready'}: ${reason}\n`);
+  const answer = await probeAnswer(path, probes, registry);
+  res.writeHead(answer.status, { 'Content-Type': answer.contentType, 'Cache-Control': 'no-store' });
+  res.end(answer.body);
 }
 
 /**
@@ -67,9 +77,9 @@ export function createProbeServer(
     const path = (req.url ?? '/').split('?')[0];
     const answer =
       path === '/metrics'
-        ? registry && (() => answerMetrics(res, registry))
+        ? registry && (() => answerProbe(path, res, probes, registry))
         : (path === '/healthz' || path === '/readyz') && probes
-          ? () => answerHealth(path, res, probes)
+          ? () => answerProbe(path, res, probes, registry)
           : undefined;
     if (!answer) return text(res, 404, 'not found\n');
     if (req.method !== 'GET' && req.method !== 'HEAD') {

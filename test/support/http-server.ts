@@ -15,7 +15,7 @@ export async function startTestServer(
   pool: pg.Pool,
   options: Partial<Omit<ServerOptions, 'pool'>> = {},
 ): Promise<TestServer> {
-  const server = createRosterServer({ metrics: new ServerMetrics(), ...options, pool });
+  const server = await createRosterServer({ metrics: new ServerMetrics(), ...options, pool });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
