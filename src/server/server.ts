@@ -16,11 +16,7 @@ import { createServer, type Server } from 'node:http';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import { Ajv } from 'ajv';
-import Fastify, {
-  type FastifyError,
-  type FastifyReply,
-  type FastifyRequest,
-} from 'fastify';
+import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import { emailIdentity } from '../core/email.js';
 import { UsageError } from '../core/errors.js';
@@ -33,7 +29,13 @@ import {
   contactsOf,
   organizationsOfUser,
 } from '../store/access.js';
-import { acceptInvitation, viewInvitation } from '../store/accept-invitation.js';
+import {
+  acceptInvitation,
+  viewInvitation,
+  type InvitationView,
+} from '../store/accept-invitation.js';
+import { effectiveBranding, logoOrigin, type Branding } from '../core/branding.js';
+import { Messages } from '../core/messages.js';
 import { ApiKeyVerifier, keyCovers, type ApiKeyScope } from '../store/api-keys.js';
 import { isDatabaseUnavailable } from '../store/errors.js';
 import { ping } from '../store/notifications.js';
@@ -43,7 +45,7 @@ import type { ServerMetrics } from '../telemetry/metrics.js';
 import { PROBE_PATHS, probeAnswer, type Probes } from '../telemetry/probes.js';
 import { ROSTER_VERSION } from '../version.js';
 import type { AccessCache } from './access-cache.js';
-import { invitationPage, unavailablePage, unusablePage, welcomePage } from './pages.js';
+import { invitationPage, unavailablePage, unusablePage, welcomePage, type Page } from './pages.js';
 import type { PoolHealth } from './pool-health.js';
 import {
   AUDIT_SCHEMA,
@@ -83,6 +85,10 @@ export interface ServerOptions {
   readonly rateLimits?: RateLimits | null;
   /** Milliseconds a client has to send a whole request (default 30 s). */
   readonly requestTimeoutMs?: number;
+  /** The pages' languages and the platform's default language and time zone (default: built-in, English, UTC). */
+  readonly messages?: Messages;
+  /** The platform's brand, under each organization's (default: none). */
+  readonly branding?: Branding;
 }
 
 /** The server and what a graceful shutdown needs to know of it. */
@@ -153,6 +159,11 @@ export async function createRosterServer(options: ServerOptions): Promise<Server
 export async function createRosterService(options: ServerOptions): Promise<RosterServer> {
   const keys = new ApiKeyVerifier(options.pool);
   const { metrics, pool, health } = options;
+  const messages = options.messages ?? new Messages();
+  const platformBrand = options.branding ?? {};
+  /** A page no invitation names is in the reader's language (Accept-Language), else the platform's. */
+  const unknownReader = (request: FastifyRequest) =>
+    messages.for(Messages.acceptLanguage(request.headers['accept-language']));
   const retryAfter = String(options.retryAfterSeconds ?? 5);
   let draining = false;
   let inFlight = 0;
@@ -368,7 +379,9 @@ export async function createRosterService(options: ServerOptions): Promise<Roste
         .send({ error: failure.message });
     }
     if (audience === 'page' && failure.status === 503) {
-      return reply.type('text/html; charset=utf-8').send(unavailablePage());
+      return reply
+        .type('text/html; charset=utf-8')
+        .send(unavailablePage(unknownReader(reply.request), platformBrand));
     }
     return reply.type('text/plain; charset=utf-8').send(`${failure.message}\n`);
   };
@@ -417,19 +430,51 @@ export async function createRosterService(options: ServerOptions): Promise<Roste
   type Params<T extends string> = { [name in T]: string };
   type Query = Record<string, string | number | undefined>;
 
+  /** A page of an invitation in its language and brand; an image source for its logo. */
+  const showPage = (reply: FastifyReply, shown: Page, brand: Branding) => {
+    const origin = logoOrigin(brand.logoUrl);
+    if (origin !== undefined) {
+      reply.header(
+        'content-security-policy',
+        `${SECURITY_HEADERS['content-security-policy']}; img-src ${origin}`,
+      );
+    }
+    return html(reply, shown.status, shown.html);
+  };
+  const lookOf = (view: InvitationView) =>
+    view.state === 'unknown'
+      ? undefined
+      : {
+          t: messages.for(view.look.locales, view.look.timeZone),
+          brand: effectiveBranding(view.look.branding, platformBrand),
+        };
+  const acceptPath = (token: string) => `/invitations/${encodeURIComponent(token)}/accept`;
+  /** A view's page: the invitation, or why it cannot be used. */
+  const viewPage = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    view: InvitationView,
+    token: string,
+  ) => {
+    const look = lookOf(view);
+    if (look === undefined) {
+      return showPage(
+        reply,
+        unusablePage('unknown', unknownReader(request), platformBrand),
+        platformBrand,
+      );
+    }
+    return showPage(reply, invitationPage(view, acceptPath(token), look.t, look.brand), look.brand);
+  };
+
   route(['GET'], '/invitations/:token', page, tokenParams, async (request, reply) => {
     const { token } = request.params as Params<'token'>;
-    const view = await viewInvitation(pool, token);
-    const shown = invitationPage(view, `/invitations/${encodeURIComponent(token)}/accept`);
-    return html(reply, shown.status, shown.html);
+    return viewPage(request, reply, await viewInvitation(pool, token), token);
   });
   route(['POST'], '/invitations/:token/accept', page, tokenParams, async (request, reply) => {
     const { token } = request.params as Params<'token'>;
     const result = await acceptInvitation(pool, token);
-    if (!result.accepted) {
-      const shown = unusablePage(result.state);
-      return html(reply, shown.status, shown.html);
-    }
+    if (!result.accepted) return viewPage(request, reply, result.view, token);
     metrics.accepted.inc();
     const org = encodeURIComponent(result.org);
     const target =
@@ -447,14 +492,14 @@ export async function createRosterService(options: ServerOptions): Promise<Roste
   route(['GET'], '/invitations/:token/welcome', page, tokenParams, async (request, reply) => {
     const { token } = request.params as Params<'token'>;
     const view = await viewInvitation(pool, token);
-    if (view.state !== 'accepted') {
-      const shown =
-        view.state === 'pending'
-          ? invitationPage(view, `/invitations/${encodeURIComponent(token)}/accept`)
-          : unusablePage(view.state);
-      return html(reply, shown.status, shown.html);
-    }
-    return html(reply, 200, welcomePage(view.orgDisplayName ?? view.org));
+    if (view.state !== 'accepted') return viewPage(request, reply, view, token);
+    const { t, brand } = lookOf(view) ?? {};
+    if (t === undefined || brand === undefined) return viewPage(request, reply, view, token);
+    return showPage(
+      reply,
+      { status: 200, html: welcomePage(view.orgDisplayName ?? view.org, t, brand) },
+      brand,
+    );
   });
   for (const path of PROBE_PATHS) {
     route(
@@ -604,7 +649,14 @@ export async function createRosterService(options: ServerOptions): Promise<Roste
     drain: () => {
       draining = true;
     },
-    close: () => app.close(),
+    // The server is made by serverFactory and listened on by the caller: Fastify then leaves
+    // closing it to us (it only runs its onClose hooks and answers 503 from then on).
+    close: async () => {
+      const closed = new Promise<void>((resolve) => app.server.close(() => resolve()));
+      app.server.closeIdleConnections();
+      await app.close();
+      await closed;
+    },
   };
 }
 
