@@ -143,5 +143,39 @@ describe.runIf(existsSync(CHROMIUM) || Boolean(process.env.CI))('accepting in a 
     await expect(page.locator('h1').textContent()).resolves.toBe(
       'This invitation was already accepted',
     );
+
+    // Atelier Nord declares French, Paris time and its brand (examples/email-provider): its
+    // accountant's page is in French, and accepting it works the same way.
+    const compta = mails.find((m) => recipientOf(m) === 'compta@atelier-nord.eu');
+    if (compta === undefined) throw new Error('no invitation for compta@atelier-nord.eu');
+    expect(compta.subject).toBe('Invitation à rejoindre Atelier Nord SARL');
+    const french = await browser.newPage();
+    await french.goto(linkOf(compta));
+    await expect(french.locator('html').getAttribute('lang')).resolves.toBe('fr');
+    await expect(french.locator('h1').textContent()).resolves.toBe('Rejoindre Atelier Nord SARL');
+    await expect(french.locator('dt').allTextContents()).resolves.toEqual([
+      'Organisation',
+      'Rôle',
+      'Invité(e)',
+      'Expire le',
+    ]);
+    await expect(french.locator('dd').nth(3).textContent()).resolves.toMatch(
+      /^\d{1,2} \S+ \d{4} à \d\d:\d\d UTC\+[12]$/,
+    );
+    // The brand's accent colour on the button, and its product name on the page.
+    await expect(
+      french
+        .locator('button')
+        .evaluate((b) => b.ownerDocument.defaultView?.getComputedStyle(b).backgroundColor),
+    ).resolves.toBe('rgb(11, 110, 79)');
+    await expect(french.locator('.product').textContent()).resolves.toBe('Nordmail');
+    await french.screenshot({ path: join(dir, 'invitation-fr.png') });
+    await Promise.all([
+      french.waitForURL(/\/invitations\/[A-Za-z0-9_-]{43}\/welcome$/),
+      french.getByRole('button', { name: "Accepter l'invitation" }).click(),
+    ]);
+    await expect(french.locator('h1').textContent()).resolves.toBe(
+      'Bienvenue dans Atelier Nord SARL',
+    );
   });
 });

@@ -41,7 +41,7 @@ export function exportManifests(
       .map((r) => document('Role', r.id.name, KIND_TABLE.role.document.spec(r)));
     const names = new Set<string>();
     const users = of(actual.records, 'user')
-      .filter((r) => r.fields.aliases.length > 0)
+      .filter((r) => r.fields.aliases.length > 0 || r.fields.locale !== null)
       .sort((a, b) => a.id.email.localeCompare(b.id.email))
       .map((r) =>
         document('User', uniqueName(r.id.email, names), KIND_TABLE.user.document.spec(r)),

@@ -1,3 +1,4 @@
+import type { Branding } from './branding.js';
 /**
  * The desired state: what the manifests declare, normalised (e-mails lowercased, defaults
  * filled, inline members and contacts unfolded) and keyed the way the access database keys it.
@@ -58,6 +59,8 @@ export interface UserRecord {
   readonly email: string;
   /** The other addresses of the same person, normalised. */
   readonly aliases: readonly string[];
+  /** The language of their invitations, over their organization's (`fr`), if declared. */
+  readonly locale?: string;
   readonly source: SourceRef;
 }
 
@@ -77,6 +80,12 @@ export interface OrganizationRecord {
   readonly owner: string;
   readonly resources: readonly ResourceRecord[];
   readonly invitations: InvitationPolicy;
+  /** The language of its invitations (`fr`), if declared. */
+  readonly locale?: string;
+  /** The time zone of dates in its invitations (`Europe/Paris`), if declared. */
+  readonly timeZone?: string;
+  /** Its brand in invitations, over the platform's. */
+  readonly branding: Branding;
   readonly source: SourceRef;
 }
 

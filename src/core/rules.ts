@@ -3,6 +3,7 @@
  * declared, and roles follow least privilege. Pure: a function of the desired state and the
  * current time. The planner runs the same rules before it computes any change.
  */
+import { isTimeZone } from './messages.js';
 import {
   BUILT_IN_ROLES,
   DEFAULT_MAX_DELEGATION_DAYS,
@@ -177,6 +178,14 @@ export function checkRules(state: DesiredState, context: RuleContext): Finding[]
   const orgPlans = new Map<string, PlanRecord | undefined>();
   const usage = new Map<string, OrganizationUsage>();
   for (const org of state.organizations.values()) {
+    if (org.timeZone !== undefined && !isTimeZone(org.timeZone)) {
+      error(
+        'unknown-time-zone',
+        org.source,
+        ['spec', 'timeZone'],
+        `"${org.timeZone}" is not a time zone: use an IANA name such as Europe/Paris, America/New_York or UTC`,
+      );
+    }
     let plan: PlanRecord | undefined;
     if (org.plan !== undefined) {
       plan = state.plans.get(org.plan);

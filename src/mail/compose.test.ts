@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { fromWithSender } from '../core/branding.js';
+import { Messages } from '../core/messages.js';
 import { composeInvitation } from './compose.js';
 
 describe('composeInvitation', () => {
@@ -45,5 +47,60 @@ describe('composeInvitation', () => {
     );
     const plain = composeInvitation({ ...details, resource: 'group/support', role: 'member' });
     expect(plain.text).toContain('to join Acme <Agency> & Co in the group support.');
+  });
+});
+
+describe('composeInvitation in another language and under a brand', () => {
+  const details = {
+    to: 'chloe@atelier-nord.fr',
+    orgName: 'atelier-nord',
+    orgDisplayName: 'Atelier Nord',
+    role: 'billing',
+    resource: 'group/compta',
+    inviter: 'sophie@atelier-nord.fr',
+    link: 'https://acces.example.fr/invitations/abc',
+    expiresAt: new Date('2026-11-29T14:05:00Z'),
+  };
+  const french = new Messages().for(['fr'], 'Europe/Paris');
+
+  it('writes the text and HTML in French, with the date in the organization’s time zone', () => {
+    const mail = composeInvitation(details, french);
+    expect(mail.subject).toBe('Invitation à rejoindre Atelier Nord');
+    expect(mail.text).toContain(
+      'sophie@atelier-nord.fr vous invite à rejoindre Atelier Nord dans le groupe compta en tant que billing.',
+    );
+    expect(mail.text).toContain(
+      "Le lien ne sert qu'une fois et expire le 29 novembre 2026 à 15:05 UTC+1.",
+    );
+    expect(mail.html).toContain('<html lang="fr">');
+    expect(mail.html).toContain('dans le groupe <strong>compta</strong>');
+    expect(mail.html).toContain('Voir l&#39;invitation');
+  });
+
+  it('shows the brand: logo, accent colour and product name; escapes them', () => {
+    const mail = composeInvitation(details, french, {
+      productName: 'Nord & Co <Mail>',
+      logoUrl: 'https://cdn.example.fr/logo.png',
+      accentColor: '#aa3300',
+    });
+    expect(mail.html).toContain(
+      '<img src="https://cdn.example.fr/logo.png" alt="Nord &#38; Co &#60;Mail&#62;"',
+    );
+    expect(mail.html).toContain('background: #aa3300');
+    expect(mail.text).toContain('Envoyé par Nord & Co <Mail>.');
+    expect(mail.html).toContain('Envoyé par Nord &#38; Co &#60;Mail&#62;.');
+    expect(mail.html).not.toContain('<Mail>');
+  });
+
+  it('writes the sender name of a brand in the From: header', () => {
+    expect(fromWithSender('Roster <noreply@example.fr>', 'Atelier Nord')).toBe(
+      '"Atelier Nord" <noreply@example.fr>',
+    );
+    expect(fromWithSender('noreply@example.fr', 'Atelier Nord')).toBe(
+      '"Atelier Nord" <noreply@example.fr>',
+    );
+    expect(fromWithSender('Roster <noreply@example.fr>', undefined)).toBe(
+      'Roster <noreply@example.fr>',
+    );
   });
 });

@@ -1,5 +1,10 @@
-/** The invitation e-mail: readable as text and as HTML. Pure. */
+/**
+ * The invitation e-mail: readable as text and as HTML, in the chosen language (core/messages.ts)
+ * and under the organization's or the platform's brand (core/branding.ts). Pure.
+ */
+import { DEFAULT_ACCENT_COLOR, type Branding } from '../core/branding.js';
 import { invitationTarget } from '../core/invitation-target.js';
+import { Html, Messages, type MessageKey, type Translator } from '../core/messages.js';
 
 /** What an invitation e-mail says. */
 export interface InvitationMailDetails {
@@ -22,65 +27,99 @@ export interface ComposedMail {
   readonly html: string;
 }
 
-const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
-
-/** Made once: `toLocaleDateString` builds a formatter on every call (a tenth of a delivery's CPU). */
-const EXPIRY_DAY = new Intl.DateTimeFormat('en-GB', {
-  day: 'numeric',
-  month: 'long',
-  year: 'numeric',
-  timeZone: 'UTC',
-});
-
-/** `30 November 2026 at 14:05 UTC`. */
-export function formatExpiry(date: Date): string {
-  const day = EXPIRY_DAY.format(date);
-  const time = date.toISOString().slice(11, 16);
-  return `${day} at ${time} UTC`;
-}
+/** English, UTC: what an e-mail says when nothing else is chosen. */
+export const ENGLISH_UTC: Translator = new Messages().for(['en'], 'UTC');
 
 /** The role of a group invitation when the group gives no organization role. */
 const GROUP_WITHOUT_ROLE = 'member';
 
-/** Composes the e-mail of an invitation. */
-export function composeInvitation(details: InvitationMailDetails): ComposedMail {
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+
+/** The invitation's "what" (to join X as Y...) and the keys of its sentence, for mail or page. */
+export function invitationPhrase(
+  t: Translator,
+  details: Pick<InvitationMailDetails, 'orgName' | 'orgDisplayName' | 'role' | 'resource'>,
+  where: 'mail' | 'page',
+  html: boolean,
+): string | Html {
   const org = details.orgDisplayName ?? details.orgName;
   const target = invitationTarget(details.resource);
-  const what =
+  const values = {
+    org,
+    role: details.role,
+    ...(target.kind === 'group' && { group: target.group }),
+    ...(target.kind === 'resource' && { resource: target.resource }),
+  };
+  const key: MessageKey =
     target.kind === 'organization'
-      ? `to join ${org} as ${details.role}`
-      : target.kind === 'group'
-        ? `to join ${org} in the group ${target.group}${details.role === GROUP_WITHOUT_ROLE ? '' : ` as ${details.role}`}`
-        : `to work on ${target.resource} of ${org} as ${details.role}`;
-  const who = details.inviter === null ? 'You are invited' : `${details.inviter} invites you`;
-  const expires = formatExpiry(details.expiresAt);
+      ? `${where}.what.organization`
+      : target.kind === 'resource'
+        ? `${where}.what.resource`
+        : where === 'mail' && details.role !== GROUP_WITHOUT_ROLE
+          ? 'mail.what.groupRole'
+          : `${where}.what.group`;
+  return html ? t.html(key, values, ['group', 'resource']) : t.text(key, values);
+}
+
+/** Composes the e-mail of an invitation. */
+export function composeInvitation(
+  details: InvitationMailDetails,
+  t: Translator = ENGLISH_UTC,
+  brand: Branding = {},
+): ComposedMail {
+  const org = details.orgDisplayName ?? details.orgName;
+  const target = invitationTarget(details.resource);
   const subject =
     target.kind === 'resource'
-      ? `Invitation to ${target.resource} of ${org}`
-      : `Invitation to join ${org}`;
+      ? t.text('mail.subject.resource', { org, resource: target.resource })
+      : t.text('mail.subject.organization', { org });
+  const expires = t.date(details.expiresAt);
+  const sentence = (html: boolean) => {
+    const what = invitationPhrase(t, details, 'mail', html);
+    const key = details.inviter === null ? 'mail.invited' : 'mail.invitedBy';
+    const values = { what, ...(details.inviter !== null && { inviter: details.inviter }) };
+    return html ? t.html(key, values).html : t.text(key, values);
+  };
+  const footer = (html: boolean) =>
+    brand.productName === undefined
+      ? []
+      : [
+          html
+            ? t.html('mail.sentBy', { product: brand.productName }).html
+            : t.text('mail.sentBy', { product: brand.productName }),
+        ];
   const text = [
-    `Hello,`,
+    t.text('mail.hello'),
     ``,
-    `${who} ${what}.`,
+    sentence(false),
     ``,
-    `Open this link to accept the invitation:`,
+    t.text('mail.open'),
     details.link,
     ``,
-    `The link works once and expires on ${expires}.`,
-    `If you did not expect this invitation, ignore this e-mail: nothing happens until you accept.`,
+    t.text('mail.expires', { expires }),
+    t.text('mail.ignore'),
     ``,
-    `This invitation was sent to ${details.to}.`,
+    t.text('mail.sentTo', { email: details.to }),
+    ...footer(false),
   ].join('\n');
+  const h = (key: MessageKey, values = {}) => t.html(key, values).html;
+  const accent = brand.accentColor ?? DEFAULT_ACCENT_COLOR;
+  const logo =
+    brand.logoUrl === undefined
+      ? ''
+      : `<p><img src="${escapeHtml(brand.logoUrl)}" alt="${escapeHtml(brand.productName ?? org)}" style="max-height: 48px;"></p>\n`;
   const html = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(subject)}</title></head>
+<html lang="${escapeHtml(t.locale)}"><head><meta charset="utf-8"><title>${escapeHtml(subject)}</title></head>
 <body style="font-family: system-ui, sans-serif; line-height: 1.5; color: #1f2328; max-width: 560px; margin: 24px auto;">
-<p>Hello,</p>
-<p>${escapeHtml(who)} ${escapeHtml(what)}.</p>
-<p><a href="${escapeHtml(details.link)}" style="display: inline-block; padding: 10px 18px; background: #1f6feb; color: #fff; border-radius: 6px; text-decoration: none;">Review the invitation</a></p>
-<p>Or open this link: <a href="${escapeHtml(details.link)}">${escapeHtml(details.link)}</a></p>
-<p>The link works once and expires on ${escapeHtml(expires)}.<br>
-If you did not expect this invitation, ignore this e-mail: nothing happens until you accept.</p>
-<p style="color: #59636e; font-size: 13px;">This invitation was sent to ${escapeHtml(details.to)}.</p>
+${logo}<p>${h('mail.hello')}</p>
+<p>${sentence(true)}</p>
+<p><a href="${escapeHtml(details.link)}" style="display: inline-block; padding: 10px 18px; background: ${accent}; color: #fff; border-radius: 6px; text-decoration: none;">${h('mail.button')}</a></p>
+<p>${h('mail.orOpen')} <a href="${escapeHtml(details.link)}">${escapeHtml(details.link)}</a></p>
+<p>${h('mail.expires', { expires })}<br>
+${h('mail.ignore')}</p>
+<p style="color: #59636e; font-size: 13px;">${h('mail.sentTo', { email: details.to })}${footer(true)
+    .map((line) => `<br>\n${line}`)
+    .join('')}</p>
 </body></html>
 `;
   return { subject, text, html };

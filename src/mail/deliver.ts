@@ -14,6 +14,12 @@
 import { hostname } from 'node:os';
 import type pg from 'pg';
 import { composeInvitation } from './compose.js';
+import { effectiveBranding, fromWithSender, type Branding } from '../core/branding.js';
+import { Messages } from '../core/messages.js';
+import { lookOf } from '../store/accept-invitation.js';
+
+/** Built-in catalogues, English, UTC: when no options say otherwise. */
+const PLATFORM_DEFAULTS = new Messages();
 import { newToken } from '../core/tokens.js';
 import type { MailTransport } from './transport.js';
 import {
@@ -39,8 +45,12 @@ export interface DeliveryOptions {
   readonly transport: MailTransport;
   /** Base of the accept links, e.g. `https://access.example.com`. */
   readonly publicUrl: string;
-  /** The From: header. */
+  /** The From: header (its name replaced by a brand's sender name). */
   readonly from: string;
+  /** The e-mails' languages and the platform's default language and time zone. */
+  readonly messages?: Messages;
+  /** The platform's brand, under each organization's. */
+  readonly branding?: Branding;
   /** Rows claimed per round (default 100). */
   readonly batchSize?: number;
   /** Sends at once (default: the transport's concurrency). */
@@ -269,17 +279,29 @@ async function sendRound(
 /** The e-mail of one send. */
 function mailOf(send: PreparedSend, options: DeliveryOptions) {
   const d = send.detail;
-  const mail = composeInvitation({
+  const look = lookOf(d);
+  const brand = effectiveBranding(look.branding, options.branding ?? {});
+  const t = (options.messages ?? PLATFORM_DEFAULTS).for(look.locales, look.timeZone);
+  const mail = composeInvitation(
+    {
+      to: d.email,
+      orgName: d.org_name,
+      orgDisplayName: d.display_name,
+      role: d.role,
+      resource: d.resource_type === null ? null : `${d.resource_type}/${d.resource_name}`,
+      inviter: d.owner === d.email ? null : d.owner,
+      link: `${options.publicUrl.replace(/\/+$/, '')}/invitations/${send.token}`,
+      expiresAt: send.expiresAt,
+    },
+    t,
+    brand,
+  );
+  return {
+    from: fromWithSender(options.from, brand.senderName),
     to: d.email,
-    orgName: d.org_name,
-    orgDisplayName: d.display_name,
-    role: d.role,
-    resource: d.resource_type === null ? null : `${d.resource_type}/${d.resource_name}`,
-    inviter: d.owner === d.email ? null : d.owner,
-    link: `${options.publicUrl.replace(/\/+$/, '')}/invitations/${send.token}`,
-    expiresAt: send.expiresAt,
-  });
-  return { from: options.from, to: d.email, ...mail, idempotencyKey: send.row.idempotency_key };
+    ...mail,
+    idempotencyKey: send.row.idempotency_key,
+  };
 }
 
 /**

@@ -135,7 +135,7 @@ export async function operatorCommand(
     cwd: io.cwd,
     applicationName: `roster operator (${cluster})`,
   });
-  const delivery = deliveryInterval > 0 ? deliveryOptionsFrom(io) : undefined;
+  const delivery = deliveryInterval > 0 ? await deliveryOptionsFrom(io) : undefined;
   let lost = false;
   let stop: () => void = () => undefined;
   const stopped = new Promise<void>((resolve) => (stop = resolve));

@@ -24,6 +24,7 @@ import { memberFacts } from '../store/member-facts.js';
 import { readSnapshot } from '../store/snapshot.js';
 import { deliverOutbox } from '../mail/deliver.js';
 import { transportFromEnv, smtpTransport } from '../mail/transport.js';
+import { localizationFrom } from '../command/localization.js';
 import { ROSTER_VERSION } from '../version.js';
 import {
   checkInputs,
@@ -317,6 +318,8 @@ export class RosterProvider {
           publicUrl:
             this.config.publicUrl ?? process.env.ROSTER_PUBLIC_URL ?? 'http://localhost:8080',
           from: this.config.mailFrom ?? process.env.ROSTER_MAIL_FROM ?? 'Roster <roster@localhost>',
+          // The platform's language and brand (ROSTER_LOCALE, ROSTER_PRODUCT_NAME...).
+          ...(await localizationFrom(process.env, process.cwd())),
         });
       } finally {
         transport.close();

@@ -36,6 +36,7 @@ describe('the Pulumi schema', () => {
       expect.arrayContaining(['status', 'invitationState', 'expires']),
     );
     expect(Object.keys(schema.types).sort()).toEqual([
+      'roster:index:Branding',
       'roster:index:GroupGrant',
       'roster:index:InvitationPolicy',
       'roster:index:OrganizationResource',

@@ -13,6 +13,7 @@ const TYPE_NAMES: Readonly<Record<string, string>> = {
   'Plan.seats': 'PlanSeats',
   'Plan.invitations': 'InvitationPolicy',
   'Organization.invitations': 'InvitationPolicy',
+  'Organization.branding': 'Branding',
   'Organization.resources': 'OrganizationResource',
   'Group.grants': 'GroupGrant',
 };

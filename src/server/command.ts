@@ -47,7 +47,9 @@ for 60 s (a stuck process a liveness probe should restart).
 
 Environment: DATABASE_URL, SMTP_URL, ROSTER_PUBLIC_URL (the address people reach this server
 at, for the links in e-mails), ROSTER_APP_URL (where to send people after they accept),
-ROSTER_MAIL_FROM. Stops gracefully on SIGINT or SIGTERM.
+ROSTER_MAIL_FROM; the language, time zone and brand of invitations, under each organization's:
+ROSTER_LOCALE, ROSTER_TIME_ZONE, ROSTER_MESSAGES (catalogues), ROSTER_PRODUCT_NAME,
+ROSTER_SENDER_NAME, ROSTER_LOGO_URL, ROSTER_ACCENT_COLOR. Stops gracefully on SIGINT or SIGTERM.
 
 Access checks are answered from memory when asked again; every write to what they read
 (by Roster, the app or SQL) clears that memory at commit. ROSTER_ACCESS_CACHE=off turns it off.
@@ -130,7 +132,7 @@ export async function serveCommand(
   const metrics = new ServerMetrics();
   const health = new PoolHealth(database.pool, limits.health);
   metrics.watchPool(() => health.sample());
-  const delivery = deliveryOptionsFrom(io);
+  const delivery = await deliveryOptionsFrom(io);
   const log = jsonLogger(io.stderr);
   // Access decisions in memory, cleared on every change; ROSTER_ACCESS_CACHE=off reads the
   // database for every check.
@@ -150,6 +152,8 @@ export async function serveCommand(
         ? null
         : rateLimits,
     requestTimeoutMs,
+    ...(delivery.messages !== undefined && { messages: delivery.messages }),
+    ...(delivery.branding !== undefined && { branding: delivery.branding }),
   });
   const { server } = service;
   server.listen(port, values.host);

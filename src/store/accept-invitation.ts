@@ -4,6 +4,7 @@
  * becomes active in the same transaction, and a NOTIFY tells listeners (the operator) at once.
  */
 import type pg from 'pg';
+import type { Branding } from '../core/branding.js';
 import { hashToken, looksLikeToken } from '../core/tokens.js';
 import { run, statement } from './sql/statement.js';
 import { INVITATION_KEY } from './invitations.js';
@@ -11,10 +12,48 @@ import { INVITATION_KEY } from './invitations.js';
 /** The channel on which accepted invitations are announced. */
 export const INVITATION_CHANNEL = 'roster_invitations';
 
+/** How an invitation's e-mail and pages look: the language, time zone and brand declared. */
+export interface InvitationLook {
+  /** The person's locale (User.spec.locale), then the organization's; nulls when undeclared. */
+  readonly locales: readonly (string | null)[];
+  readonly timeZone: string | null;
+  readonly branding: Branding;
+}
+
+/** The SQL of an invitation's look, from `o` (organizations) and `u` (users). */
+export const LOOK_COLUMNS = `(SELECT r.locale FROM user_records r WHERE r.user_id = u.user_id) AS user_locale,
+            o.locale AS org_locale, o.time_zone, o.product_name, o.sender_name, o.logo_url, o.accent_color`;
+
+/** The columns LOOK_COLUMNS selects. */
+export interface LookRow {
+  user_locale: string | null;
+  org_locale: string | null;
+  time_zone: string | null;
+  product_name: string | null;
+  sender_name: string | null;
+  logo_url: string | null;
+  accent_color: string | null;
+}
+
+/** The look of a row selected with LOOK_COLUMNS. */
+export function lookOf(row: LookRow): InvitationLook {
+  return {
+    locales: [row.user_locale, row.org_locale],
+    timeZone: row.time_zone,
+    branding: {
+      ...(row.product_name !== null && { productName: row.product_name }),
+      ...(row.sender_name !== null && { senderName: row.sender_name }),
+      ...(row.logo_url !== null && { logoUrl: row.logo_url }),
+      ...(row.accent_color !== null && { accentColor: row.accent_color }),
+    },
+  };
+}
+
 /** What an invitation link shows. */
 export type InvitationView =
   | {
       readonly state: 'pending';
+      readonly look: InvitationLook;
       readonly org: string;
       readonly orgDisplayName: string | null;
       readonly role: string;
@@ -23,8 +62,14 @@ export type InvitationView =
       readonly email: string;
       readonly expiresAt: Date;
     }
-  | { readonly state: 'accepted'; readonly org: string; readonly orgDisplayName: string | null }
-  | { readonly state: 'revoked' | 'expired' | 'unknown' };
+  | {
+      readonly state: 'accepted';
+      readonly org: string;
+      readonly orgDisplayName: string | null;
+      readonly look: InvitationLook;
+    }
+  | { readonly state: 'revoked' | 'expired'; readonly look: InvitationLook }
+  | { readonly state: 'unknown' };
 
 /** What accepting did. */
 export type AcceptResult =
@@ -34,12 +79,12 @@ export type AcceptResult =
       readonly orgDisplayName: string | null;
       readonly user: string;
     }
-  | { readonly accepted: false; readonly state: 'accepted' | 'revoked' | 'expired' | 'unknown' };
+  | { readonly accepted: false; readonly view: Exclude<InvitationView, { state: 'pending' }> };
 
 const VIEW_INVITATION = statement(
   'view-invitation',
   `SELECT i.status, i.expires_at, i.role, i.resource_type, i.resource_name, u.email,
-            o.name, o.display_name,
+            o.name, o.display_name, ${LOOK_COLUMNS},
             (SELECT ou.email FROM memberships m JOIN users ou USING (user_id)
               WHERE m.org_id = o.org_id AND m.role = 'owner') AS owner
        FROM invitation_tokens t
@@ -99,15 +144,17 @@ export async function viewInvitation(pool: pg.Pool, token: string): Promise<Invi
   const { rows } = await run(pool, VIEW_INVITATION, [hashToken(token)]);
   const row = rows[0];
   if (row === undefined) return { state: 'unknown' };
+  const look = lookOf(row as LookRow);
   if (row.status === 'accepted') {
-    return { state: 'accepted', org: row.name, orgDisplayName: row.display_name };
+    return { state: 'accepted', org: row.name, orgDisplayName: row.display_name, look };
   }
-  if (row.status === 'revoked') return { state: 'revoked' };
+  if (row.status === 'revoked') return { state: 'revoked', look };
   if (row.status === 'expired' || row.expires_at === null || row.expires_at <= new Date()) {
-    return { state: 'expired' };
+    return { state: 'expired', look };
   }
   return {
     state: 'pending',
+    look,
     org: row.name,
     orgDisplayName: row.display_name,
     role: row.role,
@@ -126,7 +173,7 @@ export async function viewInvitation(pool: pg.Pool, token: string): Promise<Invi
  * listeners are notified in the same statement.
  */
 export async function acceptInvitation(pool: pg.Pool, token: string): Promise<AcceptResult> {
-  if (!looksLikeToken(token)) return { accepted: false, state: 'unknown' };
+  if (!looksLikeToken(token)) return { accepted: false, view: { state: 'unknown' } };
   const { rows } = await run<{
     org: string;
     display_name: string | null;
@@ -135,7 +182,11 @@ export async function acceptInvitation(pool: pg.Pool, token: string): Promise<Ac
   const accepted = rows[0];
   if (accepted === undefined) {
     const view = await viewInvitation(pool, token);
-    return { accepted: false, state: view.state === 'pending' ? 'expired' : view.state };
+    // Pending but not accepted: it expired between the two reads.
+    return {
+      accepted: false,
+      view: view.state === 'pending' ? { state: 'expired', look: view.look } : view,
+    };
   }
   return {
     accepted: true,

@@ -407,6 +407,7 @@ export async function executePlan(
         email: b.map((c) => c.id.email),
         managedBy: b.map(managedBy),
         lastApplied: b.map(lastApplied),
+        locale: b.map((c) => after(c, 'locale')),
       }),
     ),
     batched('plans', upserts('plan'), (b) =>
@@ -454,6 +455,12 @@ export async function executePlan(
         lastApplied: b.map(lastApplied),
         expiryDays: b.map((c) => after(c, 'invitationExpiryDays')),
         maxResends: b.map((c) => after(c, 'invitationMaxResends')),
+        locale: b.map((c) => after(c, 'locale')),
+        timeZone: b.map((c) => after(c, 'timeZone')),
+        productName: b.map((c) => after(c, 'productName')),
+        senderName: b.map((c) => after(c, 'senderName')),
+        logoUrl: b.map((c) => after(c, 'logoUrl')),
+        accentColor: b.map((c) => after(c, 'accentColor')),
       }),
     ),
     batched('resources', upserts('resource'), (b) =>

@@ -3,6 +3,7 @@
  * say, storing token hashes, recording deliveries, failures and releases, counting what is
  * queued, and re-queuing expired invitations. `src/mail/deliver.ts` drives them.
  */
+import { LOOK_COLUMNS, type LookRow } from './accept-invitation.js';
 import { run, statement, type Queryable } from './sql/statement.js';
 import { INVITATION_KEY } from './invitations.js';
 
@@ -20,7 +21,7 @@ export interface Claimed {
 }
 
 /** What the e-mail of one invitation says. */
-export interface InvitationDetail {
+interface InvitationDetailRow {
   org_id: string;
   invitation_id: string;
   status: string;
@@ -33,6 +34,9 @@ export interface InvitationDetail {
   expiry_days: number;
   owner: string | null;
 }
+
+/** What an invitation's e-mail says and how it looks (its language, time zone and brand). */
+export type InvitationDetail = InvitationDetailRow & LookRow;
 
 /** A token about to be sent: its hash and what it is for. */
 export interface TokenToStore {
@@ -72,7 +76,7 @@ export async function claimDue(
 const READ_DETAILS = statement(
   'read-invitation-details',
   `SELECT i.org_id::text, i.invitation_id::text, i.status, i.role, i.resource_type, i.resource_name,
-            u.email, o.name AS org_name, o.display_name,
+            u.email, o.name AS org_name, o.display_name, ${LOOK_COLUMNS},
             coalesce(o.invitation_expiry_days, p.invitation_expiry_days, $3::int) AS expiry_days,
             (SELECT ou.email FROM memberships m JOIN users ou USING (user_id)
               WHERE m.org_id = o.org_id AND m.role = 'owner') AS owner

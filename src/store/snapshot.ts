@@ -152,7 +152,7 @@ export async function readRoles(db: Queryable): Promise<ActualRecord[]> {
 const READ_USERS = statement(
   'read-users',
   // Only the people a User record manages or who have aliases: few, however many users there are.
-  `SELECT u.email, r.managed_by, r.last_applied,
+  `SELECT u.email, r.managed_by, r.last_applied, r.locale,
           coalesce((SELECT array_agg(a.alias ORDER BY a.alias) FROM user_aliases a WHERE a.user_id = u.user_id), '{}') AS aliases
      FROM users u LEFT JOIN user_records r USING (user_id)
     WHERE u.user_id IN (SELECT user_id FROM user_records UNION SELECT user_id FROM user_aliases)`,
@@ -161,7 +161,7 @@ const READ_USERS = statement(
 export async function readUsers(db: Queryable): Promise<ActualRecord[]> {
   const { rows } = await run(db, READ_USERS);
   return rows.map((r) => {
-    const fields: UserFields = { aliases: r.aliases };
+    const fields: UserFields = { aliases: r.aliases, locale: r.locale ?? null };
     return {
       id: { kind: 'user', email: r.email },
       fields,
@@ -174,6 +174,7 @@ export async function readUsers(db: Queryable): Promise<ActualRecord[]> {
 const READ_ORGANIZATIONS = statement(
   'read-organizations',
   `SELECT name, display_name, plan, invitation_expiry_days, invitation_max_resends,
+          locale, time_zone, product_name, sender_name, logo_url, accent_color,
           managed_by, last_applied
      FROM organizations WHERE $1::text[] IS NULL OR name = ANY($1::text[])`,
 );
@@ -189,6 +190,12 @@ export async function readOrganizations(
       plan: r.plan,
       invitationExpiryDays: r.invitation_expiry_days,
       invitationMaxResends: r.invitation_max_resends,
+      locale: r.locale,
+      timeZone: r.time_zone,
+      productName: r.product_name,
+      senderName: r.sender_name,
+      logoUrl: r.logo_url,
+      accentColor: r.accent_color,
     };
     return {
       id: { kind: 'organization', name: r.name },

@@ -17,6 +17,7 @@ import { ciContext, cliActor, currentCommit } from '../../command/session.js';
 import type pg from 'pg';
 import { countQueued } from '../../mail/deliver.js';
 import { deliverAndReport, describeQueued } from './deliver.js';
+import { localizationFrom } from '../../command/localization.js';
 import { lazyDatabase, planOfInput, renderPlan } from './plan.js';
 import { GUARD_HELP, PLAN_ARG_OPTIONS, planOptionsFrom } from './plan-options.js';
 
@@ -68,6 +69,9 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
       ? undefined
       : parseDuration(values['wait-for-lock'], '--wait-for-lock');
   const files = values.file ?? [];
+  // The language and brand of the invitations it will send are checked before anything is
+  // applied: a bad catalogue must not leave a committed apply with its mail unsendable.
+  if (values['no-deliver'] !== true && values.yes === true) await localizationFrom(io.env, io.cwd);
   const database = lazyDatabase(io, 'apply');
   try {
     let input: ApplyInput;

@@ -71,7 +71,7 @@ export async function deliverAndReport(
   out: NodeJS.WritableStream = io.stdout,
   limits: { deadlineMs?: number; signal?: AbortSignal } = {},
 ): Promise<DeliveryReport> {
-  const options = deliveryOptionsFrom(io);
+  const options = await deliveryOptionsFrom(io);
   // On a terminal, a line that counts what was sent so far; erased before the summary.
   let shown = false;
   const onProgress =

@@ -3,9 +3,10 @@
  * membership with role `owner`; its resources, inline members and contacts are records of their
  * own kinds, declared in the same document.
  */
+import type { Branding } from '../branding.js';
 import { OWNER_ROLE } from '../catalog.js';
 import type { ResourceRecord, SourceRef } from '../model.js';
-import type { KindDescriptor } from './kind.js';
+import type { Fields, KindDescriptor } from './kind.js';
 import type { RecordId } from './index.js';
 import { contactModel } from './contact.js';
 import { membershipModel } from './membership.js';
@@ -22,6 +23,12 @@ export type OrganizationFields = {
   readonly plan: string | null;
   readonly invitationExpiryDays: number | null;
   readonly invitationMaxResends: number | null;
+  readonly locale: string | null;
+  readonly timeZone: string | null;
+  readonly productName: string | null;
+  readonly senderName: string | null;
+  readonly logoUrl: string | null;
+  readonly accentColor: string | null;
 };
 
 export const organizationKind = {
@@ -29,7 +36,18 @@ export const organizationKind = {
   key: (id) => [id.name],
   describe: (id) => `organization ${id.name}`,
   organization: (id) => id.name,
-  fields: ['displayName', 'plan', 'invitationExpiryDays', 'invitationMaxResends'],
+  fields: [
+    'displayName',
+    'plan',
+    'invitationExpiryDays',
+    'invitationMaxResends',
+    'locale',
+    'timeZone',
+    'productName',
+    'senderName',
+    'logoUrl',
+    'accentColor',
+  ],
   *desired(state) {
     for (const org of state.organizations.values()) {
       const fields: OrganizationFields = {
@@ -37,6 +55,12 @@ export const organizationKind = {
         plan: org.plan ?? null,
         invitationExpiryDays: org.invitations.expiresInDays ?? null,
         invitationMaxResends: org.invitations.maxResends ?? null,
+        locale: org.locale ?? null,
+        timeZone: org.timeZone ?? null,
+        productName: org.branding.productName ?? null,
+        senderName: org.branding.senderName ?? null,
+        logoUrl: org.branding.logoUrl ?? null,
+        accentColor: org.branding.accentColor?.toLowerCase() ?? null,
       };
       yield { id: { kind: 'organization', name: org.name }, fields, source: org.source };
     }
@@ -89,6 +113,9 @@ export const organizationKind = {
         owner: owner ?? spec.owner.toLowerCase(),
         resources: [...resources.values()],
         invitations: spec.invitations ?? {},
+        ...(spec.locale !== undefined && { locale: spec.locale }),
+        ...(spec.timeZone !== undefined && { timeZone: spec.timeZone }),
+        branding: spec.branding ?? {},
         source,
       });
       (spec.members ?? []).forEach((m, i) => {
@@ -120,12 +147,25 @@ export const organizationKind = {
         ...optional('displayName', f.displayName),
         ...optional('plan', f.plan),
         ...optional('invitations', invitationPolicy(f)),
+        ...optional('locale', f.locale),
+        ...optional('timeZone', f.timeZone),
+        ...optional('branding', branding(f)),
         owner: owner?.id.kind === 'membership' ? owner.id.user : '',
         ...(resources.length > 0 && { resources }),
       };
     },
   },
 } satisfies KindDescriptor<OrganizationId, OrganizationFields>;
+
+/** `spec.branding` from the record's fields, or null when it sets nothing. */
+function branding(f: Fields): Branding | null {
+  const parts: Record<string, string> = {};
+  for (const part of ['productName', 'senderName', 'logoUrl', 'accentColor'] as const) {
+    const value = f[part];
+    if (typeof value === 'string') parts[part] = value;
+  }
+  return Object.keys(parts).length > 0 ? parts : null;
+}
 
 const list = (value: unknown): Readonly<Record<string, unknown>>[] =>
   Array.isArray(value) ? value.filter((v) => typeof v === 'object' && v !== null) : [];

@@ -1,6 +1,7 @@
 /**
  * A person with several addresses: the primary one (`email`, the record's identity) and its
- * aliases. Platform-wide, like plans and roles. The record manages the aliases only: the person's
+ * aliases, and the language of their invitations. Platform-wide, like plans and roles. The record
+ * manages those only: the person's
  * row exists as soon as a membership names them, and outlives the record.
  */
 import type { SourceRef } from '../model.js';
@@ -16,6 +17,7 @@ export interface UserId {
 
 export type UserFields = {
   readonly aliases: readonly string[];
+  readonly locale: string | null;
 };
 
 export const userKind = {
@@ -23,10 +25,10 @@ export const userKind = {
   key: (id) => [id.email],
   describe: (id) => `user ${id.email}`,
   organization: () => null,
-  fields: ['aliases'],
+  fields: ['aliases', 'locale'],
   *desired(state) {
     for (const user of state.users.values()) {
-      const fields: UserFields = { aliases: sorted(user.aliases) };
+      const fields: UserFields = { aliases: sorted(user.aliases), locale: user.locale ?? null };
       yield { id: { kind: 'user', email: user.email }, fields, source: user.source };
     }
   },
@@ -48,14 +50,22 @@ export const userKind = {
       if (email === undefined) return;
       const aliases: string[] = [];
       const fields: PathSegment[][] = [];
-      document.spec.aliases.forEach((raw, i) => {
+      (document.spec.aliases ?? []).forEach((raw, i) => {
         const alias = context.email(at, ['aliases', i], raw);
         if (alias === undefined) return;
         aliases.push(alias);
         fields.push(['aliases', i]);
       });
-      context.addUser({ email, aliases, source: at }, fields);
+      const locale = document.spec.locale;
+      context.addUser(
+        { email, aliases, ...(locale !== undefined && { locale }), source: at },
+        fields,
+      );
     },
-    spec: ({ id, fields: f }) => ({ email: id.email, aliases: f.aliases }),
+    spec: ({ id, fields: f }) => ({
+      email: id.email,
+      ...(Array.isArray(f.aliases) && f.aliases.length > 0 && { aliases: f.aliases }),
+      ...(f.locale !== null && { locale: f.locale }),
+    }),
   },
 } satisfies KindDescriptor<UserId, UserFields>;

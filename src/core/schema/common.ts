@@ -7,6 +7,8 @@
  * enforces the same rules in `core/rules.ts`.
  */
 import { CONTACT_CATEGORIES, SEAT_KINDS } from '../catalog.js';
+import { ACCENT_COLOR_PATTERN, LOGO_URL_PATTERN, SENDER_NAME_PATTERN } from '../branding.js';
+import { LOCALE_PATTERN } from '../messages.js';
 
 /** The API group and version of every Roster document. */
 export const API_GROUP = 'roster.dev';
@@ -29,6 +31,9 @@ export const PERMISSION_PATTERN = '^[a-z]+(\\.[a-z]+)+$';
 export const EXPIRY_PATTERN =
   '^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$';
 
+/** An IANA time zone name's shape. */
+export const TIME_ZONE_PATTERN = '^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$';
+
 /** Human wording for each pattern, used in error messages. */
 export const PATTERN_DESCRIPTIONS: Readonly<Record<string, string>> = {
   [NAME_PATTERN]:
@@ -38,7 +43,43 @@ export const PATTERN_DESCRIPTIONS: Readonly<Record<string, string>> = {
   [RESOURCE_REF_PATTERN]: 'TYPE/NAME of a resource of the organization, such as site/shop',
   [PERMISSION_PATTERN]: 'a dotted permission such as billing.view',
   [EXPIRY_PATTERN]: 'a date (2027-06-30) or an RFC 3339 timestamp (2027-06-30T12:00:00Z)',
+  [LOCALE_PATTERN]: 'a language tag such as fr, en or fr-CA',
+  [TIME_ZONE_PATTERN]: 'an IANA time zone such as Europe/Paris or UTC',
+  [ACCENT_COLOR_PATTERN]: 'a colour as #RRGGBB, such as #1f6feb',
+  [LOGO_URL_PATTERN]: 'an https:// URL without spaces, quotes or angle brackets',
+  [SENDER_NAME_PATTERN]: 'a name without quotes, angle brackets or control characters',
 };
+
+/** The language invitations are written in (`fr`, `en`, `fr-CA`). */
+export const localeSchema = {
+  type: 'string',
+  maxLength: 35,
+  pattern: LOCALE_PATTERN,
+  description:
+    'The language of invitations (e-mail and pages): fr, en, or a language a catalogue adds.',
+} as const;
+
+/** An IANA time zone, checked against the runtime's list by the rules. */
+export const timeZoneSchema = {
+  type: 'string',
+  maxLength: 64,
+  pattern: TIME_ZONE_PATTERN,
+  description: 'The time zone dates in invitations are written in (IANA: Europe/Paris).',
+} as const;
+
+/** How invitations look: the organization's brand over the platform's. */
+export const brandingSchema = {
+  type: 'object',
+  additionalProperties: false,
+  description:
+    "The brand of invitations (e-mail and pages); each part falls back to the platform's.",
+  properties: {
+    productName: { type: 'string', minLength: 1, maxLength: 100 },
+    senderName: { type: 'string', minLength: 1, maxLength: 100, pattern: SENDER_NAME_PATTERN },
+    logoUrl: { type: 'string', maxLength: 2000, pattern: LOGO_URL_PATTERN },
+    accentColor: { type: 'string', pattern: ACCENT_COLOR_PATTERN },
+  },
+} as const;
 
 /** An object name (metadata.name, and references to other objects). */
 export const nameSchema = {

@@ -3,7 +3,10 @@
  * its members and contacts inline.
  */
 import {
+  brandingSchema,
   commonStatusProperties,
+  localeSchema,
+  timeZoneSchema,
   displayTextSchema,
   documentSchema,
   emailSchema,
@@ -36,6 +39,9 @@ export const organizationSpecSchema = {
       description: 'The one owner. Changing it is an ownership transfer.',
     },
     invitations: invitationPolicySchema,
+    locale: localeSchema,
+    timeZone: timeZoneSchema,
+    branding: brandingSchema,
     resources: {
       type: 'array',
       maxItems: 100000,

@@ -3,13 +3,13 @@
  * same person (the e-mail provider's "one mailbox, several addresses"). Platform-wide, like Plan
  * and Role: a membership, grant or group naming an alias is that person.
  */
-import { commonStatusProperties, documentSchema, emailSchema } from './common.js';
+import { commonStatusProperties, documentSchema, emailSchema, localeSchema } from './common.js';
 
 /** `User.spec`. */
 export const userSpecSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['email', 'aliases'],
+  required: ['email'],
   properties: {
     email: {
       ...emailSchema,
@@ -23,6 +23,11 @@ export const userSpecSchema = {
       items: emailSchema,
       description:
         'Other addresses of the same person. A membership, grant or group naming one is this person; the access API answers for any of them.',
+    },
+    locale: {
+      ...localeSchema,
+      description:
+        "The language of this person's invitations, over their organization's: fr, en, or a language a catalogue adds.",
     },
   },
   'x-kubernetes-validations': [

@@ -129,11 +129,16 @@ export async function replaceRolePermissions(
 const UPSERT_ORGANIZATIONS = statement(
   'upsert-organizations',
   `INSERT INTO organizations AS o (name, display_name, plan, managed_by, last_applied,
-          invitation_expiry_days, invitation_max_resends)
-   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::int[], $7::int[])
+          invitation_expiry_days, invitation_max_resends, locale, time_zone, product_name,
+          sender_name, logo_url, accent_color)
+   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::int[], $7::int[],
+          $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[])
    ON CONFLICT (name) DO UPDATE SET display_name = EXCLUDED.display_name, plan = EXCLUDED.plan,
           invitation_expiry_days = EXCLUDED.invitation_expiry_days,
           invitation_max_resends = EXCLUDED.invitation_max_resends,
+          locale = EXCLUDED.locale, time_zone = EXCLUDED.time_zone,
+          product_name = EXCLUDED.product_name, sender_name = EXCLUDED.sender_name,
+          logo_url = EXCLUDED.logo_url, accent_color = EXCLUDED.accent_color,
           managed_by = EXCLUDED.managed_by, last_applied = EXCLUDED.last_applied, updated_at = now()`,
 );
 /** Creates or updates organizations. */
@@ -147,6 +152,12 @@ export async function upsertOrganizations(
     lastApplied: Column<string | null>;
     expiryDays: Column<unknown>;
     maxResends: Column<unknown>;
+    locale: Column<unknown>;
+    timeZone: Column<unknown>;
+    productName: Column<unknown>;
+    senderName: Column<unknown>;
+    logoUrl: Column<unknown>;
+    accentColor: Column<unknown>;
   },
 ): Promise<number> {
   const values = [
@@ -157,6 +168,12 @@ export async function upsertOrganizations(
     r.lastApplied,
     r.expiryDays,
     r.maxResends,
+    r.locale,
+    r.timeZone,
+    r.productName,
+    r.senderName,
+    r.logoUrl,
+    r.accentColor,
   ];
   return (await run(db, UPSERT_ORGANIZATIONS, values)).rowCount ?? 0;
 }
@@ -460,11 +477,11 @@ export async function deletePlans(db: Queryable, names: Column<string>): Promise
 
 const UPSERT_USER_RECORDS = statement(
   'upsert-user-records',
-  `INSERT INTO user_records AS r (user_id, managed_by, last_applied)
-   SELECT u.user_id, x.managed_by, x.last_applied
-     FROM unnest($1::text[], $2::text[], $3::jsonb[]) AS x(email, managed_by, last_applied)
+  `INSERT INTO user_records AS r (user_id, managed_by, last_applied, locale)
+   SELECT u.user_id, x.managed_by, x.last_applied, x.locale
+     FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::text[]) AS x(email, managed_by, last_applied, locale)
      JOIN users u ON u.email = x.email
-   ON CONFLICT (user_id) DO UPDATE SET managed_by = EXCLUDED.managed_by,
+   ON CONFLICT (user_id) DO UPDATE SET managed_by = EXCLUDED.managed_by, locale = EXCLUDED.locale,
           last_applied = EXCLUDED.last_applied, updated_at = now()`,
 );
 /** Records who manages the people User records name (by primary address; `insertUsers` first). */
@@ -474,9 +491,11 @@ export async function upsertUserRecords(
     email: Column<string>;
     managedBy: Column<string | null>;
     lastApplied: Column<string | null>;
+    locale: Column<unknown>;
   },
 ): Promise<number> {
-  return (await run(db, UPSERT_USER_RECORDS, [r.email, r.managedBy, r.lastApplied])).rowCount ?? 0;
+  const values = [r.email, r.managedBy, r.lastApplied, r.locale];
+  return (await run(db, UPSERT_USER_RECORDS, values)).rowCount ?? 0;
 }
 
 const RELEASE_ALIASES = statement(
