@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../src/store/scratch-postgres.js';
 import { ROOT } from './support/run-roster.js';
 import { eventually, startCluster, type TestCluster } from './kube/harness.js';
+import { recipientOf } from './support/smtp.js';
 
 let cluster: TestCluster;
 
@@ -99,6 +100,124 @@ describe('roster operator', () => {
       (await cluster.kubectl(['get', 'lease', 'roster-operator', '-o', 'json'])).stdout,
     );
     expect(lease.spec.holderIdentity).toBe('');
+  });
+
+  it('runs one shard per namespace side by side, each leading on its own Lease', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'roster-shards-'));
+    const kubeconfig = join(dir, 'kubeconfig');
+    writeFileSync(kubeconfig, cluster.api.kubeconfig());
+    for (const namespace of ['team-a', 'team-b']) {
+      const created = await cluster.kubectl(['create', 'namespace', namespace]);
+      expect(created.status, created.stderr).toBe(0);
+    }
+    // team-a holds the platform's plan and a tenant; team-b a tenant on that plan, which its
+    // shard does not watch: it reads it from the database, where the other shard put it.
+    writeFileSync(
+      join(dir, 'team-a.yaml'),
+      `apiVersion: roster.dev/v1alpha1
+kind: Plan
+metadata: { name: shard-plan, namespace: team-a }
+spec: { seats: { paid: 5 }, features: [members] }
+---
+apiVersion: roster.dev/v1alpha1
+kind: Organization
+metadata: { name: shard-a, namespace: team-a }
+spec: { plan: shard-plan, owner: ada@shard-a.io, members: [{ user: al@shard-a.io, role: developer }] }
+`,
+    );
+    writeFileSync(
+      join(dir, 'team-b.yaml'),
+      `apiVersion: roster.dev/v1alpha1
+kind: Organization
+metadata: { name: shard-b, namespace: team-b }
+spec: { plan: shard-plan, owner: bea@shard-b.io, members: [{ user: bo@shard-b.io, role: developer }] }
+`,
+    );
+    const shard = (namespace: string, pod: string) => {
+      const child = spawn(
+        process.execPath,
+        [
+          `${ROOT}bin/roster.js`,
+          'operator',
+          '--kubeconfig',
+          kubeconfig,
+          '--cluster',
+          'ci',
+          '--namespace',
+          namespace,
+          '--leader-elect',
+          '--lease-namespace',
+          'default',
+          '--probe-port=0',
+          '--resync=2',
+          '--delivery-interval=1',
+        ],
+        {
+          cwd: dir,
+          env: {
+            ...process.env,
+            DATABASE_URL: cluster.db.url,
+            SMTP_URL: cluster.smtp.url,
+            POD_NAME: pod,
+          },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        },
+      );
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+      return { child, exited, stderr: () => stderr };
+    };
+    const shards = [shard('team-a', 'shard-a-0'), shard('team-b', 'shard-b-0')];
+    try {
+      for (const namespace of ['team-a', 'team-b']) {
+        const applied = await cluster.kubectl([
+          'apply',
+          '--validate=false',
+          '-f',
+          join(dir, `${namespace}.yaml`),
+        ]);
+        expect(applied.status, applied.stderr).toBe(0);
+      }
+      await eventually(
+        'both tenants applied, each by its shard',
+        async () => {
+          const { rows } = await cluster.db.pool.query(
+            `SELECT name, managed_by FROM organizations WHERE name LIKE 'shard-%' ORDER BY name`,
+          );
+          return rows.length === 2 ? rows : undefined;
+        },
+        30_000,
+      ).then((rows) =>
+        expect(rows).toEqual([
+          { name: 'shard-a', managed_by: 'operator:ci/team-a' },
+          { name: 'shard-b', managed_by: 'operator:ci/team-b' },
+        ]),
+      );
+      for (const [namespace, pod] of [
+        ['team-a', 'shard-a-0'],
+        ['team-b', 'shard-b-0'],
+      ]) {
+        const lease = JSON.parse(
+          (await cluster.kubectl(['get', 'lease', `roster-operator-${namespace}`, '-o', 'json']))
+            .stdout,
+        );
+        expect(lease.spec.holderIdentity, namespace).toMatch(new RegExp(`^${pod}_[0-9a-f]{8}$`));
+      }
+      // Invitations are delivered once, whichever shard's round claims them.
+      await eventually('4 invitations sent', () =>
+        ['al@shard-a.io', 'ada@shard-a.io', 'bo@shard-b.io', 'bea@shard-b.io'].every((to) =>
+          cluster.smtp.messages.some((m) => recipientOf(m) === to),
+        ),
+      );
+      const shardMail = cluster.smtp.messages.filter((m) =>
+        /@shard-[ab]\.io$/.test(recipientOf(m)),
+      );
+      expect(shardMail).toHaveLength(4);
+    } finally {
+      for (const { child } of shards) child.kill('SIGTERM');
+    }
+    for (const { exited, stderr } of shards) expect(await exited, stderr()).toBe(0);
   });
 
   it('says what is wrong with its options', async () => {

@@ -28,6 +28,9 @@ Options:
                                  the database (default 300)
       --leader-elect             elect a leader on a Lease, so that several replicas are safe
       --lease-namespace NS       the Lease's namespace (default POD_NAMESPACE, or "default")
+      --lease-name NAME          the Lease (default roster-operator; with --namespace NS,
+                                 roster-operator-NS: each namespace is a shard of its own,
+                                 with its own leader)
       --probe-port N             serve /healthz and /readyz (and /metrics, unless
                                  --metrics-port) (default 8081; 0: off)
       --metrics-port N           serve /metrics on a port of its own (default: the probe port)
@@ -67,6 +70,7 @@ export async function operatorCommand(
       resync: { type: 'string', default: '300' },
       'leader-elect': { type: 'boolean', default: false },
       'lease-namespace': { type: 'string' },
+      'lease-name': { type: 'string' },
       'probe-port': { type: 'string', default: '8081' },
       'metrics-port': { type: 'string' },
       'kube-qps': { type: 'string', default: '20' },
@@ -160,7 +164,11 @@ export async function operatorCommand(
     leaderElection: values['leader-elect']
       ? {
           namespace: values['lease-namespace'] ?? io.env.POD_NAMESPACE ?? 'default',
-          name: 'roster-operator',
+          name:
+            values['lease-name'] ??
+            (values.namespace === undefined
+              ? 'roster-operator'
+              : `roster-operator-${values.namespace}`),
           identity,
         }
       : false,
