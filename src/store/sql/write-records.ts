@@ -355,6 +355,9 @@ export async function queueInvitations<T>(
   return writeRows(db, QUEUE_INVITATIONS, [invitedBy], items, get, copyFrom);
 }
 
+/** The organization id of audit entries that name none (plans, roles, people, API keys). */
+export const PLATFORM_AUDIT_ORG = 0;
+
 const APPEND_AUDIT = rowsStatement(
   'append-audit',
   rowSource('audit', [
@@ -373,7 +376,8 @@ const APPEND_AUDIT = rowsStatement(
   (
     from,
   ) => `INSERT INTO audit_log (org_id, actor, action, record, record_key, before, after, source)
-   SELECT o.org_id, coalesce(x.actor, $1), x.action, x.record, x.record_key, x.before::jsonb, x.after::jsonb, x.source::jsonb
+   SELECT coalesce(o.org_id, ${PLATFORM_AUDIT_ORG}), coalesce(x.actor, $1), x.action, x.record, x.record_key,
+          x.before::jsonb, x.after::jsonb, x.source::jsonb
      FROM ${from}
      LEFT JOIN organizations o ON o.name = x.org`,
 );
