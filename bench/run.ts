@@ -157,6 +157,31 @@ async function editOrganizations(directory: string, indexes: readonly number[]):
   }
 }
 
+/** The database's size on disk after the applies and deliveries: tables, indexes, TOAST. */
+async function databaseSize(url: string): Promise<Record<string, unknown>> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const total = await client.query<{ bytes: string }>(
+      `SELECT pg_database_size(current_database())::text AS bytes`,
+    );
+    const tables = await client.query<{ name: string; bytes: string }>(
+      `SELECT c.relname AS name, pg_total_relation_size(c.oid)::text AS bytes
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public' AND c.relkind = 'r'
+        ORDER BY pg_total_relation_size(c.oid) DESC LIMIT 6`,
+    );
+    const mb = (bytes: string) => Math.round(Number(bytes) / 1024 / 1024);
+    return {
+      ms: 0,
+      detail: `${mb(total.rows[0]?.bytes ?? '0')} MB: ${tables.rows.map((t) => `${t.name} ${mb(t.bytes)} MB`).join(', ')}`,
+      bytes: Number(total.rows[0]?.bytes ?? 0),
+    };
+  } finally {
+    await client.end();
+  }
+}
+
 const postgres = await startPostgres();
 const results: Record<string, unknown>[] = [];
 const scratch = await mkdtemp(join(tmpdir(), 'roster-bench-'));
@@ -202,6 +227,7 @@ try {
     row('invitations list (page)', runPhase('invitations', base, db));
     row('deliver to .eml', runPhase('deliver', base, db, '15'));
     row('deliver over SMTP', runPhase('deliver-smtp', base, db, '15'));
+    row('database size', await databaseSize(db));
     if (records === sizes[sizes.length - 1]) {
       row('check (library)', runPhase('check', base, db, values.checks));
       row('check (roster serve)', await checkThroughServe(db, Number(values.checks)));
