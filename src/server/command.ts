@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { envNumber } from '../core/env-number.js';
 import { UsageError } from '../core/errors.js';
 import { openAccessDatabase } from '../store/connect.js';
+import { ReadReplica } from '../store/read-replica.js';
 import { deliverOutbox } from '../mail/deliver.js';
 import { jsonLogger, type Logger } from '../telemetry/log.js';
 import { AccessCache, keepCacheFresh } from './access-cache.js';
@@ -50,6 +51,10 @@ at, for the links in e-mails), ROSTER_APP_URL (where to send people after they a
 ROSTER_MAIL_FROM; the language, time zone and brand of invitations, under each organization's:
 ROSTER_LOCALE, ROSTER_TIME_ZONE, ROSTER_MESSAGES (catalogues), ROSTER_PRODUCT_NAME,
 ROSTER_SENDER_NAME, ROSTER_LOGO_URL, ROSTER_ACCENT_COLOR. Stops gracefully on SIGINT or SIGTERM.
+
+DATABASE_READ_URL: a streaming replica the API reads from (checks, lists, the audit log) while
+it is at most ROSTER_READ_MAX_LAG behind (default 5s, measured by a heartbeat written to the
+primary); beyond that, or when it does not answer, reads go to the primary.
 
 Access checks are answered from memory when asked again; every write to what they read
 (by Roster, the app or SQL) clears that memory at commit. ROSTER_ACCESS_CACHE=off turns it off.
@@ -130,6 +135,26 @@ export async function serveCommand(
     pool: limits.pool,
   });
   const metrics = new ServerMetrics();
+  // Reads of the API from a replica, within a staleness bound (DATABASE_READ_URL).
+  const readUrl = io.env.DATABASE_READ_URL;
+  const replica =
+    readUrl === undefined || readUrl === ''
+      ? undefined
+      : await openAccessDatabase({
+          env: { DATABASE_URL: readUrl },
+          cwd: io.cwd,
+          applicationName: `roster serve reads (${whoAmI()})`,
+          migrate: false,
+          pool: limits.pool,
+        });
+  const reads =
+    replica === undefined
+      ? undefined
+      : new ReadReplica(database.pool, replica.pool, {
+          maxLagMs: parseDuration(io.env.ROSTER_READ_MAX_LAG || '5s', 'ROSTER_READ_MAX_LAG'),
+          onLag: (lagMs) => metrics.replicaLag.set(Number.isFinite(lagMs) ? lagMs / 1000 : -1),
+        });
+  await reads?.start();
   const health = new PoolHealth(database.pool, limits.health);
   metrics.watchPool(() => health.sample());
   const delivery = await deliveryOptionsFrom(io);
@@ -152,6 +177,7 @@ export async function serveCommand(
         ? null
         : rateLimits,
     requestTimeoutMs,
+    ...(reads !== undefined && { reads }),
     ...(delivery.messages !== undefined && { messages: delivery.messages }),
     ...(delivery.branding !== undefined && { branding: delivery.branding }),
   });
@@ -195,6 +221,8 @@ export async function serveCommand(
   if (timer !== undefined) clearInterval(timer);
   await shutDown({ service, graceMs, log, delivering, stopDelivery });
   await stopCache?.();
+  await reads?.stop();
+  await replica?.close();
   delivery.transport.close();
   await within(2_000, database.close());
   return 0;

@@ -40,6 +40,7 @@ import { ApiKeyVerifier, keyCovers, type ApiKeyScope } from '../store/api-keys.j
 import { isDatabaseUnavailable } from '../store/errors.js';
 import { ping } from '../store/notifications.js';
 import { accessReview, listAudit, listMembers } from '../store/views.js';
+import type { ReadReplica } from '../store/read-replica.js';
 import type { Logger } from '../telemetry/log.js';
 import type { ServerMetrics } from '../telemetry/metrics.js';
 import { PROBE_PATHS, probeAnswer, type Probes } from '../telemetry/probes.js';
@@ -89,6 +90,8 @@ export interface ServerOptions {
   readonly messages?: Messages;
   /** The platform's brand, under each organization's (default: none). */
   readonly branding?: Branding;
+  /** A replica the API reads from while it is fresh enough (DATABASE_READ_URL). */
+  readonly reads?: ReadReplica;
 }
 
 /** The server and what a graceful shutdown needs to know of it. */
@@ -159,6 +162,12 @@ export async function createRosterServer(options: ServerOptions): Promise<Server
 export async function createRosterService(options: ServerOptions): Promise<RosterServer> {
   const keys = new ApiKeyVerifier(options.pool);
   const { metrics, pool, health } = options;
+  /** Where an API read goes: the replica while within its staleness bound, else the primary. */
+  const reader = (): { pool: pg.Pool; replica: boolean } => {
+    const chosen = options.reads?.choose() ?? { pool, replica: false };
+    metrics.reads.inc({ target: chosen.replica ? 'replica' : 'primary' });
+    return chosen;
+  };
   const messages = options.messages ?? new Messages();
   const platformBrand = options.branding ?? {};
   /** A page no invitation names is in the reader's language (Accept-Language), else the platform's. */
@@ -538,7 +547,8 @@ export async function createRosterService(options: ServerOptions): Promise<Roste
       return checkDelegatedAccess(pool, { ...query, actingAs: String(q.actingAs) }, source);
     }
     const cache = options.accessCache;
-    if (cache === undefined) return checkAccess(pool, query);
+    const read = reader();
+    if (cache === undefined) return checkAccess(read.pool, query);
     const key = [query.org, emailIdentity(query.user), query.permission, query.resource ?? ''].join(
       '\u0000',
     );
@@ -549,8 +559,16 @@ export async function createRosterService(options: ServerOptions): Promise<Roste
     }
     metrics.accessCache.inc({ result: 'miss' });
     const token = cache.begin();
-    const { decision, validUntil } = await checkAccessUntil(pool, query);
-    cache.set(key, decision, validUntil, token);
+    const { decision, validUntil } = await checkAccessUntil(read.pool, query);
+    // A notification may come before the replica has replayed the change it announces: an
+    // answer read there is kept no longer than the staleness bound.
+    const bound =
+      read.replica && options.reads !== undefined
+        ? new Date(Date.now() + options.reads.maxLagMs)
+        : null;
+    const until =
+      bound === null || (validUntil !== null && validUntil < bound) ? validUntil : bound;
+    cache.set(key, decision, until, token);
     return decision;
   });
   route(
@@ -562,7 +580,7 @@ export async function createRosterService(options: ServerOptions): Promise<Roste
       const scope = await authenticate(request);
       const { email } = request.params as Params<'email'>;
       // A scoped key sees the user's organizations within its scope only.
-      const organizations = (await organizationsOfUser(pool, email)).filter((o) =>
+      const organizations = (await organizationsOfUser(reader().pool, email)).filter((o) =>
         keyCovers(scope, o.org),
       );
       return { organizations };
@@ -579,7 +597,7 @@ export async function createRosterService(options: ServerOptions): Promise<Roste
       requireScope(scope, org);
       const category = (request.query as Query).category;
       const contacts = await contactsOf(
-        pool,
+        reader().pool,
         org,
         category === undefined ? null : String(category),
       );
@@ -596,7 +614,7 @@ export async function createRosterService(options: ServerOptions): Promise<Roste
       const scope = await authenticate(request);
       const { org } = request.params as Params<'org'>;
       requireScope(scope, org);
-      const page = await listMembers(pool, org, pageOf(request.query as Query));
+      const page = await listMembers(reader().pool, org, pageOf(request.query as Query));
       if (page === null) throw new HttpError(404, 'no such organization');
       return { members: page.items, next: page.next };
     },
@@ -611,7 +629,7 @@ export async function createRosterService(options: ServerOptions): Promise<Roste
       const scope = await authenticate(request);
       const { org } = request.params as Params<'org'>;
       requireScope(scope, org);
-      const review = await accessReview(pool, org);
+      const review = await accessReview(reader().pool, org);
       if (review === null) throw new HttpError(404, 'no such organization');
       return reply
         .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'")
@@ -629,7 +647,7 @@ export async function createRosterService(options: ServerOptions): Promise<Roste
     // A scoped key reads the entries of its organizations only (platform-wide entries, such
     // as plans and roles, need a key for every organization).
     const page = await listAudit(
-      pool,
+      reader().pool,
       {
         ...(org !== undefined && { org }),
         ...(scope.organizations !== 'all' && { orgs: [...scope.organizations] }),

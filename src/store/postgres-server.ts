@@ -100,7 +100,8 @@ export class PostgresServer {
       child.on('error', (error) => reject(new Error(`cannot run ${postgres}: ${error.message}`)));
       child.stderr?.on('data', (chunk: Buffer) => {
         output = `${output}${chunk.toString()}`.slice(-4_000);
-        if (output.includes('database system is ready to accept connections')) resolve();
+        // A standby says "ready to accept read-only connections".
+        if (/database system is ready to accept (read-only )?connections/.test(output)) resolve();
       });
       child.on('exit', (code, signal) =>
         reject(new Error(`postgres exited (${signal ?? `code ${code}`}): ${lastLines(output)}`)),
@@ -125,7 +126,7 @@ export class PostgresServer {
 }
 
 /** The postgres user when this process is root (created if missing); otherwise this user. */
-async function serverUser(): Promise<RunAs> {
+export async function serverUser(): Promise<RunAs> {
   if (process.getuid?.() !== 0) return {};
   const lookup = async () => {
     const [uid, gid] = await Promise.all([

@@ -56,6 +56,17 @@ export class ServerMetrics {
     help: 'Invitation e-mails that failed and will be retried.',
     registers: [this.registry],
   });
+  readonly reads = new Counter({
+    name: 'roster_database_reads_total',
+    help: 'API reads by the server they went to: the replica (DATABASE_READ_URL) or the primary.',
+    labelNames: ['target'] as const,
+    registers: [this.registry],
+  });
+  readonly replicaLag = new Gauge({
+    name: 'roster_read_replica_lag_seconds',
+    help: 'How far the read replica is behind the primary, by its last heartbeat (-1: none seen).',
+    registers: [this.registry],
+  });
 
   /** Reports the database pool's connections by state and the callers waiting for one. */
   watchPool(sample: () => PoolSample): void {
