@@ -11,6 +11,7 @@ import { chmod, mkdir, readFile, realpath, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import { DatabaseError, explainDatabaseError } from './errors.js';
+import { multiHostPool, parseMultiHostUrl } from './hosts.js';
 import { migrate } from './migrate.js';
 import { PostgresServer, traversableByOthers } from './postgres-server.js';
 import { freePort } from './scratch-postgres.js';
@@ -70,7 +71,7 @@ export async function openAccessDatabase(options: OpenOptions): Promise<AccessDa
   const url = options.env.DATABASE_URL;
   const database =
     url !== undefined && url !== ''
-      ? openUrl(url, options.applicationName, options.pool)
+      ? await openUrl(url, options.applicationName, options.pool)
       : await openEmbedded(join(options.cwd, '.roster'), options);
   try {
     if (options.migrate !== false) await migrate(database.pool);
@@ -92,12 +93,25 @@ export function survivesDroppedConnections(pool: pg.Pool): void {
   pool.on('connect', (client) => client.on('error', () => undefined));
 }
 
-function openUrl(url: string, applicationName: string, settings?: PoolSettings): AccessDatabase {
-  const pool = new pg.Pool({
-    connectionString: url,
-    application_name: applicationName,
-    ...poolOptions(settings),
-  });
+async function openUrl(
+  url: string,
+  applicationName: string,
+  settings?: PoolSettings,
+): Promise<AccessDatabase> {
+  const hosts = parseMultiHostUrl(url);
+  const config = { application_name: applicationName, ...poolOptions(settings) };
+  if (hosts !== undefined) {
+    // Several hosts (a failover cluster): the primary among them, found again after a failover.
+    const { pool, findHost } = multiHostPool(hosts, config);
+    survivesDroppedConnections(pool);
+    await findHost();
+    return {
+      pool,
+      description: `${hosts.hosts.map((h) => `${h.host}:${h.port}`).join(',')} (${hosts.readWrite ? 'the primary' : 'the first that answers'})`,
+      close: () => pool.end(),
+    };
+  }
+  const pool = new pg.Pool({ connectionString: url, ...config });
   survivesDroppedConnections(pool);
   return { pool, description: describeUrl(url), close: () => pool.end() };
 }

@@ -8,6 +8,7 @@ import { chmod, chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { PostgresServer, serverUser } from '../../src/store/postgres-server.js';
 import { freePort } from '../../src/store/scratch-postgres.js';
 
@@ -20,11 +21,19 @@ export const PG_BASEBACKUP = '/usr/lib/postgresql/15/bin/pg_basebackup';
 export interface ReplicatedPair {
   readonly primaryUrl: string;
   readonly standbyUrl: string;
+  /** Both hosts, the standby first: only target_session_attrs finds the primary. */
+  readonly clusterUrl: string;
+  /** Stops the primary (fast shutdown: its sessions are cut, open transactions lost). */
+  stopPrimary(): Promise<void>;
+  /** Promotes the standby; resolves once it accepts writes. */
+  promote(): Promise<void>;
   stop(): Promise<void>;
 }
 
 /** Starts a primary, copies it with pg_basebackup and starts the copy as its standby. */
-export async function startReplicatedPair(): Promise<ReplicatedPair> {
+export async function startReplicatedPair(
+  options: { synchronous?: boolean } = {},
+): Promise<ReplicatedPair> {
   const dir = await mkdtemp(join(tmpdir(), 'roster-replica-'));
   await chmod(dir, 0o755);
   const password = 'replica-test';
@@ -34,7 +43,13 @@ export async function startReplicatedPair(): Promise<ReplicatedPair> {
     dataDirectory: join(dir, 'primary'),
     port: primaryPort,
     password,
-    settings: { wal_level: 'replica', max_wal_senders: '4', fsync: 'off' },
+    settings: {
+      wal_level: 'replica',
+      max_wal_senders: '4',
+      fsync: 'off',
+      // Synchronous: a commit returns once the standby has it, so a failover loses none.
+      ...(options.synchronous === true && { synchronous_standby_names: '*' }),
+    },
   });
   await primary.initialise();
   await primary.start();
@@ -78,6 +93,17 @@ export async function startReplicatedPair(): Promise<ReplicatedPair> {
   return {
     primaryUrl: url(primaryPort),
     standbyUrl: url(standbyPort),
+    clusterUrl: `postgresql://postgres:${password}@127.0.0.1:${standbyPort},127.0.0.1:${primaryPort}/postgres?target_session_attrs=read-write`,
+    stopPrimary: () => primary.stop(),
+    async promote() {
+      const client = new pg.Client({ connectionString: url(standbyPort) });
+      await client.connect();
+      try {
+        await client.query('SELECT pg_promote(true, 30)');
+      } finally {
+        await client.end();
+      }
+    },
     async stop() {
       for (const server of servers.reverse()) await server.stop();
       await rm(dir, { recursive: true, force: true });
