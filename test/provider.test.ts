@@ -18,6 +18,7 @@ import {
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { APPLY_LOCK } from '../src/store/apply.js';
 import { startProvider, type ProviderProcess } from './support/provider-process.js';
+import { freePort } from '../src/store/scratch-postgres.js';
 import { ROOT } from './support/run-roster.js';
 
 let db: TestDatabase;
@@ -35,8 +36,12 @@ beforeAll(async () => {
     cwd: ROOT,
     env: { ...process.env, DATABASE_URL: '' },
   });
+  // Given as a failover cluster's host list whose first host is down: the provider connects to
+  // the host that answers and accepts writes (target_session_attrs=read-write), as libpq would.
+  const url = new URL(db.url);
+  const cluster = `postgresql://${url.username}:${url.password}@127.0.0.1:${await freePort()},${url.host}${url.pathname}?target_session_attrs=read-write`;
   const args = toStruct({
-    databaseUrl: secret(db.url),
+    databaseUrl: secret(cluster),
     publicUrl: 'https://access.example.com',
   } as Properties);
   const configured = await rpc<providerPb.ConfigureRequest, providerPb.ConfigureResponse>(

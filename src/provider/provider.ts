@@ -20,6 +20,7 @@ import type { RecordId } from '../core/records.js';
 import { personByAlias, resolvePerson } from '../core/aliases.js';
 import { applyChanges } from '../store/apply.js';
 import { migrate } from '../store/migrate.js';
+import { multiHostPool, parseMultiHostUrl } from '../store/hosts.js';
 import { memberFacts } from '../store/member-facts.js';
 import { readSnapshot } from '../store/snapshot.js';
 import { deliverOutbox } from '../mail/deliver.js';
@@ -171,11 +172,18 @@ export class RosterProvider {
         'roster:databaseUrl is not set: "pulumi config set --secret roster:databaseUrl postgresql://…" (or set DATABASE_URL)',
       );
     }
-    const pool = new pg.Pool({
-      connectionString: url,
-      application_name: 'pulumi-resource-roster',
-      max: 4,
-    });
+    const config = { application_name: 'pulumi-resource-roster', max: 4 };
+    // A failover cluster's host list (target_session_attrs=read-write): its primary, found
+    // again after a failover (docs/scale.md).
+    const hosts = parseMultiHostUrl(url);
+    let pool: pg.Pool;
+    if (hosts === undefined) {
+      pool = new pg.Pool({ connectionString: url, ...config });
+    } else {
+      const cluster = multiHostPool(hosts, config);
+      await cluster.findHost();
+      pool = cluster.pool;
+    }
     pool.on('error', () => undefined);
     await migrate(pool);
     this.pool = pool;
