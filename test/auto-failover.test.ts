@@ -19,6 +19,9 @@ import { createWorkspace, doc, TEAM_PLAN, tenant, type Workspace } from './suppo
 // CI installs pg_auto_failover (.ci/run); a developer machine without it skips.
 const runnable = hasAutoFailover() || Boolean(process.env.CI);
 
+/** A line in the test run's output (CI's log shows what each failover did). */
+const report = (line: string) => process.stdout.write(`${line}\n`);
+
 let formation: Formation;
 let ws: Workspace;
 let smtp: CapturingSmtp;
@@ -91,11 +94,12 @@ describe.runIf(runnable)('failover with pg_auto_failover', () => {
     ]);
     expect(second.status, second.stderr).toBe(0);
     expect(await count('beta')).toBe(2);
+    report(
+      `(a) primary ${before} -> ${await formation.primaryPort()}: acme and beta whole, nothing lost`,
+    );
   }, 180_000);
 
-  it('(b) in the middle of an apply: all of it or none, and a re-run converges', async ({
-    annotate,
-  }) => {
+  it('(b) in the middle of an apply: all of it or none, and a re-run converges', async () => {
     ws.write('big.yaml', bigTenant('bigco', 3_000));
     const files = ['-f', 'a.yaml', '-f', 'b.yaml', '-f', 'big.yaml'];
     const applying = ws.rosterAsync(['apply', ...files, '--yes', '--no-deliver']);
@@ -105,7 +109,7 @@ describe.runIf(runnable)('failover with pg_auto_failover', () => {
     await primaryPool();
     const after = await count('bigco');
     expect([0, 3_001]).toContain(after);
-    await annotate(
+    report(
       `(b) the apply ${interrupted.status === 0 ? 'committed before the switch' : `was rolled back: ${interrupted.stderr.trim().split('\n').at(-1)}`}`,
     );
     const again = await ws.rosterAsync(['apply', ...files, '--yes', '--no-deliver']);
@@ -115,9 +119,7 @@ describe.runIf(runnable)('failover with pg_auto_failover', () => {
     expect(plan.stdout).toMatch(/^No changes\./);
   }, 180_000);
 
-  it('(c) while invitations are mailed: none lost, at most the mails in flight sent twice', async ({
-    annotate,
-  }) => {
+  it('(c) while invitations are mailed: none lost, at most the mails in flight sent twice', async () => {
     const queued =
       (
         await db.query<{ n: number }>(
@@ -153,7 +155,7 @@ describe.runIf(runnable)('failover with pg_auto_failover', () => {
     const recipients = smtp.messages.map(recipientOf);
     const unique = new Set(recipients);
     const duplicates = recipients.length - unique.size;
-    await annotate(
+    report(
       `(c) ${recipients.length} mails for ${unique.size} invitations: ${duplicates} sent twice`,
     );
     expect(unique.size).toBe(queued);
@@ -202,6 +204,9 @@ describe.runIf(runnable)('failover with pg_auto_failover', () => {
       polling = false;
       await poll;
       expect(seen).toContain(503);
+      report(
+        `(d) /readyz during the switch: ${[...seen].sort().join(', ')}; ready again by itself`,
+      );
       expect((await check()).status).toBe(200);
       // Accepting writes: it lands on the new primary.
       // The last mail bob got: a mail sent again after the switch carries a new link, and the
