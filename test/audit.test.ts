@@ -97,6 +97,34 @@ describe('the audit log', () => {
     expect((await entries()).length).toBe(4);
   });
 
+  it('gives lines for a plan of up to 100 files, and the file alone beyond (re-reading each costs)', async () => {
+    const many = createWorkspace(db.url);
+    try {
+      many.write('plan.yaml', TEAM_PLAN);
+      for (let i = 0; i < 101; i += 1) {
+        many.write(`t${i}.yaml`, tenant(`many-${i}`, `o${i}@many.io`, []));
+      }
+      const applied = await many.rosterAsync(['apply', '-f', '.', '--yes', '--no-deliver']);
+      expect(applied.status, applied.stderr).toBe(0);
+      const { rows } = await db.pool.query<{ source: Record<string, unknown> }>(
+        `SELECT source FROM audit_log WHERE record = 'organization' AND record_key LIKE '%many-%'`,
+      );
+      expect(rows).toHaveLength(101);
+      expect(rows.every((r) => typeof r.source.file === 'string' && !('line' in r.source))).toBe(
+        true,
+      );
+      many.write('t0.yaml', tenant('many-0', 'o0@many.io', ['x@many.io']));
+      const one = await many.rosterAsync(['apply', '-f', '.', '--yes', '--no-deliver']);
+      expect(one.status, one.stderr).toBe(0);
+      const latest = await db.pool.query<{ source: Record<string, unknown> }>(
+        `SELECT source FROM audit_log WHERE record = 'membership' AND record_key LIKE '%x@many.io%'`,
+      );
+      expect(latest.rows[0]?.source).toMatchObject({ file: 't0.yaml', line: expect.any(Number) });
+    } finally {
+      many.dispose();
+    }
+  });
+
   it('records invitations re-sent and revoked, and API keys created, used (once a day) and revoked', async () => {
     const smtpless = { ROSTER_PUBLIC_URL: 'http://127.0.0.1:9' };
     const resent = await ws.rosterAsync(
