@@ -144,7 +144,9 @@ export class Html {
   constructor(readonly html: string) {}
 }
 
-const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+/** Text made safe for HTML: the five characters that could end an element or an attribute. */
+export const escapeHtml = (text: string): string =>
+  text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
 /** Values for a message's placeholders. */
 export type MessageValues = Readonly<Record<string, string | Html>>;

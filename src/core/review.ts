@@ -3,6 +3,7 @@
  * (owner, membership, grant, group, delegation), since when, until when, and whether Roster
  * manages it (access made in the application is flagged). Pure.
  */
+import { escapeHtml } from './messages.js';
 
 /** One line of the review (see `ReviewLine` in the store). */
 export interface ReviewRow {
@@ -58,8 +59,6 @@ export function reviewCsv(rows: readonly ReviewRow[]): string {
   return [COLUMNS, ...rows.map(cells)].map((row) => row.map(cell).join(',')).join('\r\n') + '\r\n';
 }
 
-const escape = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
 /** The review as a standalone HTML page. */
 export function reviewHtml(
   org: string,
@@ -73,14 +72,14 @@ export function reviewHtml(
     .map(
       (r) =>
         `<tr${r.managedBy === null ? ' class="unmanaged"' : ''}>${cells(r)
-          .map((c) => `<td>${escape(c)}</td>`)
+          .map((c) => `<td>${escapeHtml(c)}</td>`)
           .join('')}</tr>`,
     )
     .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Access review of ${escape(org)}</title>
+<title>Access review of ${escapeHtml(org)}</title>
 <style>
 body { font-family: system-ui, sans-serif; color: #1f2328; margin: 24px; }
 table { border-collapse: collapse; font-size: 14px; }
@@ -90,10 +89,10 @@ tr.unmanaged td { background: #fff8c5; }
 .summary { color: #59636e; }
 </style></head>
 <body>
-<h1>Access review of ${escape(org)}</h1>
-<p class="summary">${people} ${people === 1 ? 'person' : 'people'}, ${rows.length} access${rows.length === 1 ? '' : 'es'}; <strong>${unmanaged} unmanaged</strong> (made in the application, not declared: highlighted). Generated ${escape(generatedAt.toISOString())}.${cut ? ` Only the first ${rows.length} accesses are shown: the organization has more.` : ''}</p>
+<h1>Access review of ${escapeHtml(org)}</h1>
+<p class="summary">${people} ${people === 1 ? 'person' : 'people'}, ${rows.length} access${rows.length === 1 ? '' : 'es'}; <strong>${unmanaged} unmanaged</strong> (made in the application, not declared: highlighted). Generated ${escapeHtml(generatedAt.toISOString())}.${cut ? ` Only the first ${rows.length} accesses are shown: the organization has more.` : ''}</p>
 <table>
-<thead><tr>${COLUMNS.map((c) => `<th>${escape(c)}</th>`).join('')}</tr></thead>
+<thead><tr>${COLUMNS.map((c) => `<th>${escapeHtml(c)}</th>`).join('')}</tr></thead>
 <tbody>
 ${body}
 </tbody>

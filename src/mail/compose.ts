@@ -4,7 +4,7 @@
  */
 import { DEFAULT_ACCENT_COLOR, type Branding } from '../core/branding.js';
 import { invitationTarget } from '../core/invitation-target.js';
-import { Html, Messages, type MessageKey, type Translator } from '../core/messages.js';
+import { escapeHtml, Html, Messages, type MessageKey, type Translator } from '../core/messages.js';
 
 /** What an invitation e-mail says. */
 export interface InvitationMailDetails {
@@ -32,8 +32,6 @@ export const ENGLISH_UTC: Translator = new Messages().for(['en'], 'UTC');
 
 /** The role of a group invitation when the group gives no organization role. */
 const GROUP_WITHOUT_ROLE = 'member';
-
-const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
 /** The invitation's "what" (to join X as Y...) and the keys of its sentence, for mail or page. */
 export function invitationPhrase(

@@ -4,11 +4,9 @@
  */
 import { DEFAULT_ACCENT_COLOR, type Branding } from '../core/branding.js';
 import { invitationTarget } from '../core/invitation-target.js';
-import type { MessageKey, Translator } from '../core/messages.js';
+import { escapeHtml, type MessageKey, type Translator } from '../core/messages.js';
 import { invitationPhrase } from '../mail/compose.js';
 import type { InvitationView } from '../store/accept-invitation.js';
-
-const escape = (text: string) => text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
 /** A page: its status and HTML. */
 export interface Page {
@@ -21,18 +19,18 @@ function page(t: Translator, brand: Branding, title: string, body: string): stri
   const logo =
     brand.logoUrl === undefined
       ? ''
-      : `<img class="logo" src="${escape(brand.logoUrl)}" alt="${escape(brand.productName ?? '')}">\n`;
+      : `<img class="logo" src="${escapeHtml(brand.logoUrl)}" alt="${escapeHtml(brand.productName ?? '')}">\n`;
   const product =
     brand.productName === undefined
       ? ''
-      : `<p class="muted product">${escape(brand.productName)}</p>\n`;
+      : `<p class="muted product">${escapeHtml(brand.productName)}</p>\n`;
   return `<!doctype html>
-<html lang="${escape(t.locale)}">
+<html lang="${escapeHtml(t.locale)}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
-<title>${escape(title)}</title>
+<title>${escapeHtml(title)}</title>
 <style>
 body { font-family: system-ui, sans-serif; background: #f6f8fa; color: #1f2328; margin: 0; }
 main { max-width: 480px; margin: 10vh auto; background: #fff; border: 1px solid #d1d9e0; border-top: 4px solid ${accent}; border-radius: 12px; padding: 32px; }
@@ -77,7 +75,7 @@ export function invitationPage(
       ? t.html('page.invited', { what })
       : t.html('page.invitedBy', { what, inviter: view.inviter });
   const row = (key: MessageKey, value: string) =>
-    `<dt>${t.html(key).html}</dt><dd>${escape(value)}</dd>\n`;
+    `<dt>${t.html(key).html}</dt><dd>${escapeHtml(value)}</dd>\n`;
   return {
     status: 200,
     html: page(
@@ -88,7 +86,7 @@ export function invitationPage(
 <p>${sentence.html}</p>
 <dl>
 ${row('page.organization', org)}${row('page.role', view.role)}${target.kind === 'resource' ? row('page.resource', target.resource) : target.kind === 'group' ? row('page.group', target.group) : ''}${row('page.email', view.email)}${row('page.expires', t.date(view.expiresAt))}</dl>
-<form method="post" action="${escape(acceptPath)}">
+<form method="post" action="${escapeHtml(acceptPath)}">
 <button type="submit">${t.html('page.accept').html}</button>
 </form>
 <p class="muted">${t.html('page.nothingHappens').html}</p>`,
@@ -109,7 +107,7 @@ export function unusablePage(
       t,
       brand,
       title,
-      `<h1>${escape(title)}</h1>\n<p>${t.html(`page.${state}.text`).html}</p>`,
+      `<h1>${escapeHtml(title)}</h1>\n<p>${t.html(`page.${state}.text`).html}</p>`,
     ),
   };
 }
@@ -131,6 +129,6 @@ export function unavailablePage(t: Translator, brand: Branding): string {
     t,
     brand,
     title,
-    `<h1>${escape(title)}</h1>\n<p>${t.html('page.unavailable.text').html}</p>`,
+    `<h1>${escapeHtml(title)}</h1>\n<p>${t.html('page.unavailable.text').html}</p>`,
   );
 }
