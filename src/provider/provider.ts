@@ -25,7 +25,7 @@ import { memberFacts } from '../store/member-facts.js';
 import { readSnapshot } from '../store/snapshot.js';
 import { deliverOutbox } from '../mail/deliver.js';
 import { transportFromEnv, smtpTransport } from '../mail/transport.js';
-import { localizationFrom } from '../command/localization.js';
+import { localizationFrom, type Localization } from '../command/localization.js';
 import { ROSTER_VERSION } from '../version.js';
 import {
   checkInputs,
@@ -81,6 +81,8 @@ export class RosterProvider {
   private config: ProviderConfig = {};
   private pool: pg.Pool | undefined;
   private leastPrivilege: Promise<LeastPrivilegePolicy | undefined> | undefined;
+  /** The platform's language and brand of invitations, read from the environment once. */
+  private localization: Promise<Localization> | undefined;
 
   /** Handlers keyed by RPC name, for `server.addService`. */
   handlers(): grpc.UntypedServiceImplementation {
@@ -327,7 +329,7 @@ export class RosterProvider {
             this.config.publicUrl ?? process.env.ROSTER_PUBLIC_URL ?? 'http://localhost:8080',
           from: this.config.mailFrom ?? process.env.ROSTER_MAIL_FROM ?? 'Roster <roster@localhost>',
           // The platform's language and brand (ROSTER_LOCALE, ROSTER_PRODUCT_NAME...).
-          ...(await localizationFrom(process.env, process.cwd())),
+          ...(await (this.localization ??= localizationFrom(process.env, process.cwd()))),
         });
       } finally {
         transport.close();
