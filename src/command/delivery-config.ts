@@ -3,7 +3,7 @@ import { envNumber } from '../core/env-number.js';
 import type { DeliveryOptions } from '../mail/deliver.js';
 import { transportFromEnv } from '../mail/transport.js';
 import type { CliIo } from './io.js';
-import { localizationFrom } from './localization.js';
+import { localizationFrom, type Localization } from './localization.js';
 
 /** The address links in e-mails point to, when ROSTER_PUBLIC_URL is not set. */
 export const DEFAULT_PUBLIC_URL = 'http://localhost:8080';
@@ -12,8 +12,12 @@ export const DEFAULT_PUBLIC_URL = 'http://localhost:8080';
  * Delivery options: SMTP_URL (or .eml files), ROSTER_PUBLIC_URL, ROSTER_MAIL_FROM, the language
  * and brand of invitations (command/localization.ts), and the tuning knobs ROSTER_RETRY_BASE_MS, ROSTER_DELIVERY_LEASE_MS and ROSTER_DELIVERY_CONCURRENCY.
  */
-export async function deliveryOptionsFrom(io: CliIo): Promise<DeliveryOptions> {
-  const { messages, branding } = await localizationFrom(io.env, io.cwd);
+export async function deliveryOptionsFrom(
+  io: CliIo,
+  /** Already read by the caller (apply checks it before writing); read here otherwise. */
+  localization?: Localization,
+): Promise<DeliveryOptions> {
+  const { messages, branding } = localization ?? (await localizationFrom(io.env, io.cwd));
   const retryBaseMs = envNumber(io.env, 'ROSTER_RETRY_BASE_MS', (n) => n >= 0);
   const leaseMs = envNumber(io.env, 'ROSTER_DELIVERY_LEASE_MS', (n) => n >= 1);
   const concurrency = envNumber(io.env, 'ROSTER_DELIVERY_CONCURRENCY', (n) => n >= 1);

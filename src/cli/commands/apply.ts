@@ -17,7 +17,7 @@ import { ciContext, cliActor, currentCommit } from '../../command/session.js';
 import type pg from 'pg';
 import { countQueued } from '../../mail/deliver.js';
 import { deliverAndReport, describeQueued } from './deliver.js';
-import { localizationFrom } from '../../command/localization.js';
+import { localizationFrom, type Localization } from '../../command/localization.js';
 import { lazyDatabase, planOfInput, renderPlan } from './plan.js';
 import { GUARD_HELP, PLAN_ARG_OPTIONS, planOptionsFrom } from './plan-options.js';
 
@@ -71,7 +71,10 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
   const files = values.file ?? [];
   // The language and brand of the invitations it will send are checked before anything is
   // applied: a bad catalogue must not leave a committed apply with its mail unsendable.
-  if (values['no-deliver'] !== true && values.yes === true) await localizationFrom(io.env, io.cwd);
+  const localization =
+    values['no-deliver'] !== true && values.yes === true
+      ? await localizationFrom(io.env, io.cwd)
+      : undefined;
   const database = lazyDatabase(io, 'apply');
   try {
     let input: ApplyInput;
@@ -150,6 +153,7 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
       out: format === 'json' ? io.stderr : io.stdout,
       deliver: values['no-deliver'] !== true,
       deadlineMs: deliverTimeoutMs,
+      localization,
     });
     return 0;
   } finally {
@@ -165,7 +169,12 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
 async function deliverAfterApply(
   pool: pg.Pool,
   io: CliIo,
-  options: { out: NodeJS.WritableStream; deliver: boolean; deadlineMs: number },
+  options: {
+    out: NodeJS.WritableStream;
+    deliver: boolean;
+    deadlineMs: number;
+    localization: Localization | undefined;
+  },
 ): Promise<void> {
   try {
     const { queued, held } = await countQueued(pool);
@@ -174,7 +183,13 @@ async function deliverAfterApply(
       options.out.write(`${describeQueued(queued, held)}\n`);
       return;
     }
-    await deliverAndReport(pool, io, options.out, { deadlineMs: options.deadlineMs });
+    await deliverAndReport(
+      pool,
+      io,
+      options.out,
+      { deadlineMs: options.deadlineMs },
+      options.localization,
+    );
   } catch (error) {
     io.stderr.write(
       `roster: the apply is committed, but delivering invitations failed: ${(error as Error).message}. They stay queued: run "roster deliver".\n`,

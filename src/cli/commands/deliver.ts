@@ -4,6 +4,7 @@ import type pg from 'pg';
 import { openAccessDatabase } from '../../store/connect.js';
 import type { CliIo } from '../../command/io.js';
 import { deliveryOptionsFrom } from '../../command/delivery-config.js';
+import type { Localization } from '../../command/localization.js';
 import { whoAmI } from '../../command/session.js';
 import { UsageError } from '../../core/errors.js';
 
@@ -70,8 +71,9 @@ export async function deliverAndReport(
   io: CliIo,
   out: NodeJS.WritableStream = io.stdout,
   limits: { deadlineMs?: number; signal?: AbortSignal } = {},
+  localization?: Localization,
 ): Promise<DeliveryReport> {
-  const options = await deliveryOptionsFrom(io);
+  const options = await deliveryOptionsFrom(io, localization);
   // On a terminal, a line that counts what was sent so far; erased before the summary.
   let shown = false;
   const onProgress =
