@@ -14,7 +14,14 @@ import { eventually } from './kube/harness.js';
 import { hasAutoFailover, startFormation, type Formation } from './support/auto-failover.js';
 import { startServe, type ServeProcess } from './support/serve-process.js';
 import { linkOf, recipientOf, startSmtp, type CapturingSmtp } from './support/smtp.js';
-import { createWorkspace, doc, TEAM_PLAN, tenant, type Workspace } from './support/workspace.js';
+import { membershipCount } from './support/database.js';
+import {
+  bigTenant,
+  createWorkspace,
+  TEAM_PLAN,
+  tenant,
+  type Workspace,
+} from './support/workspace.js';
 
 // CI installs pg_auto_failover (.ci/run); a developer machine without it skips.
 const runnable = hasAutoFailover() || Boolean(process.env.CI);
@@ -27,23 +34,7 @@ let ws: Workspace;
 let smtp: CapturingSmtp;
 let db: pg.Pool;
 
-const members = (org: string, n: number) =>
-  Array.from({ length: n }, (_, i) => ({ user: `m${i}@${org}.io`, role: 'developer' }));
-const bigTenant = (org: string, n: number) =>
-  doc('Plan', `${org}-plan`, { seats: { paid: n + 10 }, features: ['members'] }) +
-  '---\n' +
-  doc('Organization', org, {
-    plan: `${org}-plan`,
-    owner: `owner@${org}.io`,
-    members: members(org, n),
-  });
-const count = async (org: string) =>
-  (
-    await db.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM memberships m JOIN organizations o USING (org_id) WHERE o.name = $1`,
-      [org],
-    )
-  ).rows[0]?.n;
+const count = (org: string) => membershipCount(db, org);
 
 beforeAll(async () => {
   if (!runnable) return;

@@ -16,19 +16,16 @@ import { createApiKey } from '../src/store/api-keys.js';
 import { eventually } from './kube/harness.js';
 import { PG_BASEBACKUP, startReplicatedPair, type ReplicatedPair } from './support/replica.js';
 import { startServe, type ServeProcess } from './support/serve-process.js';
-import { createWorkspace, doc, TEAM_PLAN, tenant, type Workspace } from './support/workspace.js';
+import { membershipCount } from './support/database.js';
+import {
+  bigTenant,
+  createWorkspace,
+  TEAM_PLAN,
+  tenant,
+  type Workspace,
+} from './support/workspace.js';
 
 const runnable = existsSync(PG_BASEBACKUP) || Boolean(process.env.CI);
-
-/** A tenant with `n` members: an apply big enough to stop the primary in its middle. */
-const bigTenant = (org: string, n: number) =>
-  doc('Plan', 'big', { seats: { paid: n + 10 }, features: ['members'] }) +
-  '---\n' +
-  doc('Organization', org, {
-    plan: 'big',
-    owner: `owner@${org}.io`,
-    members: Array.from({ length: n }, (_, i) => ({ user: `m${i}@${org}.io`, role: 'developer' })),
-  });
 
 describe.runIf(runnable)('failover of the access database', () => {
   let pair: ReplicatedPair;
@@ -66,12 +63,7 @@ describe.runIf(runnable)('failover of the access database', () => {
     const db = new pg.Client({ connectionString: pair.standbyUrl });
     await db.connect();
     try {
-      const count = async () =>
-        (
-          await db.query<{ n: number }>(
-            `SELECT count(*)::int AS n FROM memberships m JOIN organizations o USING (org_id) WHERE o.name = 'bigco'`,
-          )
-        ).rows[0]?.n;
+      const count = () => membershipCount(db, 'bigco');
       // Either the apply committed before the stop (and the synchronous standby has all of it),
       // or it did not (and none of it): never a part.
       expect([0, 3_001]).toContain(await count());

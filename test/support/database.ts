@@ -72,3 +72,12 @@ export async function advisoryLocksReleased(pool: pg.Pool, timeoutMs: number): P
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** The memberships (the owner's included) of an organization. */
+export async function membershipCount(db: pg.Pool | pg.Client, org: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM memberships m JOIN organizations o USING (org_id) WHERE o.name = $1`,
+    [org],
+  );
+  return rows[0]?.n ?? 0;
+}

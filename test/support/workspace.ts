@@ -63,3 +63,18 @@ export const TEAM_PLAN = doc('Plan', 'team', {
   maxResources: 5,
   features: ['members', 'resourceGrants', 'customRoles'],
 });
+
+/** A tenant with `n` developers on a plan of its own: an apply big enough to cut in its middle. */
+export function bigTenant(org: string, n: number): string {
+  return [
+    doc('Plan', `${org}-plan`, { seats: { paid: n + 10 }, features: ['members'] }),
+    doc('Organization', org, {
+      plan: `${org}-plan`,
+      owner: `owner@${org}.io`,
+      members: Array.from({ length: n }, (_, i) => ({
+        user: `m${i}@${org}.io`,
+        role: 'developer',
+      })),
+    }),
+  ].join('---\n');
+}
