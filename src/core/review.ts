@@ -5,16 +5,21 @@
  */
 import { escapeHtml } from './messages.js';
 
-/** One line of the review (see `ReviewLine` in the store). */
+/** One line of the review: one way one person has access (the store reads them). */
 export interface ReviewRow {
   readonly user: string;
+  /** owner, membership, grant, group, or delegation. */
   readonly via: string;
   readonly role: string | null;
   readonly resource: string | null;
+  /** The group (via group), or for whom (via delegation). */
   readonly detail: string | null;
   readonly status: string;
+  /** Since when: joined, or created when not joined yet; a delegation's start. */
   readonly since: string;
+  /** When it lapses (a grant's or a delegation's expiry). */
   readonly until: string | null;
+  /** Who manages it; null: made in the application, outside Roster (flagged in a review). */
   readonly managedBy: string | null;
 }
 

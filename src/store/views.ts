@@ -3,6 +3,7 @@
  * change, and the audit log. Read by `roster members`, `roster audit` and the access API, a page
  * at a time (keyset pagination, by index: each page costs the same however deep).
  */
+import type { ReviewRow } from '../core/review.js';
 import { emailIdentity } from '../core/email.js';
 import { UsageError } from '../core/errors.js';
 import { run, statement, type Queryable } from './sql/statement.js';
@@ -191,22 +192,7 @@ function pageLimit(limit: number | undefined): number {
 }
 
 /** One line of an access review: a person's access through one path. */
-export interface ReviewLine {
-  readonly user: string;
-  /** owner, membership, grant, group, or delegation. */
-  readonly via: string;
-  readonly role: string | null;
-  readonly resource: string | null;
-  /** The group (via group), or for whom (via delegation). */
-  readonly detail: string | null;
-  readonly status: string;
-  /** Since when: joined, or created when not joined yet; a delegation's start. */
-  readonly since: string;
-  /** When it lapses (a grant's or a delegation's expiry). */
-  readonly until: string | null;
-  /** Who manages it; null: made in the application, outside Roster (flagged in a review). */
-  readonly managedBy: string | null;
-}
+export type ReviewLine = ReviewRow;
 
 /** The most lines a review holds; a larger organization's is cut, and says so. */
 export const MAX_REVIEW_LINES = 50_000;
